@@ -1,0 +1,81 @@
+//! Bodies of the collector's JSON API (`/api/v1/...`), shared by the collector that
+//! writes them and the TUI that reads them.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::alert::AlertsResponse;
+
+/// The latest values of one GPU, as `/api/v1/gpus` lists them. Values a source did not
+/// send are `null`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuView {
+    /// `host.name` of the node.
+    pub node: String,
+    /// `gpuwatch.cluster`, when the agent sets it.
+    pub cluster: Option<String>,
+    /// `hw.id`, the GPU UUID.
+    pub id: String,
+    /// `hw.name`: `gpu0`, ...
+    pub name: String,
+    /// `hw.model`.
+    pub model: Option<String>,
+    /// General utilization, 0..1.
+    pub utilization: Option<f64>,
+    pub memory_used_bytes: Option<f64>,
+    pub memory_limit_bytes: Option<f64>,
+    pub power_watts: Option<f64>,
+    pub power_limit_watts: Option<f64>,
+    pub temperature_celsius: Option<f64>,
+    /// Rates over the two newest points of the cumulative counters, bytes per second.
+    pub nvlink_tx_bytes_per_second: Option<f64>,
+    pub nvlink_rx_bytes_per_second: Option<f64>,
+    pub pcie_tx_bytes_per_second: Option<f64>,
+    pub pcie_rx_bytes_per_second: Option<f64>,
+    /// `gpuwatch.job.id` and `gpuwatch.team` of the newest points.
+    pub job: Option<String>,
+    pub team: Option<String>,
+    /// Event time of this GPU's newest point, Unix milliseconds.
+    pub last_seen_unix_ms: i64,
+}
+
+impl GpuView {
+    /// Sort key: node, then GPU index as a number (`gpu2` before `gpu10`), then id.
+    pub fn sort_key(&self) -> (&str, u64, &str) {
+        let index = self
+            .name
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or(u64::MAX);
+        (self.node.as_str(), index, self.id.as_str())
+    }
+}
+
+/// `GET /api/v1/gpus` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpusResponse {
+    pub gpus: Vec<GpuView>,
+    /// Event time of the newest point from any source, Unix milliseconds.
+    pub newest_point_unix_ms: Option<i64>,
+    /// Data points accepted since the collector started.
+    pub points_received: u64,
+    /// Distinct `host.name`s that sent GPU data.
+    pub nodes: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_key_orders_gpu_index_numerically() {
+        let mk = |node: &str, name: &str| GpuView {
+            node: node.into(),
+            name: name.into(),
+            ..GpuView::default()
+        };
+        let mut v = [mk("b", "gpu0"), mk("a", "gpu10"), mk("a", "gpu2")];
+        v.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
+        let names: Vec<_> = v.iter().map(|g| format!("{}/{}", g.node, g.name)).collect();
+        assert_eq!(names, ["a/gpu2", "a/gpu10", "b/gpu0"]);
+    }
+}

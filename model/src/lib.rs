@@ -1,0 +1,20 @@
+//! The gpuwatch contract as code: metric and attribute names (`names`), the samples a
+//! sampler produces (`sample`), series identity (`series`), alerts (`alert`), the JSON
+//! API's shapes (`api`), and small pure helpers for durations and timestamps.
+//!
+//! Pure by rule: no I/O, no async, no UI. Every other crate depends on this one and on
+//! nothing beside it at its own level.
+
+pub mod alert;
+pub mod api;
+pub mod duration;
+pub mod names;
+pub mod sample;
+pub mod series;
+pub mod time;
+
+pub use time::Timestamp;
+
+pub use alert::{Alert, AlertKind, AlertState, Severity};
+pub use sample::{GpuProcess, GpuSample, HostSample, JobInfo, NodeSample, ThrottleReason};
+pub use series::SeriesKey;

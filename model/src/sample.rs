@@ -1,0 +1,195 @@
+//! What a sampler produces: one `NodeSample` per interval, whatever the source
+//! (`nvml`, `simulated`, `/proc`). Counters are cumulative since the sampler started.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a GPU is running below its clocks, as `gpuwatch.throttle.reason` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleReason {
+    HwThermal,
+    SwThermal,
+    SwPowerCap,
+    HwPowerBrake,
+    HwSlowdown,
+}
+
+impl ThrottleReason {
+    pub const ALL: [ThrottleReason; 5] = [
+        ThrottleReason::HwThermal,
+        ThrottleReason::SwThermal,
+        ThrottleReason::SwPowerCap,
+        ThrottleReason::HwPowerBrake,
+        ThrottleReason::HwSlowdown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThrottleReason::HwThermal => "hw_thermal",
+            ThrottleReason::SwThermal => "sw_thermal",
+            ThrottleReason::SwPowerCap => "sw_power_cap",
+            ThrottleReason::HwPowerBrake => "hw_power_brake",
+            ThrottleReason::HwSlowdown => "hw_slowdown",
+        }
+    }
+}
+
+/// The work a GPU or process is attributed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobInfo {
+    pub job_id: Option<String>,
+    pub team: Option<String>,
+    pub k8s_namespace: Option<String>,
+    pub k8s_pod: Option<String>,
+}
+
+impl JobInfo {
+    /// `(attribute, value)` pairs for the fields that are set, in contract names.
+    pub fn attributes(&self) -> Vec<(&'static str, &str)> {
+        use crate::names::attr;
+        [
+            (attr::JOB_ID, &self.job_id),
+            (attr::TEAM, &self.team),
+            (attr::K8S_NAMESPACE, &self.k8s_namespace),
+            (attr::K8S_POD, &self.k8s_pod),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+}
+
+/// A process holding memory on a GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuProcess {
+    pub pid: u32,
+    pub executable: String,
+    pub memory_bytes: u64,
+    pub job: Option<JobInfo>,
+}
+
+/// One GPU at one instant. Fields a source cannot read are `None` and are not exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuSample {
+    /// Index on the node (`hw.name` = `gpu{index}`).
+    pub index: u32,
+    /// `hw.id`, the GPU UUID.
+    pub uuid: String,
+    /// `hw.model`, e.g. `NVIDIA H100 80GB HBM3`.
+    pub model: String,
+    /// General utilization, 0..1.
+    pub utilization: f64,
+    pub encoder_utilization: Option<f64>,
+    pub decoder_utilization: Option<f64>,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub power_watts: f64,
+    pub power_limit_watts: Option<f64>,
+    /// Cumulative energy, joules.
+    pub energy_joules: Option<f64>,
+    pub temperature_celsius: f64,
+    pub sm_clock_hz: Option<f64>,
+    /// Reasons active now; the others are reported as 0.
+    pub throttle: Vec<ThrottleReason>,
+    pub ecc_corrected: Option<u64>,
+    pub ecc_uncorrected: Option<u64>,
+    /// Cumulative bytes.
+    pub pcie_tx_bytes: Option<u64>,
+    pub pcie_rx_bytes: Option<u64>,
+    /// Cumulative bytes, summed over all active links.
+    pub nvlink_tx_bytes: Option<u64>,
+    pub nvlink_rx_bytes: Option<u64>,
+    /// Cumulative count of XID events by code.
+    pub xid_counts: BTreeMap<u32, u64>,
+    pub processes: Vec<GpuProcess>,
+    /// The job this GPU works for, when known.
+    pub job: Option<JobInfo>,
+}
+
+impl GpuSample {
+    /// `hw.name`: `gpu0`, `gpu1`, ...
+    pub fn hw_name(&self) -> String {
+        format!("gpu{}", self.index)
+    }
+}
+
+/// Host-wide CPU time shares over the last interval, each 0..1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuModes {
+    pub user: f64,
+    pub system: f64,
+    pub iowait: f64,
+    pub idle: f64,
+    pub steal: f64,
+}
+
+/// Cumulative counters of one whole block device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskCounters {
+    pub device: String,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    /// Time the device was busy, seconds (gives %util).
+    pub io_time_seconds: f64,
+}
+
+/// Cumulative counters of one network interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetCounters {
+    pub interface: String,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// The host around the GPUs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostSample {
+    /// `None` on the first sample, before there is an interval to compare against.
+    pub cpu: Option<CpuModes>,
+    pub memory_used_bytes: u64,
+    pub memory_free_bytes: u64,
+    pub memory_cached_bytes: u64,
+    pub disks: Vec<DiskCounters>,
+    pub networks: Vec<NetCounters>,
+}
+
+/// Everything one agent saw at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeSample {
+    /// When the sample was taken, Unix nanoseconds.
+    pub time_unix_nano: u64,
+    pub gpus: Vec<GpuSample>,
+    pub host: Option<HostSample>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_attributes_skip_unset_fields() {
+        let job = JobInfo {
+            job_id: Some("4411".into()),
+            team: None,
+            k8s_namespace: Some("ml".into()),
+            k8s_pod: None,
+        };
+        assert_eq!(
+            job.attributes(),
+            vec![("gpuwatch.job.id", "4411"), ("k8s.namespace.name", "ml")]
+        );
+    }
+
+    #[test]
+    fn throttle_reasons_use_contract_values() {
+        let names: Vec<_> = ThrottleReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            names,
+            ["hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake", "hw_slowdown"]
+        );
+        let json = serde_json::to_string(&ThrottleReason::SwPowerCap).unwrap_or_default();
+        assert_eq!(json, "\"sw_power_cap\"");
+    }
+}
