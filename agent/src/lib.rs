@@ -1,1 +1,16 @@
-//! placeholder
+//! The gpuwatch node agent: samplers read GPUs (`nvml`), the host (`host`) or a
+//! simulation (`simulated`) into the model's `NodeSample`; `export` turns samples into
+//! OTLP metrics with CONTRACT.md's names; `runtime` holds the configuration and the
+//! sample-export loop.
+//!
+//! Samplers know nothing of OTLP; the exporter knows nothing of where samples come from.
+
+pub mod host;
+pub mod nvml;
+pub mod sampler;
+pub mod simulated;
+
+pub use host::HostSampler;
+pub use nvml::{NvmlError, NvmlSampler};
+pub use sampler::{CombinedSampler, SampleError, Sampler};
+pub use simulated::{demo_profiles, Profile, SimulatedSampler};

@@ -187,7 +187,13 @@ mod tests {
         let names: Vec<_> = ThrottleReason::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(
             names,
-            ["hw_thermal", "sw_thermal", "sw_power_cap", "hw_power_brake", "hw_slowdown"]
+            [
+                "hw_thermal",
+                "sw_thermal",
+                "sw_power_cap",
+                "hw_power_brake",
+                "hw_slowdown"
+            ]
         );
         let json = serde_json::to_string(&ThrottleReason::SwPowerCap).unwrap_or_default();
         assert_eq!(json, "\"sw_power_cap\"");

@@ -86,11 +86,17 @@ mod tests {
     fn model_prefers_gen_ai_name() {
         let both = SeriesKey::new(
             "x",
-            [("gpuwatch.model", "ranker"), ("gen_ai.request.model", "llama")],
+            [
+                ("gpuwatch.model", "ranker"),
+                ("gen_ai.request.model", "llama"),
+            ],
         );
         assert_eq!(both.model(), Some("llama"));
         let one = SeriesKey::new("x", [("gpuwatch.model", "ranker")]);
         assert_eq!(one.model(), Some("ranker"));
-        assert_eq!(SeriesKey::new("x", Vec::<(String, String)>::new()).model(), None);
+        assert_eq!(
+            SeriesKey::new("x", Vec::<(String, String)>::new()).model(),
+            None
+        );
     }
 }

@@ -1,1 +1,24 @@
-//! placeholder
+//! `gpuwatch top`: the live terminal dashboard of a GPU fleet.
+//!
+//! One row per GPU (utilization, memory, power, temperature, NVLink traffic, job), with
+//! cluster totals above and the data's age and source below. The data comes from a
+//! [`Source`]: a collector's JSON API ([`HttpSource`], `GET /api/v1/gpus`) or a function
+//! in the same process ([`FnSource`], for `gpuwatch up` and `demo`). This crate knows the
+//! collector only through `gpuwatch_model::api`.
+//!
+//! - `source`: where data comes from;
+//! - `app`: the state and its one way to change, [`App::update`] with an [`Event`];
+//! - `ui`: drawing a `&App`, never changing it;
+//! - `run`: the terminal loop, [`run`];
+//! - `format`: numbers as text.
+
+mod app;
+mod format;
+mod run;
+mod source;
+mod ui;
+
+pub use app::{App, Event, Key};
+pub use run::{run, TuiError, DEFAULT_REFRESH};
+pub use source::{FnSource, HttpSource, Source, SourceError, HTTP_TIMEOUT};
+pub use ui::{render, MIN_HEIGHT, MIN_WIDTH};

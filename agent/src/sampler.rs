@@ -1,0 +1,128 @@
+//! The one interface every source of samples implements: NVML, `/proc`, the simulator.
+
+use std::path::PathBuf;
+
+use gpuwatch_model::NodeSample;
+
+/// Produces one [`NodeSample`] per call. Implementations keep whatever state they need
+/// between calls (previous CPU times, counters) and never panic on bad input.
+pub trait Sampler: Send {
+    /// Takes a sample stamped `time_unix_nano` (Unix nanoseconds).
+    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError>;
+
+    /// One line saying what this sampler reads, for logs and the status screen.
+    fn describe(&self) -> String;
+}
+
+/// Why a sample could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// A file the sampler needs could not be read.
+    #[error("could not read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but is not in the format the kernel prints.
+    #[error("could not parse {path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    /// The GPU library answered with an error for the whole node.
+    #[error("NVML: {0}")]
+    Nvml(String),
+}
+
+/// Runs several samplers as one: GPUs are concatenated in order, the host part comes
+/// from the first sampler that has one. Fails only when every part fails; otherwise
+/// the failing parts are skipped (they log their own reasons).
+pub struct CombinedSampler {
+    parts: Vec<Box<dyn Sampler>>,
+}
+
+impl CombinedSampler {
+    pub fn new(parts: Vec<Box<dyn Sampler>>) -> Self {
+        CombinedSampler { parts }
+    }
+}
+
+impl std::fmt::Debug for CombinedSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CombinedSampler")
+            .field("parts", &self.describe())
+            .finish()
+    }
+}
+
+impl Sampler for CombinedSampler {
+    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
+        let mut out = NodeSample {
+            time_unix_nano,
+            ..NodeSample::default()
+        };
+        let mut first_error = None;
+        let mut any_ok = false;
+        for part in &mut self.parts {
+            match part.sample(time_unix_nano) {
+                Ok(sample) => {
+                    any_ok = true;
+                    out.gpus.extend(sample.gpus);
+                    if out.host.is_none() {
+                        out.host = sample.host;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(sampler = %part.describe(), error = %e, "sampler failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if !any_ok => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self.parts.iter().map(|p| p.describe()).collect();
+        parts.join(" + ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpuwatch_model::HostSample;
+
+    struct Fixed(Result<NodeSample, ()>);
+
+    impl Sampler for Fixed {
+        fn sample(&mut self, _: u64) -> Result<NodeSample, SampleError> {
+            self.0
+                .clone()
+                .map_err(|()| SampleError::Nvml("broken".to_string()))
+        }
+        fn describe(&self) -> String {
+            "fixed".to_string()
+        }
+    }
+
+    #[test]
+    fn combined_takes_host_from_first_and_skips_failures() {
+        let host = NodeSample {
+            host: Some(HostSample {
+                memory_used_bytes: 7,
+                ..HostSample::default()
+            }),
+            ..NodeSample::default()
+        };
+        let mut combined =
+            CombinedSampler::new(vec![Box::new(Fixed(Err(()))), Box::new(Fixed(Ok(host)))]);
+        let sample = combined.sample(42).expect("one part works");
+        assert_eq!(sample.time_unix_nano, 42);
+        assert_eq!(sample.host.map(|h| h.memory_used_bytes), Some(7));
+        assert_eq!(combined.describe(), "fixed + fixed");
+
+        let mut broken = CombinedSampler::new(vec![Box::new(Fixed(Err(())))]);
+        assert!(broken.sample(1).is_err());
+    }
+}

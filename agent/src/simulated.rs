@@ -1,0 +1,18 @@
+//! A simulated node: GPUs following workload profiles (training with NVLink all-reduce,
+//! inference, reserved-but-idle, free) and the host around them.
+//!
+//! Every value is a pure function of `(seed, node index, GPU index, time)` through a small
+//! hash (`noise`), so tests can predict samples exactly; counters integrate their rates
+//! over the time between samples and never go down. `demo` and the end-to-end tests run
+//! this sampler through the real OTLP path.
+
+mod gpu;
+mod host;
+mod noise;
+mod profile;
+mod sampler;
+#[cfg(test)]
+mod tests;
+
+pub use profile::{demo_profiles, Profile};
+pub use sampler::SimulatedSampler;

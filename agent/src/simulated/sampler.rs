@@ -1,0 +1,93 @@
+//! `SimulatedSampler`: a node of simulated GPUs behind the `Sampler` interface.
+
+use gpuwatch_model::NodeSample;
+
+use super::gpu::{self, Counters};
+use super::host::{self, HostCounters, Load};
+use super::noise::GpuKey;
+use super::profile::Profile;
+use crate::sampler::{SampleError, Sampler};
+
+/// A simulated node: one GPU per profile, plus the host. Deterministic in
+/// `(seed, node_index, profiles, the times it is sampled at)`.
+#[derive(Debug, Clone)]
+pub struct SimulatedSampler {
+    node_index: usize,
+    seed: u64,
+    profiles: Vec<Profile>,
+    /// Per GPU, created on the first sample.
+    counters: Vec<Counters>,
+    host: Option<HostCounters>,
+}
+
+impl SimulatedSampler {
+    pub fn new(node_index: usize, profiles: Vec<Profile>, seed: u64) -> SimulatedSampler {
+        SimulatedSampler {
+            node_index,
+            seed,
+            profiles,
+            counters: Vec::new(),
+            host: None,
+        }
+    }
+
+    /// The profiles, in GPU order.
+    pub fn profiles(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    fn key(&self, gpu: usize) -> GpuKey {
+        GpuKey {
+            seed: self.seed,
+            node: self.node_index as u64,
+            gpu: gpu as u64,
+        }
+    }
+}
+
+impl Sampler for SimulatedSampler {
+    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
+        let t = time_unix_nano;
+        if self.counters.len() != self.profiles.len() {
+            self.counters = (0..self.profiles.len())
+                .map(|i| Counters::start(self.key(i), t))
+                .collect();
+        }
+        let mut gpus = Vec::with_capacity(self.profiles.len());
+        for (i, profile) in self.profiles.iter().enumerate() {
+            let key = self.key(i);
+            let reading = gpu::reading(profile, key, t);
+            let counters = &mut self.counters[i];
+            counters.advance(&reading, t);
+            gpus.push(gpu::gpu_sample(key, profile, &reading, counters));
+        }
+        let node = self.node_index as u64;
+        let host_counters = self
+            .host
+            .get_or_insert_with(|| HostCounters::start(self.seed, node, t));
+        let host = host::host_sample(self.seed, node, Load::of(&self.profiles), host_counters, t);
+        Ok(NodeSample {
+            time_unix_nano: t,
+            gpus,
+            host: Some(host),
+        })
+    }
+
+    fn describe(&self) -> String {
+        let mut kinds: Vec<(&str, usize)> = Vec::new();
+        for profile in &self.profiles {
+            match kinds.iter_mut().find(|(k, _)| *k == profile.kind()) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((profile.kind(), 1)),
+            }
+        }
+        let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(
+            "simulated node {} (seed {}): {} GPUs ({})",
+            self.node_index,
+            self.seed,
+            self.profiles.len(),
+            kinds.join(", ")
+        )
+    }
+}

@@ -1,0 +1,45 @@
+//! The JSON API on 9464: `/api/v1/gpus`, `/api/v1/alerts`, `/healthz`, `/readyz`.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use gpuwatch_model::api::AlertsResponse;
+use serde::Deserialize;
+
+use crate::state::CollectorState;
+use crate::view;
+
+pub fn router(state: Arc<CollectorState>) -> Router {
+    Router::new()
+        .route("/api/v1/gpus", get(gpus))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(|| async { "ok\n" }))
+        .with_state(state)
+}
+
+async fn gpus(State(state): State<Arc<CollectorState>>) -> Response {
+    let body = view::gpus(&state.store());
+    Json(body).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct AlertsQuery {
+    state: Option<String>,
+}
+
+async fn alerts(Query(q): Query<AlertsQuery>) -> Response {
+    match q.state.as_deref().unwrap_or("firing") {
+        // No detector runs yet (see the collector issue), so no alert is ever raised.
+        "firing" | "resolved" | "all" => Json(AlertsResponse::default()).into_response(),
+        other => (
+            StatusCode::BAD_REQUEST,
+            format!("state must be firing, resolved or all, got {other:?}\n"),
+        )
+            .into_response(),
+    }
+}

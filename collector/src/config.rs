@@ -1,0 +1,157 @@
+//! `[collector]` in config.toml: parsed with serde (unknown keys refused), then
+//! validated into settings with errors that name the key and the rule.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{StoreConfig, StoreSettings};
+
+/// A config value that breaks a rule; `key` is the full dotted path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} {rule}")]
+pub struct ConfigError {
+    pub key: String,
+    pub rule: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, rule: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// OTLP/gRPC listen address.
+    pub otlp_grpc_listen: String,
+    /// OTLP/HTTP listen address (`POST /v1/metrics`).
+    pub otlp_http_listen: String,
+    /// HTTP API, `/metrics` and health listen address.
+    pub api_listen: String,
+    /// Largest OTLP request body accepted, in bytes, after gzip decompression;
+    /// larger requests get HTTP 413 / gRPC RESOURCE_EXHAUSTED.
+    pub max_request_bytes: usize,
+    /// The live store's bounds.
+    pub store: StoreConfig,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            otlp_grpc_listen: "127.0.0.1:4317".into(),
+            otlp_http_listen: "127.0.0.1:4318".into(),
+            api_listen: "127.0.0.1:9464".into(),
+            max_request_bytes: 8 * 1024 * 1024,
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// The validated form of `CollectorConfig`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorSettings {
+    pub otlp_grpc_listen: SocketAddr,
+    pub otlp_http_listen: SocketAddr,
+    pub api_listen: SocketAddr,
+    pub max_request_bytes: usize,
+    pub store: StoreSettings,
+}
+
+fn listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        ConfigError::new(
+            format!("collector.{key}"),
+            format!("must be an IP address and port such as 127.0.0.1:4318 or 0.0.0.0:4318, got {value:?}"),
+        )
+    })
+}
+
+impl CollectorConfig {
+    pub fn validate(&self) -> Result<CollectorSettings, ConfigError> {
+        if !(1024..=1024 * 1024 * 1024).contains(&self.max_request_bytes) {
+            return Err(ConfigError::new(
+                "collector.max_request_bytes",
+                format!(
+                    "must be between 1024 and 1073741824 bytes, got {}",
+                    self.max_request_bytes
+                ),
+            ));
+        }
+        Ok(CollectorSettings {
+            otlp_grpc_listen: listen("otlp_grpc_listen", &self.otlp_grpc_listen)?,
+            otlp_http_listen: listen("otlp_http_listen", &self.otlp_http_listen)?,
+            api_listen: listen("api_listen", &self.api_listen)?,
+            max_request_bytes: self.max_request_bytes,
+            store: self.store.validate()?,
+        })
+    }
+}
+
+impl CollectorSettings {
+    /// Defaults, listening on ephemeral loopback ports: for tests and `demo`.
+    pub fn ephemeral() -> Self {
+        let mut s = CollectorConfig::default()
+            .validate()
+            .unwrap_or_else(|e| unreachable!("defaults are valid: {e}"));
+        let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+        s.otlp_grpc_listen = any;
+        s.otlp_http_listen = any;
+        s.api_listen = any;
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_use_contract_ports() {
+        let s = CollectorConfig::default().validate().expect("valid");
+        assert_eq!(s.otlp_grpc_listen.port(), 4317);
+        assert_eq!(s.otlp_http_listen.port(), 4318);
+        assert_eq!(s.api_listen.port(), 9464);
+        assert!(s.otlp_http_listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn errors_name_key_and_rule() {
+        let cases: Vec<(Box<dyn Fn(&mut CollectorConfig)>, &str)> = vec![
+            (
+                Box::new(|c| c.otlp_http_listen = "localhost".into()),
+                "collector.otlp_http_listen must be an IP address and port",
+            ),
+            (
+                Box::new(|c| c.max_request_bytes = 10),
+                "collector.max_request_bytes must be between 1024 and 1073741824 bytes, got 10",
+            ),
+            (
+                Box::new(|c| c.store.retention = "2s".into()),
+                "collector.store.retention must be at least 10s, got 2s",
+            ),
+            (
+                Box::new(|c| c.store.retention = "soon".into()),
+                "collector.store.retention `soon` is not a duration",
+            ),
+            (
+                Box::new(|c| c.store.max_points_per_series = 1),
+                "collector.store.max_points_per_series must be at least 2",
+            ),
+            (
+                Box::new(|c| c.store.max_series = 0),
+                "collector.store.max_series must be between 1 and",
+            ),
+        ];
+        for (mutate, want) in cases {
+            let mut c = CollectorConfig::default();
+            mutate(&mut c);
+            let err = c.validate().expect_err(want).to_string();
+            assert!(err.starts_with(want), "{err:?} should start with {want:?}");
+        }
+    }
+}

@@ -1,0 +1,284 @@
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::metrics::v1::{
+    exponential_histogram_data_point::Buckets, metric, ExponentialHistogram, Gauge, Histogram,
+    Metric, ResourceMetrics, ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use super::*;
+use crate::store::StoreSettings;
+
+fn kv(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::StringValue(v.into())
+}
+
+fn gauge_point(attrs: Vec<KeyValue>, t: u64, v: f64) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes: attrs,
+        time_unix_nano: t,
+        value: Some(number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    }
+}
+
+fn request(resource: Vec<KeyValue>, metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: resource,
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn metric(name: &str, data: metric::Data) -> Metric {
+    Metric {
+        name: name.into(),
+        unit: "1".into(),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn store() -> Store {
+    Store::new(StoreSettings {
+        max_series: 100,
+        max_points_per_series: 100,
+        retention_ns: 900_000_000_000,
+    })
+}
+
+#[test]
+fn resource_and_point_attributes_make_one_key_with_point_winning() {
+    let mut st = store();
+    let req = request(
+        vec![kv("host.name", s("node-0")), kv("hw.vendor", s("resource"))],
+        vec![metric(
+            "hw.power",
+            metric::Data::Gauge(Gauge {
+                data_points: vec![
+                    gauge_point(
+                        vec![kv("hw.id", s("GPU-0")), kv("hw.vendor", s("nvidia"))],
+                        1_000,
+                        300.0,
+                    ),
+                    gauge_point(
+                        vec![
+                            kv("hw.id", s("GPU-1")),
+                            kv("process.pid", Value::IntValue(42)),
+                        ],
+                        1_000,
+                        80.0,
+                    ),
+                ],
+            }),
+        )],
+    );
+    let out = ingest(&mut st, &req);
+    assert_eq!(out.accepted, 2);
+    assert_eq!(out.rejected_total(), 0);
+    let keys: Vec<String> = st.series().iter().map(|s| s.key.to_string()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            r#"hw.power{host.name="node-0",hw.id="GPU-0",hw.vendor="nvidia"}"#,
+            r#"hw.power{host.name="node-0",hw.id="GPU-1",hw.vendor="resource",process.pid="42"}"#,
+        ]
+    );
+    // The second request finds the same series: no new ones.
+    let again = ingest(&mut st, &req);
+    assert_eq!(again.accepted, 2);
+    assert_eq!(st.series().len(), 2);
+}
+
+#[test]
+fn duplicate_point_keys_do_not_split_a_series() {
+    let mut st = store();
+    let point = gauge_point(vec![kv("a", s("1")), kv("a", s("2"))], 5, 1.0);
+    let req = request(
+        vec![],
+        vec![metric(
+            "m",
+            metric::Data::Gauge(Gauge {
+                data_points: vec![point],
+            }),
+        )],
+    );
+    ingest(&mut st, &req);
+    ingest(&mut st, &req);
+    assert_eq!(st.series().len(), 1);
+    assert_eq!(st.series()[0].key.get("a"), Some("2"));
+}
+
+#[test]
+fn refused_points_are_counted_by_reason_and_reported() {
+    let mut st = store();
+    let mut no_value = gauge_point(vec![], 10, 0.0);
+    no_value.value = None;
+    let no_time = gauge_point(vec![kv("x", s("y"))], 0, 1.0);
+    let mut gap = gauge_point(vec![], 11, 0.0);
+    gap.flags = FLAG_NO_RECORDED_VALUE;
+    let good = gauge_point(vec![], 12, 2.0);
+    let req = request(
+        vec![],
+        vec![
+            metric(
+                "m",
+                metric::Data::Gauge(Gauge {
+                    data_points: vec![no_value, no_time, gap, good],
+                }),
+            ),
+            metric(
+                "",
+                metric::Data::Gauge(Gauge {
+                    data_points: vec![gauge_point(vec![], 1, 1.0)],
+                }),
+            ),
+        ],
+    );
+    let out = ingest(&mut st, &req);
+    assert_eq!(out.accepted, 1);
+    assert_eq!(out.rejected_total(), 3);
+    assert_eq!(st.rejected(RejectReason::NoValue), 1);
+    assert_eq!(st.rejected(RejectReason::MissingTimestamp), 1);
+    assert_eq!(st.rejected(RejectReason::MissingName), 1);
+    let partial = out.response().partial_success.expect("partial success");
+    assert_eq!(partial.rejected_data_points, 3);
+    assert!(
+        partial.error_message.contains("missing_timestamp 1"),
+        "{}",
+        partial.error_message
+    );
+    assert_eq!(
+        ingest(&mut st, &request(vec![], vec![]))
+            .response()
+            .partial_success,
+        None
+    );
+}
+
+#[test]
+fn cardinality_limit_is_a_partial_success() {
+    let mut st = Store::new(StoreSettings {
+        max_series: 2,
+        max_points_per_series: 10,
+        retention_ns: 1_000_000_000_000,
+    });
+    let points = (0..5)
+        .map(|i| gauge_point(vec![kv("i", Value::IntValue(i))], 1, i as f64))
+        .collect();
+    let out = ingest(
+        &mut st,
+        &request(
+            vec![],
+            vec![metric(
+                "m",
+                metric::Data::Gauge(Gauge {
+                    data_points: points,
+                }),
+            )],
+        ),
+    );
+    assert_eq!(out.accepted, 2);
+    assert_eq!(out.rejected.get(&RejectReason::CardinalityLimit), Some(&3));
+    assert_eq!(st.rejected(RejectReason::CardinalityLimit), 3);
+}
+
+#[test]
+fn delta_sums_accumulate() {
+    let mut st = store();
+    for (t, v) in [(1_000_000_000u64, 10.0), (2_000_000_000, 5.0)] {
+        let req = request(
+            vec![],
+            vec![metric(
+                "c",
+                metric::Data::Sum(Sum {
+                    data_points: vec![gauge_point(vec![], t, v)],
+                    aggregation_temporality: AggregationTemporality::Delta as i32,
+                    is_monotonic: true,
+                }),
+            )],
+        );
+        ingest(&mut st, &req);
+    }
+    assert_eq!(st.series()[0].last_scalar(), Some((2_000_000_000, 15.0)));
+    assert_eq!(st.series()[0].kind, SeriesKind::Counter);
+}
+
+#[test]
+fn histograms_keep_buckets() {
+    let mut st = store();
+    let req = request(
+        vec![],
+        vec![metric(
+            "gen_ai.server.request.duration",
+            metric::Data::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    time_unix_nano: 7,
+                    count: 6,
+                    sum: Some(3.5),
+                    bucket_counts: vec![1, 2, 3],
+                    explicit_bounds: vec![0.1, 1.0],
+                    ..Default::default()
+                }],
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            }),
+        )],
+    );
+    assert_eq!(ingest(&mut st, &req).accepted, 1);
+    let (_, h) = st.series()[0]
+        .histograms()
+        .and_then(|r| r.last())
+        .expect("a histogram point");
+    assert_eq!(&h.bounds[..], &[0.1, 1.0]);
+    assert_eq!(h.counts, vec![1, 2, 3]);
+    assert_eq!((h.count, h.sum), (6, 3.5));
+}
+
+#[test]
+fn exponential_histograms_become_explicit_buckets() {
+    // scale 0: base 2; offset 1 puts the first positive bucket at (2, 4].
+    let p = ExponentialHistogramDataPoint {
+        time_unix_nano: 1,
+        count: 6,
+        sum: Some(20.0),
+        scale: 0,
+        zero_count: 1,
+        positive: Some(Buckets {
+            offset: 1,
+            bucket_counts: vec![3, 2],
+        }),
+        ..Default::default()
+    };
+    let h = exponential_histogram(&p);
+    assert_eq!(&h.bounds[..], &[0.0, 2.0, 4.0, 8.0]);
+    assert_eq!(h.counts, vec![1, 0, 3, 2, 0]);
+    assert_eq!(h.counts.iter().sum::<u64>(), h.count);
+
+    let mut st = store();
+    let req = request(
+        vec![],
+        vec![metric(
+            "lat",
+            metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points: vec![p],
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            }),
+        )],
+    );
+    assert_eq!(ingest(&mut st, &req).accepted, 1);
+}

@@ -1,0 +1,4 @@
+//! OTLP receivers: gRPC (`grpc`) and HTTP (`http`), as the OTLP specification has them.
+
+pub mod grpc;
+pub mod http;

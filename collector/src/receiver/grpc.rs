@@ -1,0 +1,43 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`.
+//! tonic answers an over-size message with RESOURCE_EXHAUSTED and an undecodable one
+//! with INTERNAL; gzip is accepted.
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use tonic::codec::CompressionEncoding;
+
+use crate::state::CollectorState;
+
+#[derive(Debug)]
+pub struct GrpcReceiver {
+    state: Arc<CollectorState>,
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.state.telemetry.grpc_request();
+        let outcome = self.state.ingest(request.get_ref());
+        Ok(tonic::Response::new(outcome.response()))
+    }
+}
+
+/// The tonic service, ready to add to a server.
+pub fn service(
+    state: Arc<CollectorState>,
+    max_request_bytes: usize,
+) -> MetricsServiceServer<GrpcReceiver> {
+    MetricsServiceServer::new(GrpcReceiver { state })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_request_bytes)
+}

@@ -1,0 +1,222 @@
+//! OTLP/HTTP: `POST /v1/metrics` with a protobuf or JSON body, optionally gzip.
+//!
+//! As the OTLP specification says: the response has the request's content type;
+//! 200 with `partial_success` when points were refused; 400 with a `google.rpc.Status`
+//! for an undecodable body; 413 past the size limit (compressed or decompressed);
+//! 415 for a content type or encoding we do not speak.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use prost::Message;
+
+use crate::state::CollectorState;
+use crate::telemetry::RequestRejection;
+
+pub const PROTOBUF: &str = "application/x-protobuf";
+pub const JSON: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Protobuf,
+    Json,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Protobuf => PROTOBUF,
+            Format::Json => JSON,
+        }
+    }
+}
+
+/// `google.rpc.Status`, the body of an OTLP/HTTP error response.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// gRPC code `INVALID_ARGUMENT`, which OTLP/HTTP puts in the Status of a 400.
+const INVALID_ARGUMENT: i32 = 3;
+/// gRPC code `RESOURCE_EXHAUSTED`, for a 413.
+const RESOURCE_EXHAUSTED: i32 = 8;
+/// gRPC code `UNIMPLEMENTED`, for a 415.
+const UNIMPLEMENTED: i32 = 12;
+
+#[derive(Clone)]
+struct HttpState {
+    state: Arc<CollectorState>,
+    max_request_bytes: usize,
+}
+
+/// The `/v1/metrics` route.
+pub fn router(state: Arc<CollectorState>, max_request_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/metrics", post(export))
+        .layer(DefaultBodyLimit::max(max_request_bytes))
+        .with_state(HttpState {
+            state,
+            max_request_bytes,
+        })
+}
+
+fn error(format: Option<Format>, status: StatusCode, code: i32, message: String) -> Response {
+    let (content_type, body) = match format {
+        Some(Format::Protobuf) => (PROTOBUF, RpcStatus { code, message }.encode_to_vec()),
+        Some(Format::Json) => (
+            JSON,
+            serde_json::to_vec(&serde_json::json!({ "code": code, "message": message }))
+                .unwrap_or_default(),
+        ),
+        None => ("text/plain; charset=utf-8", message.into_bytes()),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+fn media_type(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim())
+}
+
+/// Decompresses `body` per Content-Encoding, refusing output over `limit` bytes.
+fn decode_body(
+    headers: &HeaderMap,
+    body: Bytes,
+    limit: usize,
+) -> Result<Bytes, (RequestRejection, String)> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "" | "identity" => Ok(body),
+        "gzip" => {
+            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+            let mut reader = flate2::read::GzDecoder::new(&body[..]).take(limit as u64 + 1);
+            reader.read_to_end(&mut out).map_err(|e| {
+                (
+                    RequestRejection::Undecodable,
+                    format!("the gzip body could not be decompressed: {e}"),
+                )
+            })?;
+            if out.len() > limit {
+                return Err((
+                    RequestRejection::TooLarge,
+                    format!(
+                        "the request decompresses to more than the collector's limit of {limit} bytes \
+                         (collector.max_request_bytes); send smaller batches"
+                    ),
+                ));
+            }
+            Ok(Bytes::from(out))
+        }
+        other => Err((
+            RequestRejection::UnsupportedEncoding,
+            format!("Content-Encoding {other:?} is not supported; use gzip or none"),
+        )),
+    }
+}
+
+async fn export(
+    State(http): State<HttpState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let telemetry = &http.state.telemetry;
+    telemetry.http_request();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let msg = format!(
+                "the request is larger than the collector's limit of {} bytes \
+                 (collector.max_request_bytes); send smaller batches",
+                http.max_request_bytes
+            );
+            telemetry.request_rejected(RequestRejection::TooLarge, &msg);
+            return error(None, StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED, msg);
+        }
+        Err(rejection) => {
+            let msg = format!("the request body could not be read: {rejection}");
+            telemetry.request_rejected(RequestRejection::Undecodable, &msg);
+            return error(None, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg);
+        }
+    };
+    let format = match media_type(&headers) {
+        Some(PROTOBUF) => Format::Protobuf,
+        Some(JSON) => Format::Json,
+        other => {
+            let msg = format!(
+                "Content-Type {:?} is not supported; send {PROTOBUF} or {JSON}",
+                other.unwrap_or("(none)")
+            );
+            telemetry.request_rejected(RequestRejection::UnsupportedMediaType, &msg);
+            return error(None, StatusCode::UNSUPPORTED_MEDIA_TYPE, UNIMPLEMENTED, msg);
+        }
+    };
+    let body = match decode_body(&headers, body, http.max_request_bytes) {
+        Ok(body) => body,
+        Err((why, msg)) => {
+            telemetry.request_rejected(why, &msg);
+            let (status, code) = match why {
+                RequestRejection::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
+                RequestRejection::UnsupportedEncoding | RequestRejection::UnsupportedMediaType => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, UNIMPLEMENTED)
+                }
+                RequestRejection::Undecodable => (StatusCode::BAD_REQUEST, INVALID_ARGUMENT),
+            };
+            return error(Some(format), status, code, msg);
+        }
+    };
+    let decoded = match format {
+        Format::Protobuf => {
+            ExportMetricsServiceRequest::decode(&body[..]).map_err(|e| e.to_string())
+        }
+        // An empty body is an empty request in either encoding.
+        Format::Json if body.is_empty() => Ok(ExportMetricsServiceRequest::default()),
+        Format::Json => serde_json::from_slice(&body).map_err(|e| e.to_string()),
+    };
+    let request = match decoded {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!(
+                "the body is not an OTLP ExportMetricsServiceRequest in {}: {e}",
+                format.content_type()
+            );
+            telemetry.request_rejected(RequestRejection::Undecodable, &msg);
+            return error(Some(format), StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg);
+        }
+    };
+    let response = http.state.ingest(&request).response();
+    let body = match format {
+        Format::Protobuf => response.encode_to_vec(),
+        Format::Json => serde_json::to_vec(&response).unwrap_or_default(),
+    };
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,136 @@
+//! Starting and stopping the collector's listeners.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::CollectorSettings;
+use crate::state::CollectorState;
+use crate::{api, receiver};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "cannot listen on {addr} for {what} (collector.{key}): {source}; \
+         is another gpuwatch or OpenTelemetry Collector running? set collector.{key} \
+         in the config or pass a different port"
+    )]
+    Bind {
+        what: &'static str,
+        key: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running collector: its bound addresses and shared state.
+#[derive(Debug)]
+pub struct RunningCollector {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub api: SocketAddr,
+    state: Arc<CollectorState>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+    key: &'static str,
+) -> Result<(TcpListener, SocketAddr), StartError> {
+    let err = |source| StartError::Bind {
+        what,
+        key,
+        addr,
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
+    Ok((listener, local))
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Binds every listener (so a port in use fails here, not later) and serves.
+pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, StartError> {
+    let state = Arc::new(CollectorState::new(settings.store.clone()));
+    let (grpc_listener, otlp_grpc) =
+        bind(settings.otlp_grpc_listen, "OTLP/gRPC", "otlp_grpc_listen").await?;
+    let (http_listener, otlp_http) =
+        bind(settings.otlp_http_listen, "OTLP/HTTP", "otlp_http_listen").await?;
+    let (api_listener, api) = bind(settings.api_listen, "the API", "api_listen").await?;
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    let grpc = receiver::grpc::service(state.clone(), settings.max_request_bytes);
+    let rx = stop_rx.clone();
+    tasks.spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);
+        if let Err(e) = tonic::transport::Server::builder()
+            .add_service(grpc)
+            .serve_with_incoming_shutdown(incoming, stopped(rx))
+            .await
+        {
+            tracing::error!("OTLP/gRPC server stopped: {e}");
+        }
+    });
+
+    let http = receiver::http::router(state.clone(), settings.max_request_bytes);
+    let rx = stop_rx.clone();
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(http_listener, http)
+            .with_graceful_shutdown(stopped(rx))
+            .await
+        {
+            tracing::error!("OTLP/HTTP server stopped: {e}");
+        }
+    });
+
+    let api_router = api::router(state.clone());
+    let rx = stop_rx;
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(api_listener, api_router)
+            .with_graceful_shutdown(stopped(rx))
+            .await
+        {
+            tracing::error!("API server stopped: {e}");
+        }
+    });
+
+    tracing::info!(%otlp_grpc, %otlp_http, %api, "collector listening");
+    Ok(RunningCollector {
+        otlp_grpc,
+        otlp_http,
+        api,
+        state,
+        stop,
+        tasks,
+    })
+}
+
+impl RunningCollector {
+    pub fn state(&self) -> Arc<CollectorState> {
+        self.state.clone()
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to `deadline`), then
+    /// cancels what is left.
+    pub async fn shutdown(mut self, deadline: Duration) {
+        let _ = self.stop.send(true);
+        let drained = tokio::time::timeout(deadline, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("collector did not drain within {deadline:?}; cancelling");
+            self.tasks.abort_all();
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! The live store: one bounded, columnar ring per series, found by a hash of the
+//! series' identity so that ingest allocates only when a series is new.
+//!
+//! Everything runs on event time: eviction, windows and "now" come from the points'
+//! own timestamps (CONTRACT.md "Time").
+
+mod ring;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use gpuwatch_model::names::attr;
+use gpuwatch_model::SeriesKey;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+pub use ring::{Refusal, Ring};
+pub use settings::{StoreConfig, StoreSettings};
+
+/// Index of a series in the store; stable for the store's life.
+pub type SeriesId = u32;
+
+/// What kind of instrument a series came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesKind {
+    Gauge,
+    /// Monotonic sum, stored cumulative (delta sums are accumulated on ingest).
+    Counter,
+    /// Non-monotonic sum, stored cumulative.
+    UpDownCounter,
+    /// Explicit-bucket histogram (exponential histograms are converted on ingest).
+    Histogram,
+    /// Summary: count and sum kept, quantiles dropped.
+    Summary,
+}
+
+impl SeriesKind {
+    fn is_scalar(self) -> bool {
+        matches!(
+            self,
+            SeriesKind::Gauge | SeriesKind::Counter | SeriesKind::UpDownCounter
+        )
+    }
+}
+
+/// One cumulative histogram observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramPoint {
+    pub count: u64,
+    pub sum: f64,
+    /// Upper bounds; `counts` has one more entry (the `+Inf` bucket). Empty for summaries.
+    pub bounds: Arc<[f64]>,
+    pub counts: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SeriesData {
+    Scalar(Ring<f64>),
+    Histogram(Ring<HistogramPoint>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub key: SeriesKey,
+    pub kind: SeriesKind,
+    pub unit: String,
+    pub data: SeriesData,
+    /// Set for series with a `host.name`: index into the store's node list.
+    node: Option<u32>,
+    /// Next series whose identity hash is the same (collision chain).
+    next_same_hash: Option<SeriesId>,
+}
+
+impl Series {
+    /// The newest scalar point.
+    pub fn last_scalar(&self) -> Option<(i64, f64)> {
+        match &self.data {
+            SeriesData::Scalar(r) => r.last().map(|(t, v)| (t, *v)),
+            SeriesData::Histogram(_) => None,
+        }
+    }
+
+    /// Event time of the newest point of any kind.
+    pub fn last_ts(&self) -> Option<i64> {
+        match &self.data {
+            SeriesData::Scalar(r) => r.last().map(|(t, _)| t),
+            SeriesData::Histogram(r) => r.last().map(|(t, _)| t),
+        }
+    }
+
+    /// Per-second rate of a cumulative series over its two newest points.
+    pub fn rate(&self) -> Option<f64> {
+        let SeriesData::Scalar(r) = &self.data else {
+            return None;
+        };
+        let (t1, v1) = r.last()?;
+        let (t0, v0) = r.previous()?;
+        let dt = (t1 - t0) as f64 / 1e9;
+        // A counter that went down was reset: no rate across the reset.
+        (dt > 0.0 && v1 >= v0).then(|| (v1 - v0) / dt)
+    }
+
+    pub fn scalars(&self) -> Option<&Ring<f64>> {
+        match &self.data {
+            SeriesData::Scalar(r) => Some(r),
+            SeriesData::Histogram(_) => None,
+        }
+    }
+
+    pub fn histograms(&self) -> Option<&Ring<HistogramPoint>> {
+        match &self.data {
+            SeriesData::Histogram(r) => Some(r),
+            SeriesData::Scalar(_) => None,
+        }
+    }
+}
+
+/// Why a data point was refused. Counted per reason, reported in `partial_success`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectReason {
+    /// The store holds `max_series` series already.
+    CardinalityLimit,
+    /// Older than the retention window behind the series' newest point.
+    TooOld,
+    /// `time_unix_nano` is 0.
+    MissingTimestamp,
+    /// A number point without a value.
+    NoValue,
+    /// The same series arrived as a number and as a histogram.
+    TypeConflict,
+    /// A metric without a name.
+    MissingName,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 6] = [
+        RejectReason::CardinalityLimit,
+        RejectReason::TooOld,
+        RejectReason::MissingTimestamp,
+        RejectReason::NoValue,
+        RejectReason::TypeConflict,
+        RejectReason::MissingName,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::CardinalityLimit => "cardinality_limit",
+            RejectReason::TooOld => "too_old",
+            RejectReason::MissingTimestamp => "missing_timestamp",
+            RejectReason::NoValue => "no_value",
+            RejectReason::TypeConflict => "type_conflict",
+            RejectReason::MissingName => "missing_name",
+        }
+    }
+}
+
+/// The GPUs the store has seen: `(host.name, hw.id)` to their series.
+#[derive(Debug, Clone, Default)]
+pub struct GpuEntry {
+    pub series: Vec<SeriesId>,
+}
+
+/// A value to insert, already converted from the wire.
+#[derive(Debug, Clone)]
+pub enum PointValue {
+    Number(f64),
+    Histogram(HistogramPoint),
+}
+
+#[derive(Debug)]
+pub struct Store {
+    settings: StoreSettings,
+    series: Vec<Series>,
+    index: FxHashMap<u64, SeriesId>,
+    gpus: BTreeMap<(String, String), GpuEntry>,
+    nodes: Vec<(String, i64)>,
+    node_index: FxHashMap<String, u32>,
+    newest_ts: Option<i64>,
+    points_accepted: u64,
+    rejected: BTreeMap<RejectReason, u64>,
+}
+
+/// Hashes one attribute so that the set's hash does not depend on order.
+pub fn attr_hash(key: &str, value: &str) -> u64 {
+    let mut h = FxBuildHasher.build_hasher();
+    h.write(key.as_bytes());
+    h.write_u8(0xff);
+    h.write(value.as_bytes());
+    // Fx is weak in its low bits; mix before the commutative sum.
+    let x = h.finish();
+    (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Identity hash of a series: the metric name plus the commutative sum of its
+/// attributes' hashes.
+pub fn identity_hash(metric: &str, attr_sum: u64) -> u64 {
+    let mut h = FxBuildHasher.build_hasher();
+    h.write(metric.as_bytes());
+    h.write_u64(attr_sum);
+    h.finish()
+}
+
+impl Store {
+    pub fn new(settings: StoreSettings) -> Self {
+        Store {
+            settings,
+            series: Vec::new(),
+            index: FxHashMap::default(),
+            gpus: BTreeMap::new(),
+            nodes: Vec::new(),
+            node_index: FxHashMap::default(),
+            newest_ts: None,
+            points_accepted: 0,
+            rejected: BTreeMap::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &StoreSettings {
+        &self.settings
+    }
+
+    /// Finds the series with this identity, or creates it. `attrs` must have unique
+    /// keys; `hash` is `identity_hash(metric, sum of attr_hash)` over them.
+    pub fn resolve<'a>(
+        &mut self,
+        hash: u64,
+        metric: &str,
+        unit: &str,
+        kind: SeriesKind,
+        attrs: &[(&'a str, std::borrow::Cow<'a, str>)],
+    ) -> Result<SeriesId, RejectReason> {
+        let mut cursor = self.index.get(&hash).copied();
+        let mut tail = None;
+        while let Some(id) = cursor {
+            let s = &self.series[id as usize];
+            if s.key.metric == metric
+                && s.key.attrs.len() == attrs.len()
+                && attrs.iter().all(|(k, v)| s.key.get(k) == Some(v.as_ref()))
+            {
+                if s.kind.is_scalar() != kind.is_scalar() {
+                    return Err(RejectReason::TypeConflict);
+                }
+                return Ok(id);
+            }
+            tail = Some(id);
+            cursor = s.next_same_hash;
+        }
+        if self.series.len() >= self.settings.max_series {
+            return Err(RejectReason::CardinalityLimit);
+        }
+        let id =
+            SeriesId::try_from(self.series.len()).map_err(|_| RejectReason::CardinalityLimit)?;
+        let key = SeriesKey::new(metric, attrs.iter().map(|(k, v)| (*k, v.as_ref())));
+        let node = key.get(attr::HOST_NAME).map(|host| self.node_id(host));
+        if let (Some(host), Some(gpu)) = (key.get(attr::HOST_NAME), key.get(attr::HW_ID)) {
+            self.gpus
+                .entry((host.to_string(), gpu.to_string()))
+                .or_default()
+                .series
+                .push(id);
+        }
+        let data = if kind.is_scalar() {
+            SeriesData::Scalar(Ring::default())
+        } else {
+            SeriesData::Histogram(Ring::default())
+        };
+        self.series.push(Series {
+            key,
+            kind,
+            unit: unit.to_string(),
+            data,
+            node,
+            next_same_hash: None,
+        });
+        match tail {
+            Some(t) => self.series[t as usize].next_same_hash = Some(id),
+            None => {
+                self.index.insert(hash, id);
+            }
+        }
+        Ok(id)
+    }
+
+    fn node_id(&mut self, host: &str) -> u32 {
+        if let Some(&id) = self.node_index.get(host) {
+            return id;
+        }
+        let id = self.nodes.len() as u32;
+        self.nodes.push((host.to_string(), i64::MIN));
+        self.node_index.insert(host.to_string(), id);
+        id
+    }
+
+    /// Stores one point. Delta points (`delta = true`) are added to the series'
+    /// running total so every sum is kept cumulative.
+    pub fn insert(
+        &mut self,
+        id: SeriesId,
+        ts: i64,
+        value: PointValue,
+        delta: bool,
+    ) -> Result<(), RejectReason> {
+        let max_points = self.settings.max_points_per_series;
+        let retention = self.settings.retention_ns;
+        let series = &mut self.series[id as usize];
+        let result = match (&mut series.data, value) {
+            (SeriesData::Scalar(ring), PointValue::Number(v)) => {
+                let v = match (delta, ring.last()) {
+                    (true, Some((_, prev))) => prev + v,
+                    _ => v,
+                };
+                ring.insert(ts, v, max_points, retention)
+            }
+            (SeriesData::Histogram(ring), PointValue::Histogram(mut h)) => {
+                if let (true, Some((_, prev))) = (delta, ring.last()) {
+                    if prev.bounds == h.bounds && prev.counts.len() == h.counts.len() {
+                        for (c, p) in h.counts.iter_mut().zip(&prev.counts) {
+                            *c += p;
+                        }
+                        h.count += prev.count;
+                        h.sum += prev.sum;
+                    }
+                }
+                ring.insert(ts, h, max_points, retention)
+            }
+            _ => return Err(RejectReason::TypeConflict),
+        };
+        result.map_err(|Refusal::TooOld| RejectReason::TooOld)?;
+        if let Some(node) = series.node {
+            let newest = &mut self.nodes[node as usize].1;
+            *newest = (*newest).max(ts);
+        }
+        self.newest_ts = Some(self.newest_ts.map_or(ts, |n| n.max(ts)));
+        self.points_accepted += 1;
+        Ok(())
+    }
+
+    /// Counts `n` refused points.
+    pub fn count_rejected(&mut self, reason: RejectReason, n: u64) {
+        *self.rejected.entry(reason).or_default() += n;
+    }
+
+    pub fn series(&self) -> &[Series] {
+        &self.series
+    }
+
+    pub fn get(&self, id: SeriesId) -> Option<&Series> {
+        self.series.get(id as usize)
+    }
+
+    pub fn gpus(&self) -> &BTreeMap<(String, String), GpuEntry> {
+        &self.gpus
+    }
+
+    /// Every node that sent a series with `host.name`, with its newest point's time.
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, i64)> + '_ {
+        self.nodes.iter().map(|(n, t)| (n.as_str(), *t))
+    }
+
+    /// Event time of the newest point from any source.
+    pub fn newest_ts(&self) -> Option<i64> {
+        self.newest_ts
+    }
+
+    pub fn points_accepted(&self) -> u64 {
+        self.points_accepted
+    }
+
+    pub fn rejected(&self, reason: RejectReason) -> u64 {
+        self.rejected.get(&reason).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    fn settings(max_series: usize) -> StoreSettings {
+        StoreSettings {
+            max_series,
+            max_points_per_series: 100,
+            retention_ns: 900 * 1_000_000_000,
+        }
+    }
+
+    fn resolve(
+        store: &mut Store,
+        metric: &str,
+        attrs: &[(&str, &str)],
+    ) -> Result<SeriesId, RejectReason> {
+        let attrs: Vec<(&str, Cow<str>)> =
+            attrs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
+        let sum = attrs
+            .iter()
+            .fold(0u64, |acc, (k, v)| acc.wrapping_add(attr_hash(k, v)));
+        store.resolve(
+            identity_hash(metric, sum),
+            metric,
+            "1",
+            SeriesKind::Gauge,
+            &attrs,
+        )
+    }
+
+    #[test]
+    fn same_identity_in_any_order_is_one_series() {
+        let mut store = Store::new(settings(10));
+        let a = resolve(
+            &mut store,
+            "hw.power",
+            &[("host.name", "n0"), ("hw.id", "GPU-0")],
+        );
+        let b = resolve(
+            &mut store,
+            "hw.power",
+            &[("hw.id", "GPU-0"), ("host.name", "n0")],
+        );
+        let c = resolve(
+            &mut store,
+            "hw.power",
+            &[("hw.id", "GPU-1"), ("host.name", "n0")],
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(store.series().len(), 2);
+        assert_eq!(store.gpus().len(), 2);
+    }
+
+    #[test]
+    fn hash_collisions_are_told_apart() {
+        let mut store = Store::new(settings(10));
+        let attrs = [("k", Cow::Borrowed("v"))];
+        // Force two different identities onto one hash.
+        let a = store.resolve(7, "m1", "1", SeriesKind::Gauge, &attrs);
+        let b = store.resolve(7, "m2", "1", SeriesKind::Gauge, &attrs);
+        let a2 = store.resolve(7, "m1", "1", SeriesKind::Gauge, &attrs);
+        let b2 = store.resolve(7, "m2", "1", SeriesKind::Gauge, &attrs);
+        assert_ne!(a, b);
+        assert_eq!(a, a2);
+        assert_eq!(b, b2);
+    }
+
+    #[test]
+    fn cardinality_limit_refuses_new_series_only() {
+        let mut store = Store::new(settings(2));
+        let a = resolve(&mut store, "m", &[("i", "0")]);
+        assert!(resolve(&mut store, "m", &[("i", "1")]).is_ok());
+        assert_eq!(
+            resolve(&mut store, "m", &[("i", "2")]),
+            Err(RejectReason::CardinalityLimit)
+        );
+        assert_eq!(resolve(&mut store, "m", &[("i", "0")]), a);
+    }
+
+    #[test]
+    fn delta_sums_become_cumulative_and_give_rates() {
+        let mut store = Store::new(settings(10));
+        let id = resolve(&mut store, "hw.gpu.io", &[("host.name", "n0")]).expect("series");
+        for (i, v) in [100.0, 50.0, 50.0].into_iter().enumerate() {
+            store
+                .insert(
+                    id,
+                    (i as i64 + 1) * 1_000_000_000,
+                    PointValue::Number(v),
+                    true,
+                )
+                .expect("insert");
+        }
+        let s = store.get(id).expect("series");
+        assert_eq!(s.last_scalar(), Some((3_000_000_000, 200.0)));
+        assert_eq!(s.rate(), Some(50.0));
+        assert_eq!(store.points_accepted(), 3);
+        assert_eq!(
+            store.nodes().collect::<Vec<_>>(),
+            vec![("n0", 3_000_000_000)]
+        );
+        assert_eq!(store.newest_ts(), Some(3_000_000_000));
+    }
+
+    #[test]
+    fn counter_reset_gives_no_rate() {
+        let mut store = Store::new(settings(10));
+        let id = resolve(&mut store, "c", &[]).expect("series");
+        store
+            .insert(id, 1_000_000_000, PointValue::Number(500.0), false)
+            .expect("insert");
+        store
+            .insert(id, 2_000_000_000, PointValue::Number(10.0), false)
+            .expect("insert");
+        assert_eq!(store.get(id).and_then(Series::rate), None);
+    }
+
+    #[test]
+    fn histogram_into_number_series_is_a_type_conflict() {
+        let mut store = Store::new(settings(10));
+        let id = resolve(&mut store, "m", &[]).expect("series");
+        let h = HistogramPoint {
+            count: 1,
+            sum: 1.0,
+            bounds: Arc::from(vec![1.0]),
+            counts: vec![1, 0],
+        };
+        assert_eq!(
+            store.insert(id, 1, PointValue::Histogram(h), false),
+            Err(RejectReason::TypeConflict)
+        );
+    }
+}

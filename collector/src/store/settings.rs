@@ -1,0 +1,76 @@
+//! `[collector.store]` in config.toml.
+
+use std::time::Duration;
+
+use gpuwatch_model::duration;
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+
+/// How much the live store keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// How far behind each series' newest point the store keeps points (event time).
+    pub retention: String,
+    /// Most points kept per series, whatever their age.
+    pub max_points_per_series: usize,
+    /// Most series kept; points of further new series are refused and counted
+    /// (`gpuwatch_ingest_rejected_total{reason="cardinality_limit"}`).
+    pub max_series: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            retention: "15m".into(),
+            max_points_per_series: 3600,
+            max_series: 500_000,
+        }
+    }
+}
+
+/// The validated form of `StoreConfig`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSettings {
+    pub retention_ns: i64,
+    pub max_points_per_series: usize,
+    pub max_series: usize,
+}
+
+impl StoreConfig {
+    pub fn validate(&self) -> Result<StoreSettings, ConfigError> {
+        let retention = duration::parse(&self.retention)
+            .map_err(|e| ConfigError::new("collector.store.retention", e.to_string()))?;
+        if retention < Duration::from_secs(10) {
+            return Err(ConfigError::new(
+                "collector.store.retention",
+                format!("must be at least 10s, got {}", self.retention),
+            ));
+        }
+        if self.max_points_per_series < 2 {
+            return Err(ConfigError::new(
+                "collector.store.max_points_per_series",
+                format!(
+                    "must be at least 2 (rates need two points), got {}",
+                    self.max_points_per_series
+                ),
+            ));
+        }
+        if self.max_series == 0 || self.max_series > u32::MAX as usize {
+            return Err(ConfigError::new(
+                "collector.store.max_series",
+                format!(
+                    "must be between 1 and {}, got {}",
+                    u32::MAX,
+                    self.max_series
+                ),
+            ));
+        }
+        Ok(StoreSettings {
+            retention_ns: i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX),
+            max_points_per_series: self.max_points_per_series,
+            max_series: self.max_series,
+        })
+    }
+}

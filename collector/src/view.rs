@@ -1,0 +1,117 @@
+//! Read models over the store for the JSON API: the latest state of every GPU.
+
+use gpuwatch_model::api::{GpuView, GpusResponse};
+use gpuwatch_model::names::{attr, metric, value};
+
+use crate::store::{Series, Store};
+
+/// Keeps, per field, the value from the newest series (a GPU can change job, which
+/// starts new series; the newest one is current).
+#[derive(Default)]
+struct Newest {
+    ts: i64,
+    value: Option<f64>,
+}
+
+impl Newest {
+    fn offer(&mut self, ts: i64, value: Option<f64>) {
+        if value.is_some() && (self.value.is_none() || ts >= self.ts) {
+            self.ts = ts;
+            self.value = value;
+        }
+    }
+}
+
+/// The latest values of every GPU, sorted by node and index.
+pub fn gpus(store: &Store) -> GpusResponse {
+    let mut gpus = Vec::with_capacity(store.gpus().len());
+    for ((node, id), entry) in store.gpus() {
+        let mut view = GpuView {
+            node: node.clone(),
+            id: id.clone(),
+            ..GpuView::default()
+        };
+        let mut fields: [Newest; 10] = Default::default();
+        let mut newest_ts = i64::MIN;
+        let mut labels_ts = i64::MIN;
+        for s in entry.series.iter().filter_map(|&sid| store.get(sid)) {
+            let Some(ts) = s.last_ts() else { continue };
+            newest_ts = newest_ts.max(ts);
+            if ts >= labels_ts {
+                labels_ts = ts;
+                apply_labels(&mut view, s);
+            }
+            let last = s.last_scalar().map(|(_, v)| v);
+            let slot = match (
+                s.key.metric.as_str(),
+                s.key.get(attr::LINK),
+                s.key.get(attr::IO_DIRECTION),
+            ) {
+                (metric::GPU_UTILIZATION, ..) => match s.key.get(attr::GPU_TASK) {
+                    None | Some(value::TASK_GENERAL) => Some((0, last)),
+                    _ => None,
+                },
+                (metric::GPU_MEMORY_USAGE, ..) => Some((1, last)),
+                (metric::GPU_MEMORY_LIMIT, ..) => Some((2, last)),
+                (metric::POWER, ..) => Some((3, last)),
+                (metric::GPU_POWER_LIMIT, ..) => Some((4, last)),
+                (metric::GPU_TEMPERATURE, ..) => Some((5, last)),
+                (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::TRANSMIT)) => {
+                    Some((6, s.rate()))
+                }
+                (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::RECEIVE)) => {
+                    Some((7, s.rate()))
+                }
+                (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::TRANSMIT)) => {
+                    Some((8, s.rate()))
+                }
+                (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::RECEIVE)) => {
+                    Some((9, s.rate()))
+                }
+                _ => None,
+            };
+            if let Some((i, v)) = slot {
+                fields[i].offer(ts, v);
+            }
+        }
+        let [util, mem, mem_limit, power, power_limit, temp, nv_tx, nv_rx, pcie_tx, pcie_rx] =
+            fields;
+        view.utilization = util.value;
+        view.memory_used_bytes = mem.value;
+        view.memory_limit_bytes = mem_limit.value;
+        view.power_watts = power.value;
+        view.power_limit_watts = power_limit.value;
+        view.temperature_celsius = temp.value;
+        view.nvlink_tx_bytes_per_second = nv_tx.value;
+        view.nvlink_rx_bytes_per_second = nv_rx.value;
+        view.pcie_tx_bytes_per_second = pcie_tx.value;
+        view.pcie_rx_bytes_per_second = pcie_rx.value;
+        view.last_seen_unix_ms = newest_ts.div_euclid(1_000_000);
+        gpus.push(view);
+    }
+    gpus.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let nodes = {
+        let mut names: Vec<&str> = gpus.iter().map(|g| g.node.as_str()).collect();
+        names.dedup();
+        names.len()
+    };
+    GpusResponse {
+        gpus,
+        newest_point_unix_ms: store.newest_ts().map(|t| t.div_euclid(1_000_000)),
+        points_received: store.points_accepted(),
+        nodes,
+    }
+}
+
+/// Labels come from the GPU's newest series; process series carry their own job.
+fn apply_labels(view: &mut GpuView, s: &Series) {
+    if s.key.metric == metric::GPU_PROCESS_MEMORY {
+        return;
+    }
+    let get = |k: &str| s.key.get(k).map(str::to_string);
+    view.name = get(attr::HW_NAME).unwrap_or_default();
+    view.model = get(attr::HW_MODEL);
+    view.cluster = get(attr::CLUSTER);
+    view.job = get(attr::JOB_ID);
+    view.team = get(attr::TEAM);
+}

@@ -1,0 +1,95 @@
+//! Drawing the dashboard: a line of cluster totals, the GPU table, a footer with the
+//! source, the age of the data and the keys. Rendering reads an [`App`] and the current
+//! time and never changes either; [`render`] takes "now" so tests can fix it.
+
+mod status;
+mod table;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use crate::app::App;
+
+/// Below this the dashboard says so instead of drawing a mangled table.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 10;
+
+/// Lines that are not table rows: totals, the table's title row, the footer.
+const CHROME_LINES: u16 = 3;
+
+/// How many GPU rows a terminal `height` lines tall shows.
+pub(crate) fn table_body_rows(height: u16) -> usize {
+    usize::from(height.saturating_sub(CHROME_LINES))
+}
+
+/// Wall-clock now, Unix milliseconds.
+pub(crate) fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        render(self, now_unix_ms(), area, buf);
+    }
+}
+
+/// Draws `app` as it is at `now_unix_ms` (wall clock) into `area`.
+pub fn render(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        render_too_small(area, buf);
+        return;
+    }
+    let [totals, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    status::render_totals(app, totals, buf);
+    if app.gpus.is_empty() {
+        render_empty(app, body, buf);
+    } else {
+        table::render_table(app, body, buf);
+    }
+    status::render_footer(app, now_unix_ms, footer, buf);
+}
+
+fn render_too_small(area: Rect, buf: &mut Buffer) {
+    let text = format!(
+        "Terminal too small: {}×{}. gpuwatch top needs at least {MIN_WIDTH}×{MIN_HEIGHT}. \
+         Enlarge the window, or press q to quit.",
+        area.width, area.height
+    );
+    let [middle] = Layout::vertical([Constraint::Length(3)])
+        .flex(ratatui::layout::Flex::Center)
+        .areas(area);
+    Paragraph::new(text)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true })
+        .style(Style::new().fg(Color::Yellow))
+        .render(middle, buf);
+}
+
+fn render_empty(app: &App, area: Rect, buf: &mut Buffer) {
+    let text = match (&app.last_ok_fetch_unix_ms, &app.last_error) {
+        (None, None) => format!("waiting for the first answer from {}…", app.source),
+        (None, Some(_)) => "no data yet: the source has not answered (see below)".to_string(),
+        (Some(_), _) => "no GPUs reported yet".to_string(),
+    };
+    let [line] = Layout::vertical([Constraint::Length(1)])
+        .flex(ratatui::layout::Flex::Center)
+        .areas(area);
+    Paragraph::new(text)
+        .alignment(Alignment::Center)
+        .style(Style::new().fg(Color::DarkGray))
+        .render(line, buf);
+}
+
+#[cfg(test)]
+mod tests;
