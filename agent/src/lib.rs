@@ -5,11 +5,13 @@
 //!
 //! Samplers know nothing of OTLP; the exporter knows nothing of where samples come from.
 
+pub mod export;
 pub mod host;
 pub mod nvml;
 pub mod sampler;
 pub mod simulated;
 
+pub use export::{ExportError, ExporterSettings, OtlpExporter, Protocol, ResourceInfo};
 pub use host::HostSampler;
 pub use nvml::{NvmlError, NvmlSampler};
 pub use sampler::{CombinedSampler, SampleError, Sampler};

@@ -151,7 +151,10 @@ fn read_device(
     let index = q.get("index", device.index()).unwrap_or(index);
     let memory = q.get("memory_info", device.memory_info());
     let processes = q
-        .get("running_compute_processes", device.running_compute_processes())
+        .get(
+            "running_compute_processes",
+            device.running_compute_processes(),
+        )
         .unwrap_or_default()
         .into_iter()
         .map(|p| GpuProcess {
@@ -188,7 +191,10 @@ fn read_device(
             .get("enforced_power_limit", device.enforced_power_limit())
             .map(milli),
         energy_joules: q
-            .get("total_energy_consumption", device.total_energy_consumption())
+            .get(
+                "total_energy_consumption",
+                device.total_energy_consumption(),
+            )
             .map(|mj| mj as f64 / 1000.0),
         temperature_celsius: q
             .get("temperature", device.temperature(TemperatureSensor::Gpu))
@@ -197,7 +203,10 @@ fn read_device(
             .get("clock_info", device.clock_info(Clock::SM))
             .map(|mhz| f64::from(mhz) * 1e6),
         throttle: q
-            .get("current_throttle_reasons", device.current_throttle_reasons())
+            .get(
+                "current_throttle_reasons",
+                device.current_throttle_reasons(),
+            )
             .map(throttle_reasons)
             .unwrap_or_default(),
         ecc_corrected: None,
@@ -244,10 +253,19 @@ fn milli(value: u32) -> f64 {
 /// benign reasons are not throttling and are dropped.
 pub fn throttle_reasons(bits: ThrottleReasons) -> Vec<ThrottleReason> {
     [
-        (ThrottleReasons::HW_THERMAL_SLOWDOWN, ThrottleReason::HwThermal),
-        (ThrottleReasons::SW_THERMAL_SLOWDOWN, ThrottleReason::SwThermal),
+        (
+            ThrottleReasons::HW_THERMAL_SLOWDOWN,
+            ThrottleReason::HwThermal,
+        ),
+        (
+            ThrottleReasons::SW_THERMAL_SLOWDOWN,
+            ThrottleReason::SwThermal,
+        ),
         (ThrottleReasons::SW_POWER_CAP, ThrottleReason::SwPowerCap),
-        (ThrottleReasons::HW_POWER_BRAKE_SLOWDOWN, ThrottleReason::HwPowerBrake),
+        (
+            ThrottleReasons::HW_POWER_BRAKE_SLOWDOWN,
+            ThrottleReason::HwPowerBrake,
+        ),
         (ThrottleReasons::HW_SLOWDOWN, ThrottleReason::HwSlowdown),
     ]
     .into_iter()
@@ -266,7 +284,6 @@ fn executable_name(pid: u32) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,7 +294,10 @@ mod tests {
         let error = NvmlSampler::open(Some(path)).expect_err("there is no library there");
         let message = error.to_string();
         assert!(message.contains("no NVIDIA driver was found"), "{message}");
-        assert!(message.contains("/nonexistent/gpuwatch/libnvidia-ml.so.1"), "{message}");
+        assert!(
+            message.contains("/nonexistent/gpuwatch/libnvidia-ml.so.1"),
+            "{message}"
+        );
         assert!(matches!(error, NvmlError::NoDriver { .. }));
     }
 

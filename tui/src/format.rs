@@ -70,6 +70,16 @@ pub fn bytes_binary(bytes: f64) -> String {
     }
 }
 
+/// Used and total memory of many GPUs in the unit of the total: `362/520 GiB`,
+/// `1.2/2.5 TiB`.
+pub fn bytes_binary_pair(used: f64, total: f64) -> String {
+    if total >= TIB {
+        format!("{:.1}/{:.1} TiB", used / TIB, total / TIB)
+    } else {
+        format!("{:.0}/{:.0} GiB", used / GIB, total / GIB)
+    }
+}
+
 /// Power of one GPU: `612/700W`, `612W` without a known limit, `-`.
 pub fn power_of_limit(watts: Option<f64>, limit: Option<f64>) -> String {
     let watts = watts.filter(|v| v.is_finite());
@@ -232,6 +242,8 @@ mod tests {
         assert_eq!(power_total(1_050_000.0), "1.05 MW");
         assert_eq!(bytes_binary(812.0 * g), "812 GiB");
         assert_eq!(bytes_binary(2560.0 * g), "2.5 TiB");
+        assert_eq!(bytes_binary_pair(362.4 * g, 520.0 * g), "362/520 GiB");
+        assert_eq!(bytes_binary_pair(1229.0 * g, 2560.0 * g), "1.2/2.5 TiB");
         assert_eq!(temperature(Some(71.4)), "71°C");
         assert_eq!(temperature(None), "-");
     }

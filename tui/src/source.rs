@@ -117,8 +117,17 @@ fn request_error(e: reqwest::Error) -> SourceError {
         cause = inner;
     }
     SourceError::Unreachable {
-        summary: cause.to_string(),
+        summary: without_os_error_code(&cause.to_string()).to_string(),
         source: e,
+    }
+}
+
+/// `Connection refused (os error 111)` → `Connection refused`: the number helps nobody
+/// reading a footer.
+fn without_os_error_code(text: &str) -> &str {
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => text,
     }
 }
 
@@ -260,7 +269,11 @@ mod tests {
             "{err}"
         );
         let text = err.to_string();
-        assert!(text.starts_with("collector unreachable") || text.contains("answer"));
+        assert!(!text.contains("os error"), "{text}");
+        assert!(
+            text.starts_with("collector unreachable") || text.contains("answer"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -275,6 +288,15 @@ mod tests {
         ));
         let ok = HttpSource::new("collector.example:9464").expect("bare host:port");
         assert_eq!(ok.describe(), "collector http://collector.example:9464");
+    }
+
+    #[test]
+    fn os_error_codes_are_left_out() {
+        assert_eq!(
+            without_os_error_code("Connection refused (os error 111)"),
+            "Connection refused"
+        );
+        assert_eq!(without_os_error_code("dns error"), "dns error");
     }
 
     #[tokio::test]

@@ -79,7 +79,7 @@ fn render_too_small(area: Rect, buf: &mut Buffer) {
 fn render_empty(app: &App, area: Rect, buf: &mut Buffer) {
     let text = match (&app.last_ok_fetch_unix_ms, &app.last_error) {
         (None, None) => format!("waiting for the first answer from {}…", app.source),
-        (None, Some(_)) => "no data yet: the source has not answered (see below)".to_string(),
+        (None, Some(_)) => format!("no answer yet from {}", app.source),
         (Some(_), _) => "no GPUs reported yet".to_string(),
     };
     let [line] = Layout::vertical([Constraint::Length(1)])

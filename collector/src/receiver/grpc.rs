@@ -1,5 +1,5 @@
 //! OTLP/gRPC: `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`.
-//! tonic answers an over-size message with RESOURCE_EXHAUSTED and an undecodable one
+//! tonic answers an over-size message with OUT_OF_RANGE (not retryable) and an undecodable one
 //! with INTERNAL; gzip is accepted.
 
 use std::sync::Arc;

@@ -152,6 +152,14 @@ pub(crate) fn column_layout(gpus: &[GpuView], width: u16) -> ColumnLayout {
             _ => {}
         }
     }
+    // Then long job names get their full width back, up to a cap.
+    let spare = width.saturating_sub(total(&columns));
+    let job_full = natural_width(gpus.iter().filter_map(|g| g.job.as_deref()), "JOB", 32);
+    for (c, w) in &mut columns {
+        if *c == Column::Job {
+            *w += job_full.saturating_sub(*w).min(spare);
+        }
+    }
     ColumnLayout {
         columns,
         util_bar: MIN_BAR + util_extra,
@@ -286,7 +294,9 @@ pub(crate) fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
             .columns
             .iter()
             .map(|&(c, w)| cell(gpu, same_node, c, &layout, w));
-        let stale = newest.is_some_and(|n| n - gpu.last_seen_unix_ms > STALE_GPU_MS);
+        // Dimmed: this GPU fell silent, or the whole view is old after a failed fetch.
+        let stale = app.last_error.is_some()
+            || newest.is_some_and(|n| n - gpu.last_seen_unix_ms > STALE_GPU_MS);
         let style = if stale {
             Style::new().add_modifier(Modifier::DIM)
         } else {

@@ -1,0 +1,247 @@
+//! The two status lines around the table: cluster totals above; source, freshness and
+//! keys below. Each line is a list of pieces; on a narrow terminal the least important
+//! pieces go first, and what still does not fit is cut with `…`.
+
+use gpuwatch_model::api::GpuView;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use crate::app::App;
+use crate::format;
+
+const SEPARATOR: &str = " · ";
+const KEYS: &str = "q quit ↑↓ move p pause";
+const KEYS_PAUSED: &str = "q quit ↑↓ move p resume";
+const KEYS_SHORT: &str = "q quit";
+const KEYS_SHORT_PAUSED: &str = "p resume q quit";
+/// Below this utilization a GPU counts as idle in the totals.
+const IDLE_BELOW: f64 = 0.05;
+
+/// One part of a status line.
+struct Piece {
+    span: Span<'static>,
+    /// Pieces with the lowest rank go first when the line is too long; `None` stays.
+    drop_rank: Option<u8>,
+}
+
+impl Piece {
+    fn keep(span: impl Into<Span<'static>>) -> Self {
+        Piece {
+            span: span.into(),
+            drop_rank: None,
+        }
+    }
+
+    fn droppable(rank: u8, span: impl Into<Span<'static>>) -> Self {
+        Piece {
+            span: span.into(),
+            drop_rank: Some(rank),
+        }
+    }
+}
+
+fn joined_width(pieces: &[Piece]) -> usize {
+    let text: usize = pieces.iter().map(|p| p.span.width()).sum();
+    text + SEPARATOR.chars().count() * pieces.len().saturating_sub(1)
+}
+
+/// Joins `pieces` with ` · ` into at most `width` columns.
+fn fit(mut pieces: Vec<Piece>, width: usize) -> Line<'static> {
+    while joined_width(&pieces) > width {
+        let victim = pieces
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.drop_rank.map(|rank| (rank, i)))
+            .min();
+        match victim {
+            Some((_, i)) => {
+                pieces.remove(i);
+            }
+            None => break,
+        }
+    }
+    let mut spans = Vec::with_capacity(pieces.len() * 2);
+    for (i, piece) in pieces.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(SEPARATOR));
+        }
+        spans.push(piece.span);
+    }
+    let line = Line::from(spans);
+    if line.width() > width {
+        truncate_line(line, width)
+    } else {
+        line
+    }
+}
+
+/// Cuts a styled line to `width` columns, the last one `…`.
+fn truncate_line(line: Line<'static>, width: usize) -> Line<'static> {
+    let mut left = width.saturating_sub(1);
+    let mut out = Vec::new();
+    for span in line.spans {
+        if left == 0 {
+            break;
+        }
+        let n = span.content.chars().count();
+        if n <= left {
+            left -= n;
+            out.push(span);
+        } else {
+            let cut: String = span.content.chars().take(left).collect();
+            out.push(Span::styled(cut, span.style));
+            left = 0;
+        }
+    }
+    if width > 0 {
+        out.push(Span::raw("…"));
+    }
+    Line::from(out)
+}
+
+/// `gpuwatch  3 nodes · 8 GPUs (1 idle) · util 68% · power 2667 W · mem 362/520 GiB`
+pub(super) fn render_totals(app: &App, area: Rect, buf: &mut Buffer) {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let tag = Span::styled(" gpuwatch ", bold.add_modifier(Modifier::REVERSED));
+    let room = usize::from(area.width).saturating_sub(tag.width() + 1);
+    let mut line = if app.last_ok_fetch_unix_ms.is_some() {
+        fit(totals(&app.gpus, app.nodes), room)
+    } else {
+        Line::default()
+    };
+    line.spans.insert(0, Span::raw(" "));
+    line.spans.insert(0, tag);
+    line.style(bold).render(area, buf);
+}
+
+fn totals(gpus: &[GpuView], nodes: usize) -> Vec<Piece> {
+    let utils: Vec<f64> = gpus
+        .iter()
+        .filter_map(|g| g.utilization.filter(|u| u.is_finite()))
+        .collect();
+    let idle = utils.iter().filter(|&&u| u < IDLE_BELOW).count();
+    let sum = |value: fn(&GpuView) -> Option<f64>| -> Option<f64> {
+        let known: Vec<f64> = gpus
+            .iter()
+            .filter_map(value)
+            .filter(|v| v.is_finite())
+            .collect();
+        (!known.is_empty()).then(|| known.iter().sum())
+    };
+
+    let mut pieces = vec![
+        Piece::keep(format!("{nodes} nodes")),
+        Piece::keep(format!("{} GPUs ({idle} idle)", gpus.len())),
+    ];
+    if !utils.is_empty() {
+        let mean = utils.iter().sum::<f64>() / utils.len() as f64;
+        let text = format!("util {}", format::percent(Some(mean)).trim_start());
+        pieces.push(Piece::droppable(3, text));
+    }
+    if let Some(watts) = sum(|g| g.power_watts) {
+        let text = format!("power {}", format::power_total(watts));
+        pieces.push(Piece::droppable(2, text));
+    }
+    match (sum(|g| g.memory_used_bytes), sum(|g| g.memory_limit_bytes)) {
+        (Some(used), Some(total)) => {
+            let text = format!("mem {}", format::bytes_binary_pair(used, total));
+            pieces.push(Piece::droppable(1, text));
+        }
+        (Some(used), None) => {
+            let text = format!("mem {}", format::bytes_binary(used));
+            pieces.push(Piece::droppable(1, text));
+        }
+        _ => {}
+    }
+    pieces
+}
+
+/// `collector http://127.0.0.1:9464 · data 1.2s old · 8 GPUs · 12,345 points`, or, after
+/// a failed fetch, `collector … · stale since 09:59:59 UTC · <why>`; keys on the right.
+pub(super) fn render_footer(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
+    let alarm = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let failed = app.last_error.is_some();
+    let mut pieces = vec![Piece {
+        span: Span::raw(app.source.clone()),
+        // After a failure, why matters more than where.
+        drop_rank: Some(if failed { 0 } else { 3 }),
+    }];
+    if app.paused {
+        pieces.push(Piece::keep(Span::styled(
+            "PAUSED",
+            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        )));
+    }
+    match (&app.last_error, app.last_ok_fetch_unix_ms) {
+        (Some(error), last_ok) => {
+            let since = last_ok.map_or_else(
+                || "no data yet".to_string(),
+                |t| format!("stale since {}", format::clock_utc(t)),
+            );
+            pieces.push(Piece::keep(Span::styled(since, alarm)));
+            pieces.push(Piece::keep(Span::styled(error.clone(), alarm)));
+        }
+        (None, None) => pieces.push(Piece::keep("connecting…")),
+        (None, Some(_)) => {
+            let age = match app.newest_point_unix_ms {
+                Some(t) => format!("data {} old", format::age(now_unix_ms - t)),
+                None => "no points yet".to_string(),
+            };
+            pieces.push(Piece::keep(age));
+            pieces.push(Piece::droppable(1, format!("{} GPUs", app.gpus.len())));
+            let points = format::thousands(app.points_received);
+            pieces.push(Piece::droppable(2, format!("{points} points")));
+        }
+    }
+
+    // The full key help when it fits beside the status, else the short one.
+    let width = usize::from(area.width);
+    let room_for = |keys: &str| width.saturating_sub(keys.chars().count() + 1);
+    let long_keys = if app.paused { KEYS_PAUSED } else { KEYS };
+    let short_keys = if app.paused {
+        KEYS_SHORT_PAUSED
+    } else {
+        KEYS_SHORT
+    };
+    let status = fit(pieces, room_for(short_keys));
+    let keys = if status.width() <= room_for(long_keys) {
+        long_keys
+    } else {
+        short_keys
+    };
+    let status_width = u16::try_from(status.width()).unwrap_or(area.width);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(status_width), Constraint::Fill(1)]).areas(area);
+    status.render(left, buf);
+    Line::from(Span::styled(keys, Style::new().fg(Color::DarkGray)))
+        .alignment(Alignment::Right)
+        .render(right, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line<'_>) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn fit_drops_the_lowest_rank_first_then_cuts() {
+        let pieces = || {
+            vec![
+                Piece::keep("alpha"),
+                Piece::droppable(2, "bravo"),
+                Piece::droppable(1, "charlie"),
+            ]
+        };
+        assert_eq!(text(&fit(pieces(), 40)), "alpha · bravo · charlie");
+        assert_eq!(text(&fit(pieces(), 22)), "alpha · bravo");
+        assert_eq!(text(&fit(pieces(), 5)), "alpha");
+        assert_eq!(text(&fit(pieces(), 4)), "alp…");
+        assert_eq!(text(&fit(pieces(), 0)), "");
+    }
+}
