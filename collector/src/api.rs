@@ -17,6 +17,7 @@ pub fn router(state: Arc<CollectorState>) -> Router {
     Router::new()
         .route("/api/v1/gpus", get(gpus))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/series", get(series))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ok\n" }))
         .with_state(state)
@@ -25,6 +26,25 @@ pub fn router(state: Arc<CollectorState>) -> Router {
 async fn gpus(State(state): State<Arc<CollectorState>>) -> Response {
     let body = view::gpus(&state.store());
     Json(body).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SeriesQuery {
+    metric: Option<String>,
+}
+
+async fn series(
+    State(state): State<Arc<CollectorState>>,
+    Query(q): Query<SeriesQuery>,
+) -> Response {
+    let Some(metric) = q.metric.filter(|m| !m.is_empty()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "name the metric: /api/v1/series?metric=hw.gpu.utilization\n",
+        )
+            .into_response();
+    };
+    Json(view::series(&state.store(), &metric)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

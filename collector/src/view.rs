@@ -1,9 +1,9 @@
 //! Read models over the store for the JSON API: the latest state of every GPU.
 
-use gpuwatch_model::api::{GpuView, GpusResponse};
+use gpuwatch_model::api::{GpuView, GpusResponse, SeriesPoint, SeriesResponse, SeriesView};
 use gpuwatch_model::names::{attr, metric, value};
 
-use crate::store::{Series, Store};
+use crate::store::{Series, SeriesKind, Store};
 
 /// Keeps, per field, the value from the newest series (a GPU can change job, which
 /// starts new series; the newest one is current).
@@ -114,4 +114,50 @@ fn apply_labels(view: &mut GpuView, s: &Series) {
     view.cluster = get(attr::CLUSTER);
     view.job = get(attr::JOB_ID);
     view.team = get(attr::TEAM);
+}
+
+/// Every series of `metric` with its newest point.
+pub fn series(store: &Store, metric: &str) -> SeriesResponse {
+    let series = store
+        .series()
+        .iter()
+        .filter(|s| s.key.metric == metric)
+        .map(|s| {
+            let last = match (s.last_scalar(), s.histograms().and_then(|r| r.last())) {
+                (Some((t, v)), _) => Some(SeriesPoint {
+                    unix_ms: t.div_euclid(1_000_000),
+                    value: Some(v),
+                    count: None,
+                    sum: None,
+                }),
+                (None, Some((t, h))) => Some(SeriesPoint {
+                    unix_ms: t.div_euclid(1_000_000),
+                    value: None,
+                    count: Some(h.count),
+                    sum: Some(h.sum).filter(|s| s.is_finite()),
+                }),
+                (None, None) => None,
+            };
+            SeriesView {
+                attributes: s.key.attrs.iter().cloned().collect(),
+                kind: match s.kind {
+                    SeriesKind::Gauge => "gauge",
+                    SeriesKind::Counter => "counter",
+                    SeriesKind::UpDownCounter => "updown_counter",
+                    SeriesKind::Histogram => "histogram",
+                    SeriesKind::Summary => "summary",
+                }
+                .to_string(),
+                unit: s.unit.clone(),
+                points: s
+                    .scalars()
+                    .map_or_else(|| s.histograms().map_or(0, |r| r.len()), |r| r.len()),
+                last,
+            }
+        })
+        .collect();
+    SeriesResponse {
+        metric: metric.to_string(),
+        series,
+    }
 }

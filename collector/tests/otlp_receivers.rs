@@ -374,3 +374,33 @@ async fn a_port_in_use_is_a_clear_error() {
     assert!(err.contains(&c.otlp_http.to_string()), "{err}");
     c.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn series_api_lists_any_metric() {
+    let c = collector(1 << 20).await;
+    post(
+        &c,
+        "application/x-protobuf",
+        None,
+        power_request("node-s", 2, 42.0).encode_to_vec(),
+    )
+    .await;
+    let base = format!("http://{}", c.api);
+    let v: gpuwatch_model::api::SeriesResponse =
+        reqwest::get(format!("{base}/api/v1/series?metric=hw.power"))
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+    assert_eq!(v.series.len(), 2);
+    assert_eq!(v.series[0].attributes["host.name"], "node-s");
+    assert_eq!(v.series[0].kind, "gauge");
+    assert_eq!(v.series[0].unit, "W");
+    assert_eq!(v.series[0].last.as_ref().and_then(|p| p.value), Some(42.0));
+    let resp = reqwest::get(format!("{base}/api/v1/series"))
+        .await
+        .expect("answers");
+    assert_eq!(resp.status(), 400);
+    c.shutdown(Duration::from_secs(5)).await;
+}

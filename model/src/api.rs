@@ -50,6 +50,35 @@ impl GpuView {
     }
 }
 
+/// The newest point of a series: `value` for numbers, `count` and `sum` for
+/// histograms and summaries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    pub unix_ms: i64,
+    pub value: Option<f64>,
+    pub count: Option<u64>,
+    pub sum: Option<f64>,
+}
+
+/// One series of a metric: its full attribute set (resource and point).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeriesView {
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// `gauge`, `counter`, `updown_counter`, `histogram` or `summary`.
+    pub kind: String,
+    pub unit: String,
+    /// Points held in the live store.
+    pub points: usize,
+    pub last: Option<SeriesPoint>,
+}
+
+/// `GET /api/v1/series?metric=NAME` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeriesResponse {
+    pub metric: String,
+    pub series: Vec<SeriesView>,
+}
+
 /// `GET /api/v1/gpus` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GpusResponse {
