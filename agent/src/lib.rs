@@ -8,11 +8,13 @@
 pub mod export;
 pub mod host;
 pub mod nvml;
+pub mod runtime;
 pub mod sampler;
 pub mod simulated;
 
 pub use export::{ExportError, ExporterSettings, OtlpExporter, Protocol, ResourceInfo};
 pub use host::HostSampler;
 pub use nvml::{NvmlError, NvmlSampler};
+pub use runtime::{Agent, AgentConfig, AgentSettings, AgentStatus, ConfigError};
 pub use sampler::{CombinedSampler, SampleError, Sampler};
 pub use simulated::{demo_profiles, Profile, SimulatedSampler};

@@ -11,6 +11,7 @@
 //! this code path without a GPU.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -23,8 +24,8 @@ use nvml_wrapper::{Device, Nvml};
 
 use crate::sampler::{SampleError, Sampler};
 
-/// The library name the dynamic loader searches for when no path is given.
-pub const DEFAULT_LIBRARY: &str = "libnvidia-ml.so";
+/// The library names the dynamic loader is asked for, in order, when no path is given.
+pub const DEFAULT_LIBRARIES: [&str; 2] = ["libnvidia-ml.so.1", "libnvidia-ml.so"];
 
 /// Why NVML could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,19 @@ pub enum NvmlError {
         #[source]
         source: RawNvmlError,
     },
+}
+
+fn open_error(path: String, error: RawNvmlError) -> NvmlError {
+    match error {
+        RawNvmlError::LibloadingError(_)
+        | RawNvmlError::FailedToLoadSymbol(_)
+        | RawNvmlError::LibraryNotFound
+        | RawNvmlError::DriverNotLoaded => NvmlError::NoDriver {
+            path,
+            reason: error.to_string(),
+        },
+        source => NvmlError::Init { path, source },
+    }
 }
 
 /// Reads every GPU NVML sees on each sample.
@@ -59,36 +73,37 @@ impl fmt::Debug for NvmlSampler {
 }
 
 impl NvmlSampler {
-    /// Loads NVML from `lib_path`, or from the loader's search path when `None`.
+    /// Loads NVML from `lib_path`; when `None`, from the loader's search path as
+    /// `libnvidia-ml.so.1` (what drivers and the container toolkit install), then as
+    /// `libnvidia-ml.so`.
     pub fn open(lib_path: Option<&Path>) -> Result<NvmlSampler, NvmlError> {
-        let library = lib_path
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| DEFAULT_LIBRARY.to_string());
-        let result = match lib_path {
-            Some(path) => Nvml::builder().lib_path(path.as_os_str()).init(),
-            None => Nvml::init(),
+        let candidates: Vec<&OsStr> = match lib_path {
+            Some(path) => vec![path.as_os_str()],
+            None => DEFAULT_LIBRARIES.iter().map(OsStr::new).collect(),
         };
-        let nvml = result.map_err(|error| match error {
-            RawNvmlError::LibloadingError(_)
-            | RawNvmlError::FailedToLoadSymbol(_)
-            | RawNvmlError::LibraryNotFound
-            | RawNvmlError::DriverNotLoaded => NvmlError::NoDriver {
-                path: library.clone(),
-                reason: error.to_string(),
-            },
-            source => NvmlError::Init {
-                path: library.clone(),
-                source,
-            },
-        })?;
-        Ok(NvmlSampler {
-            nvml,
-            library,
-            warned: HashSet::new(),
-        })
+        let mut first_error = None;
+        for candidate in candidates {
+            let library = Path::new(candidate).display().to_string();
+            match Nvml::builder().lib_path(candidate).init() {
+                Ok(nvml) => {
+                    return Ok(NvmlSampler {
+                        nvml,
+                        library,
+                        warned: HashSet::new(),
+                    })
+                }
+                Err(error) => {
+                    first_error.get_or_insert_with(|| open_error(library, error));
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| NvmlError::NoDriver {
+            path: DEFAULT_LIBRARIES.join(", "),
+            reason: "no library to try".to_string(),
+        }))
     }
 
-    /// The library this sampler loaded, as given to `open`.
+    /// The library this sampler loaded: the path given to `open` or the name found.
     pub fn library(&self) -> &str {
         &self.library
     }
@@ -299,6 +314,23 @@ mod tests {
             "{message}"
         );
         assert!(matches!(error, NvmlError::NoDriver { .. }));
+    }
+
+    #[test]
+    fn the_default_library_opens_or_says_why() {
+        match NvmlSampler::open(None) {
+            Ok(mut nvml) => {
+                let sample = nvml.sample(1).expect("NVML loaded, so it can count GPUs");
+                for gpu in &sample.gpus {
+                    assert!(gpu.uuid.starts_with("GPU-"), "{}", gpu.uuid);
+                    assert!(gpu.memory_total_bytes > 0);
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                assert!(message.contains("libnvidia-ml.so.1"), "{message}");
+            }
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub enum Event {
     Tick,
 }
 
-/// The dashboard's state. One owner: the run loop; [`ui`] renders a `&App`.
+/// The dashboard's state. One owner: the run loop; [`render`](crate::render) draws a `&App`.
 #[derive(Debug, Clone)]
 pub struct App {
     /// Sorted by [`GpuView::sort_key`].

@@ -8,7 +8,8 @@ use gpuwatch_model::names::{attr, metric, unit, value};
 use gpuwatch_model::NodeSample;
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::reader::MetricReader;
@@ -50,15 +51,14 @@ impl OtlpExporter {
             url: url.clone(),
             message: e.to_string(),
         };
-        let builder = opentelemetry_otlp::MetricExporter::builder()
-            .with_temporality(Temporality::Cumulative);
+        let builder =
+            opentelemetry_otlp::MetricExporter::builder().with_temporality(Temporality::Cumulative);
         let client = match settings.protocol {
             Protocol::Http => builder
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .with_endpoint(url.clone())
                 .with_timeout(settings.timeout)
-                .with_headers(Default::default())
                 .build(),
             Protocol::Grpc => builder
                 .with_tonic()
@@ -108,7 +108,7 @@ impl OtlpExporter {
             .await
             .map_err(|e| ExportError::Send {
                 url: self.url.clone(),
-                message: e.to_string(),
+                message: sdk_error_message(e),
             })
     }
 
@@ -120,6 +120,15 @@ impl OtlpExporter {
         if let Err(error) = self.client.shutdown() {
             tracing::debug!(%error, "OTLP client shutdown");
         }
+    }
+}
+
+/// The SDK's error without its "Operation failed: " prefix.
+fn sdk_error_message(error: OTelSdkError) -> String {
+    match error {
+        OTelSdkError::InternalFailure(message) => message,
+        OTelSdkError::Timeout(after) => format!("timed out after {after:?}"),
+        OTelSdkError::AlreadyShutdown => "the exporter is shut down".to_string(),
     }
 }
 
@@ -136,11 +145,17 @@ fn resource(info: &ResourceInfo) -> Resource {
             .iter()
             .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
     );
-    Resource::builder_empty().with_attributes(attributes).build()
+    Resource::builder_empty()
+        .with_attributes(attributes)
+        .build()
 }
 
-/// Runs `f` on the latest sample, if there is one.
-fn observe_latest<T>(latest: &Latest, points: PointsFn<T>, mut observe: impl FnMut(T, &[KeyValue])) {
+/// Observes every point `points` finds in the latest sample, if there is one.
+fn observe_latest<T>(
+    latest: &Latest,
+    points: PointsFn<T>,
+    mut observe: impl FnMut(T, &[KeyValue]),
+) {
     let guard = latest.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(sample) = guard.as_ref() {
         for (value, attrs) in points(sample) {
@@ -173,30 +188,110 @@ const fn spec<T>(
 
 fn register(meter: &Meter, latest: &Latest) -> Vec<Box<dyn Any + Send + Sync>> {
     let f64_gauges = [
-        spec(metric::GPU_UTILIZATION, unit::RATIO, "Share of time the GPU was busy, by task", points::gpu_utilization),
+        spec(
+            metric::GPU_UTILIZATION,
+            unit::RATIO,
+            "Share of time the GPU was busy, by task",
+            points::gpu_utilization,
+        ),
         spec(metric::POWER, unit::WATTS, "GPU power draw", points::power),
-        spec(metric::GPU_POWER_LIMIT, unit::WATTS, "Enforced GPU power limit", points::power_limit),
-        spec(metric::GPU_TEMPERATURE, unit::CELSIUS, "GPU die temperature", points::temperature),
-        spec(metric::GPU_CLOCK_SM, unit::HERTZ, "SM clock", points::sm_clock),
-        spec(metric::GPU_THROTTLE, unit::RATIO, "1 while the GPU is throttled for the reason", points::throttle),
-        spec(metric::CPU_UTILIZATION, unit::RATIO, "Host CPU time share by mode", points::cpu_utilization),
+        spec(
+            metric::GPU_POWER_LIMIT,
+            unit::WATTS,
+            "Enforced GPU power limit",
+            points::power_limit,
+        ),
+        spec(
+            metric::GPU_TEMPERATURE,
+            unit::CELSIUS,
+            "GPU die temperature",
+            points::temperature,
+        ),
+        spec(
+            metric::GPU_CLOCK_SM,
+            unit::HERTZ,
+            "SM clock",
+            points::sm_clock,
+        ),
+        spec(
+            metric::GPU_THROTTLE,
+            unit::RATIO,
+            "1 while the GPU is throttled for the reason",
+            points::throttle,
+        ),
+        spec(
+            metric::CPU_UTILIZATION,
+            unit::RATIO,
+            "Host CPU time share by mode",
+            points::cpu_utilization,
+        ),
     ];
     let u64_gauges = [
-        spec(metric::GPU_MEMORY_USAGE, unit::BYTES, "GPU memory in use", points::gpu_memory_usage),
-        spec(metric::GPU_MEMORY_LIMIT, unit::BYTES, "GPU memory installed", points::gpu_memory_limit),
-        spec(metric::GPU_PROCESS_MEMORY, unit::BYTES, "GPU memory held by a process", points::process_memory),
-        spec(metric::MEMORY_USAGE, unit::BYTES, "Host memory by state", points::memory_usage),
+        spec(
+            metric::GPU_MEMORY_USAGE,
+            unit::BYTES,
+            "GPU memory in use",
+            points::gpu_memory_usage,
+        ),
+        spec(
+            metric::GPU_MEMORY_LIMIT,
+            unit::BYTES,
+            "GPU memory installed",
+            points::gpu_memory_limit,
+        ),
+        spec(
+            metric::GPU_PROCESS_MEMORY,
+            unit::BYTES,
+            "GPU memory held by a process",
+            points::process_memory,
+        ),
+        spec(
+            metric::MEMORY_USAGE,
+            unit::BYTES,
+            "Host memory by state",
+            points::memory_usage,
+        ),
     ];
     let f64_counters = [
-        spec(metric::ENERGY, unit::JOULES, "GPU energy used", points::energy),
-        spec(metric::DISK_IO_TIME, unit::SECONDS, "Time the disk was busy", points::disk_io_time),
+        spec(
+            metric::ENERGY,
+            unit::JOULES,
+            "GPU energy used",
+            points::energy,
+        ),
+        spec(
+            metric::DISK_IO_TIME,
+            unit::SECONDS,
+            "Time the disk was busy",
+            points::disk_io_time,
+        ),
     ];
     let u64_counters = [
-        spec(metric::GPU_IO, unit::BYTES, "Bytes moved over NVLink and PCIe", points::gpu_io),
+        spec(
+            metric::GPU_IO,
+            unit::BYTES,
+            "Bytes moved over NVLink and PCIe",
+            points::gpu_io,
+        ),
         spec(metric::ERRORS, unit::ERRORS, "ECC errors", points::errors),
-        spec(metric::GPU_XID, unit::EVENTS, "XID events by code", points::xid),
-        spec(metric::DISK_IO, unit::BYTES, "Disk bytes read and written", points::disk_io),
-        spec(metric::NETWORK_IO, unit::BYTES, "Network bytes received and transmitted", points::network_io),
+        spec(
+            metric::GPU_XID,
+            unit::EVENTS,
+            "XID events by code",
+            points::xid,
+        ),
+        spec(
+            metric::DISK_IO,
+            unit::BYTES,
+            "Disk bytes read and written",
+            points::disk_io,
+        ),
+        spec(
+            metric::NETWORK_IO,
+            unit::BYTES,
+            "Network bytes received and transmitted",
+            points::network_io,
+        ),
     ];
 
     let mut instruments: Vec<Box<dyn Any + Send + Sync>> = Vec::new();

@@ -85,22 +85,37 @@ fn io(direction: &'static str, link: &'static str) -> Vec<KeyValue> {
 pub(crate) fn gpu_utilization(s: &NodeSample) -> Vec<Point<f64>> {
     per_gpu(s, |g| {
         vec![
-            (finite(g.utilization), kv(attr::GPU_TASK, value::TASK_GENERAL)),
-            (finite_opt(g.encoder_utilization), kv(attr::GPU_TASK, value::TASK_ENCODER)),
-            (finite_opt(g.decoder_utilization), kv(attr::GPU_TASK, value::TASK_DECODER)),
+            (
+                finite(g.utilization),
+                kv(attr::GPU_TASK, value::TASK_GENERAL),
+            ),
+            (
+                finite_opt(g.encoder_utilization),
+                kv(attr::GPU_TASK, value::TASK_ENCODER),
+            ),
+            (
+                finite_opt(g.decoder_utilization),
+                kv(attr::GPU_TASK, value::TASK_DECODER),
+            ),
         ]
     })
 }
 
 pub(crate) fn gpu_memory_usage(s: &NodeSample) -> Vec<Point<u64>> {
     per_gpu(s, |g| {
-        vec![((g.memory_total_bytes > 0).then_some(g.memory_used_bytes), vec![])]
+        vec![(
+            (g.memory_total_bytes > 0).then_some(g.memory_used_bytes),
+            vec![],
+        )]
     })
 }
 
 pub(crate) fn gpu_memory_limit(s: &NodeSample) -> Vec<Point<u64>> {
     per_gpu(s, |g| {
-        vec![((g.memory_total_bytes > 0).then_some(g.memory_total_bytes), vec![])]
+        vec![(
+            (g.memory_total_bytes > 0).then_some(g.memory_total_bytes),
+            vec![],
+        )]
     })
 }
 
@@ -131,7 +146,10 @@ pub(crate) fn errors(s: &NodeSample) -> Vec<Point<u64>> {
     per_gpu(s, |g| {
         vec![
             (g.ecc_corrected, kv(attr::ERROR_TYPE, value::ECC_CORRECTED)),
-            (g.ecc_uncorrected, kv(attr::ERROR_TYPE, value::ECC_UNCORRECTED)),
+            (
+                g.ecc_uncorrected,
+                kv(attr::ERROR_TYPE, value::ECC_UNCORRECTED),
+            ),
         ]
     })
 }
@@ -150,7 +168,11 @@ pub(crate) fn throttle(s: &NodeSample) -> Vec<Point<f64>> {
         gpuwatch_model::ThrottleReason::ALL
             .iter()
             .map(|reason| {
-                let active = if g.throttle.contains(reason) { 1.0 } else { 0.0 };
+                let active = if g.throttle.contains(reason) {
+                    1.0
+                } else {
+                    0.0
+                };
                 (Some(active), kv(attr::THROTTLE_REASON, reason.as_str()))
             })
             .collect()
@@ -212,9 +234,18 @@ pub(crate) fn memory_usage(s: &NodeSample) -> Vec<Point<u64>> {
         return Vec::new();
     };
     vec![
-        (host.memory_used_bytes, kv(attr::MEMORY_STATE, value::MEM_USED)),
-        (host.memory_free_bytes, kv(attr::MEMORY_STATE, value::MEM_FREE)),
-        (host.memory_cached_bytes, kv(attr::MEMORY_STATE, value::MEM_CACHED)),
+        (
+            host.memory_used_bytes,
+            kv(attr::MEMORY_STATE, value::MEM_USED),
+        ),
+        (
+            host.memory_free_bytes,
+            kv(attr::MEMORY_STATE, value::MEM_FREE),
+        ),
+        (
+            host.memory_cached_bytes,
+            kv(attr::MEMORY_STATE, value::MEM_CACHED),
+        ),
     ]
 }
 
@@ -276,7 +307,7 @@ mod tests {
         sampler.sample(1_000_000_000).expect("simulated")
     }
 
-    fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<String> {
+    fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
         attrs
             .iter()
             .find(|kv| kv.key.as_str() == key)
@@ -290,12 +321,21 @@ mod tests {
         assert_eq!(points.len(), 6, "general, encoder, decoder for two GPUs");
         let (value, attrs) = &points[0];
         assert_eq!(*value, s.gpus[0].utilization);
-        assert_eq!(attr(attrs, "hw.id").as_deref(), Some(s.gpus[0].uuid.as_str()));
+        assert_eq!(
+            attr(attrs, "hw.id").as_deref(),
+            Some(s.gpus[0].uuid.as_str())
+        );
         assert_eq!(attr(attrs, "hw.name").as_deref(), Some("gpu0"));
-        assert_eq!(attr(attrs, "hw.model").as_deref(), Some("NVIDIA H100 80GB HBM3"));
+        assert_eq!(
+            attr(attrs, "hw.model").as_deref(),
+            Some("NVIDIA H100 80GB HBM3")
+        );
         assert_eq!(attr(attrs, "hw.vendor").as_deref(), Some("nvidia"));
         assert_eq!(attr(attrs, "gpuwatch.job.id").as_deref(), Some("4411"));
-        assert_eq!(attr(attrs, "gpuwatch.team").as_deref(), Some("llm-pretrain"));
+        assert_eq!(
+            attr(attrs, "gpuwatch.team").as_deref(),
+            Some("llm-pretrain")
+        );
         assert_eq!(attr(attrs, "hw.gpu.task").as_deref(), Some("general"));
         assert_eq!(gpu_io(&s).len(), 8);
         assert_eq!(errors(&s).len(), 4);
@@ -341,14 +381,23 @@ mod tests {
         s.gpus[0].xid_counts.insert(79, 2);
         let xids = xid(&s);
         assert_eq!(xids.len(), 1);
-        let code = xids[0].1.iter().find(|kv| kv.key.as_str() == "gpuwatch.xid.code");
-        assert_eq!(code.map(|kv| kv.value.clone()), Some(opentelemetry::Value::I64(79)));
+        let code = xids[0]
+            .1
+            .iter()
+            .find(|kv| kv.key.as_str() == "gpuwatch.xid.code");
+        assert_eq!(
+            code.map(|kv| kv.value.clone()),
+            Some(opentelemetry::Value::I64(79))
+        );
 
         let procs = process_memory(&s);
         assert_eq!(procs.len(), 2);
         let (bytes, attrs) = &procs[0];
         assert_eq!(*bytes, s.gpus[0].processes[0].memory_bytes);
-        assert_eq!(attr(attrs, "process.executable.name").as_deref(), Some("python"));
+        assert_eq!(
+            attr(attrs, "process.executable.name").as_deref(),
+            Some("python")
+        );
         assert_eq!(attr(attrs, "gpuwatch.job.id").as_deref(), Some("4411"));
         assert_eq!(
             attr(attrs, "process.pid"),
@@ -363,12 +412,24 @@ mod tests {
         assert_eq!(memory_usage(&s).len(), 3);
         let disk = disk_io(&s);
         assert_eq!(disk.len(), 2);
-        assert_eq!(attr(&disk[0].1, "system.device").as_deref(), Some("nvme0n1"));
-        assert_eq!(attr(&disk[1].1, "disk.io.direction").as_deref(), Some("write"));
+        assert_eq!(
+            attr(&disk[0].1, "system.device").as_deref(),
+            Some("nvme0n1")
+        );
+        assert_eq!(
+            attr(&disk[1].1, "disk.io.direction").as_deref(),
+            Some("write")
+        );
         assert_eq!(disk_io_time(&s).len(), 1);
         let net = network_io(&s);
-        assert_eq!(attr(&net[0].1, "network.interface.name").as_deref(), Some("eth0"));
-        assert_eq!(attr(&net[0].1, "network.io.direction").as_deref(), Some("receive"));
+        assert_eq!(
+            attr(&net[0].1, "network.interface.name").as_deref(),
+            Some("eth0")
+        );
+        assert_eq!(
+            attr(&net[0].1, "network.io.direction").as_deref(),
+            Some("receive")
+        );
 
         let no_host = NodeSample::default();
         assert!(cpu_utilization(&no_host).is_empty() && memory_usage(&no_host).is_empty());

@@ -112,8 +112,14 @@ mod tests {
     #[test]
     fn url_adds_the_metrics_path_for_http_only() {
         let url = |e, p| settings(e, p).url();
-        assert_eq!(url("http://h:4318", Protocol::Http), "http://h:4318/v1/metrics");
-        assert_eq!(url("http://h:4318/", Protocol::Http), "http://h:4318/v1/metrics");
+        assert_eq!(
+            url("http://h:4318", Protocol::Http),
+            "http://h:4318/v1/metrics"
+        );
+        assert_eq!(
+            url("http://h:4318/", Protocol::Http),
+            "http://h:4318/v1/metrics"
+        );
         assert_eq!(
             url("http://h:4318/v1/metrics", Protocol::Http),
             "http://h:4318/v1/metrics"

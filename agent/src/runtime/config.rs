@@ -1,0 +1,303 @@
+//! `[agent]` configuration: serde structs first, then validation into settings with
+//! errors that name the key and the rule.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gpuwatch_model::duration;
+use serde::{Deserialize, Serialize};
+
+use crate::export::{ExporterSettings, Protocol, ResourceInfo};
+
+/// The shortest sampling interval the agent accepts.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The agent's configuration as written (`[agent]` in `config.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Base URL of the collector's OTLP endpoint: port 4318 for `http`, 4317 for `grpc`.
+    /// For `http` the agent posts to `{collector}/v1/metrics`.
+    pub collector: String,
+    /// OTLP transport: `http` (protobuf over HTTP) or `grpc`.
+    pub protocol: String,
+    /// How often to sample and export, e.g. `1s`, `500ms`; at least 100ms.
+    pub interval: String,
+    /// How long one export may take, retries included, e.g. `10s`.
+    pub timeout: String,
+    /// Name of the cluster this node belongs to (`gpuwatch.cluster` on every export).
+    pub cluster: String,
+    /// This node's name (`host.name`); empty means the machine's hostname.
+    pub host_name: String,
+    /// Path of `libnvidia-ml.so`; unset means the dynamic loader's search path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nvml_library: Option<PathBuf>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            collector: "http://127.0.0.1:4318".to_string(),
+            protocol: "http".to_string(),
+            interval: "1s".to_string(),
+            timeout: "10s".to_string(),
+            cluster: "default".to_string(),
+            host_name: String::new(),
+            nvml_library: None,
+        }
+    }
+}
+
+/// A configuration value that breaks a rule: `{key} {rule}`, e.g.
+/// `agent.interval must be at least 100ms, got 10ms`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} {rule}")]
+pub struct ConfigError {
+    /// The full key, `agent.` included.
+    pub key: String,
+    /// What is wrong, and the value found.
+    pub rule: String,
+}
+
+fn error(key: &str, rule: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: format!("agent.{key}"),
+        rule: rule.into(),
+    }
+}
+
+/// The validated configuration the agent runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSettings {
+    pub collector: String,
+    pub protocol: Protocol,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub cluster: String,
+    /// Resolved: the configured name or the machine's hostname.
+    pub host_name: String,
+    pub nvml_library: Option<PathBuf>,
+}
+
+impl AgentSettings {
+    /// What the exporter needs, with `service_version` (the binary's version).
+    pub fn exporter_settings(&self, service_version: &str) -> ExporterSettings {
+        ExporterSettings {
+            endpoint: self.collector.clone(),
+            protocol: self.protocol,
+            timeout: self.timeout,
+            resource: ResourceInfo {
+                host_name: self.host_name.clone(),
+                cluster: self.cluster.clone(),
+                service_version: service_version.to_string(),
+                extra: Vec::new(),
+            },
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Checks every rule and resolves defaults (the hostname).
+    pub fn validate(&self) -> Result<AgentSettings, ConfigError> {
+        let collector = self.collector.trim().trim_end_matches('/');
+        let has_host = ["http://", "https://"]
+            .iter()
+            .find_map(|scheme| collector.strip_prefix(scheme))
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+        if !has_host || collector.contains(char::is_whitespace) {
+            return Err(error(
+                "collector",
+                format!(
+                    "must be an http:// or https:// URL such as http://127.0.0.1:4318, got \"{}\"",
+                    self.collector
+                ),
+            ));
+        }
+
+        let protocol: Protocol = self
+            .protocol
+            .parse()
+            .map_err(|rule: String| error("protocol", rule))?;
+
+        let interval = parse_duration("interval", &self.interval)?;
+        if interval < MIN_INTERVAL {
+            return Err(error(
+                "interval",
+                format!(
+                    "must be at least {}, got {}",
+                    duration::format(MIN_INTERVAL),
+                    duration::format(interval)
+                ),
+            ));
+        }
+
+        let timeout = parse_duration("timeout", &self.timeout)?;
+        if timeout.is_zero() {
+            return Err(error(
+                "timeout",
+                format!("must be more than 0s, got {}", self.timeout.trim()),
+            ));
+        }
+
+        let cluster = self.cluster.trim();
+        if cluster.is_empty() {
+            return Err(error("cluster", "must not be empty"));
+        }
+
+        let host_name = match self.host_name.trim() {
+            "" => machine_hostname().ok_or_else(|| {
+                error(
+                    "host_name",
+                    "is empty and the machine's hostname could not be read from \
+                     /proc/sys/kernel/hostname or $HOSTNAME; set it",
+                )
+            })?,
+            name => name.to_string(),
+        };
+
+        if self
+            .nvml_library
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(error(
+                "nvml_library",
+                "must be a path to libnvidia-ml.so; leave it out to use the loader's search path",
+            ));
+        }
+
+        Ok(AgentSettings {
+            collector: collector.to_string(),
+            protocol,
+            interval,
+            timeout,
+            cluster: cluster.to_string(),
+            host_name,
+            nvml_library: self.nvml_library.clone(),
+        })
+    }
+}
+
+fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    duration::parse(text).map_err(|e| error(key, format!("must be a duration: {e}")))
+}
+
+/// `/proc/sys/kernel/hostname`, else `$HOSTNAME`.
+fn machine_hostname() -> Option<String> {
+    let from_kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+    from_kernel
+        .into_iter()
+        .chain(std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .find(|name| !name.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(edit: impl FnOnce(&mut AgentConfig)) -> AgentConfig {
+        let mut config = AgentConfig {
+            host_name: "node-01".to_string(),
+            ..AgentConfig::default()
+        };
+        edit(&mut config);
+        config
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let settings = with(|_| {}).validate().expect("defaults are valid");
+        assert_eq!(
+            settings,
+            AgentSettings {
+                collector: "http://127.0.0.1:4318".to_string(),
+                protocol: Protocol::Http,
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(10),
+                cluster: "default".to_string(),
+                host_name: "node-01".to_string(),
+                nvml_library: None,
+            }
+        );
+        let exporter = settings.exporter_settings("1.2.3");
+        assert_eq!(exporter.url(), "http://127.0.0.1:4318/v1/metrics");
+        assert_eq!(exporter.resource.service_version, "1.2.3");
+    }
+
+    #[test]
+    fn empty_host_name_means_the_machines() {
+        let settings = AgentConfig::default().validate().expect("valid");
+        assert!(!settings.host_name.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_rule() {
+        let cases: Vec<(AgentConfig, &str)> = vec![
+            (
+                with(|c| c.interval = "10ms".into()),
+                "agent.interval must be at least 100ms, got 10ms",
+            ),
+            (
+                with(|c| c.protocol = "udp".into()),
+                "agent.protocol must be \"http\" or \"grpc\", got \"udp\"",
+            ),
+            (
+                with(|c| c.interval = "soon".into()),
+                "agent.interval must be a duration: `soon` is not a duration: expected a number (write e.g. 500ms, 30s, 5m, 1h30m, 7d)",
+            ),
+            (
+                with(|c| c.timeout = "0s".into()),
+                "agent.timeout must be more than 0s, got 0s",
+            ),
+            (
+                with(|c| c.collector = "127.0.0.1:4318".into()),
+                "agent.collector must be an http:// or https:// URL such as http://127.0.0.1:4318, got \"127.0.0.1:4318\"",
+            ),
+            (
+                with(|c| c.collector = "http://".into()),
+                "agent.collector must be an http:// or https:// URL such as http://127.0.0.1:4318, got \"http://\"",
+            ),
+            (with(|c| c.cluster = " ".into()), "agent.cluster must not be empty"),
+            (
+                with(|c| c.nvml_library = Some(PathBuf::new())),
+                "agent.nvml_library must be a path to libnvidia-ml.so; leave it out to use the loader's search path",
+            ),
+        ];
+        for (config, message) in cases {
+            let error = config.validate().expect_err(message);
+            assert_eq!(error.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn parses_toml_with_defaults_and_rejects_unknown_keys() {
+        let config: AgentConfig = toml::from_str(
+            "collector = \"http://c:4317\"\nprotocol = \"grpc\"\ninterval = \"250ms\"\n",
+        )
+        .expect("valid toml");
+        let settings = with(|c| {
+            *c = AgentConfig {
+                host_name: "n".into(),
+                ..config
+            }
+        })
+        .validate()
+        .expect("valid");
+        assert_eq!(settings.protocol, Protocol::Grpc);
+        assert_eq!(settings.interval, Duration::from_millis(250));
+        assert_eq!(settings.timeout, Duration::from_secs(10));
+
+        let error = toml::from_str::<AgentConfig>("colector = \"x\"")
+            .expect_err("unknown key")
+            .to_string();
+        assert!(error.contains("unknown field `colector`"), "{error}");
+    }
+
+    #[test]
+    fn default_config_round_trips_through_toml() {
+        let text = toml::to_string(&AgentConfig::default()).expect("serialises");
+        let back: AgentConfig = toml::from_str(&text).expect("parses");
+        assert_eq!(back, AgentConfig::default());
+    }
+}

@@ -1,0 +1,202 @@
+//! A fake OTLP/HTTP collector: a raw TCP server that reads HTTP/1.1 requests by hand,
+//! answers with a fixed status and hands every request to the test.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gpuwatch_agent::{ExporterSettings, Protocol, ResourceInfo};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric, NumberDataPoint};
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// One HTTP request as the fake collector saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn decode(&self) -> ExportMetricsServiceRequest {
+        ExportMetricsServiceRequest::decode(self.body.as_slice()).expect("an OTLP metrics request")
+    }
+}
+
+pub struct FakeCollector {
+    pub addr: SocketAddr,
+    pub requests: mpsc::UnboundedReceiver<Request>,
+}
+
+impl FakeCollector {
+    /// Starts a server answering every request with `status` and an empty body.
+    pub async fn start(status: u16) -> FakeCollector {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, requests) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, status, tx.clone()));
+            }
+        });
+        FakeCollector { addr, requests }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next request, failing the test after 10 s.
+    pub async fn next(&mut self) -> Request {
+        tokio::time::timeout(Duration::from_secs(10), self.requests.recv())
+            .await
+            .expect("a request within 10s")
+            .expect("server running")
+    }
+}
+
+async fn serve(mut stream: TcpStream, status: u16, tx: mpsc::UnboundedSender<Request>) {
+    let mut buffer = Vec::new();
+    loop {
+        let Some(request) = read_request(&mut stream, &mut buffer).await else {
+            return;
+        };
+        let _ = tx.send(request);
+        let reason = if status == 200 { "OK" } else { "Error" };
+        let response = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+        );
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
+    let header_end = loop {
+        if let Some(pos) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+        let mut chunk = [0u8; 8192];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..header_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut start = lines.next()?.split(' ');
+    let method = start.next()?.to_string();
+    let path = start.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < header_end + length {
+        let mut chunk = [0u8; 65536];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let body = buffer[header_end..header_end + length].to_vec();
+    buffer.drain(..header_end + length);
+    Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+pub fn settings(endpoint: String, protocol: Protocol) -> ExporterSettings {
+    ExporterSettings {
+        endpoint,
+        protocol,
+        timeout: Duration::from_secs(3),
+        resource: ResourceInfo {
+            host_name: "node-00".to_string(),
+            cluster: "test-cluster".to_string(),
+            service_version: "9.9.9".to_string(),
+            extra: vec![("k8s.node.name".to_string(), "worker-a".to_string())],
+        },
+    }
+}
+
+/// A string attribute's value.
+pub fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.clone()),
+            any_value::Value::IntValue(i) => Some(i.to_string()),
+            other => Some(format!("{other:?}")),
+        }
+    })
+}
+
+/// Every metric in the request, by name.
+pub fn metrics(request: &ExportMetricsServiceRequest) -> Vec<&Metric> {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .collect()
+}
+
+pub fn metric<'a>(request: &'a ExportMetricsServiceRequest, name: &str) -> &'a Metric {
+    metrics(request)
+        .into_iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("metric {name} missing"))
+}
+
+/// The number points of a gauge or sum.
+pub fn points(metric: &Metric) -> &[NumberDataPoint] {
+    match metric.data.as_ref() {
+        Some(metric::Data::Gauge(g)) => &g.data_points,
+        Some(metric::Data::Sum(s)) => &s.data_points,
+        other => panic!("{} is not a gauge or sum: {other:?}", metric.name),
+    }
+}
+
+/// A point's value as f64, whichever way it was sent.
+pub fn number(point: &NumberDataPoint) -> f64 {
+    match point.value {
+        Some(number_data_point::Value::AsDouble(v)) => v,
+        Some(number_data_point::Value::AsInt(v)) => v as f64,
+        None => f64::NAN,
+    }
+}
+
+/// The point of `metric` whose attributes include all of `want`.
+pub fn point<'a>(metric: &'a Metric, want: &[(&str, &str)]) -> &'a NumberDataPoint {
+    points(metric)
+        .iter()
+        .find(|p| {
+            want.iter()
+                .all(|(k, v)| attr(&p.attributes, k).as_deref() == Some(*v))
+        })
+        .unwrap_or_else(|| panic!("{}: no point with {want:?}", metric.name))
+}

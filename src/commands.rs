@@ -1,0 +1,293 @@
+//! Each subcommand, from parsed arguments to a running program.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use gpuwatch_agent::{
+    Agent, AgentStatus, CombinedSampler, HostSampler, NvmlSampler, OtlpExporter, Protocol, Profile,
+    Sampler, SimulatedSampler,
+};
+use gpuwatch_collector::{CollectorSettings, CollectorState};
+use gpuwatch_model::duration;
+use gpuwatch_tui::{FnSource, HttpSource};
+use tokio::sync::watch;
+
+use crate::cli::{
+    AgentArgs, BenchCommand, Cli, CollectorArgs, Command, ConfigCommand, DemoArgs, HeadlessArgs,
+    ListenArgs, TopArgs, UpArgs,
+};
+use crate::config::{Config, Settings, DEFAULT_TOML};
+use crate::demo::{Demo, DemoOptions};
+use crate::{headless, logging};
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Up(UpArgs::default())) {
+        Command::Up(args) => up(args).await,
+        Command::Demo(args) => demo(args).await,
+        Command::Agent(args) => agent(args).await,
+        Command::Collector(args) => collector(args).await,
+        Command::Top(args) => top(args).await,
+        Command::Config(ConfigCommand::Default) => {
+            print!("{DEFAULT_TOML}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Check { file }) => Ok(config_check(&file)),
+        Command::Bench(BenchCommand::Ingest { duration: d }) => {
+            let d = duration::parse(&d).context("--duration")?;
+            crate::bench::ingest(d).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn config_check(file: &Path) -> ExitCode {
+    match Config::load(file).and_then(|c| c.validate()) {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn apply_listen(config: &mut Config, listen: &ListenArgs) {
+    let c = &mut config.collector;
+    for (flag, field) in [
+        (&listen.otlp_grpc_listen, &mut c.otlp_grpc_listen),
+        (&listen.otlp_http_listen, &mut c.otlp_http_listen),
+        (&listen.api_listen, &mut c.api_listen),
+    ] {
+        if let Some(v) = flag {
+            field.clone_from(v);
+        }
+    }
+}
+
+fn settings(config: &Config) -> anyhow::Result<Settings> {
+    config.validate().context("invalid configuration")
+}
+
+fn run_duration(run: &HeadlessArgs) -> anyhow::Result<Option<Duration>> {
+    if run.duration.is_some() && !run.headless {
+        bail!("--duration needs --headless (the dashboard runs until you press q)");
+    }
+    run.duration
+        .as_deref()
+        .map(duration::parse)
+        .transpose()
+        .context("--duration")
+}
+
+/// The dashboard over an in-process collector.
+fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
+    let view = Arc::new(move || gpuwatch_collector::view::gpus(&state.store()));
+    Arc::new(FnSource::new(what, view))
+}
+
+async fn dashboard(source: Arc<dyn gpuwatch_tui::Source>, refresh: Duration, log: Option<&Path>) -> anyhow::Result<()> {
+    let result = gpuwatch_tui::run(source, refresh).await;
+    if let Some(log) = log {
+        if std::fs::metadata(log).is_ok_and(|m| m.len() > 0) {
+            eprintln!("gpuwatch: logs are in {}", log.display());
+        } else {
+            let _ = std::fs::remove_file(log);
+        }
+    }
+    result.context("the dashboard failed")
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let duration = run_duration(&args.run)?;
+    let log = if args.run.headless {
+        logging::to_stderr();
+        None
+    } else {
+        logging::to_file()
+    };
+    let mut config = Config::load_or_default(args.config.config.as_deref())?;
+    apply_listen(&mut config, &args.listen);
+    if let Some(i) = &args.interval {
+        config.agent.interval.clone_from(i);
+    }
+    let s = settings(&config)?;
+    let nodes = usize::from(args.nodes);
+    let demo = Demo::start(DemoOptions {
+        nodes,
+        gpus_per_node: usize::from(args.gpus_per_node),
+        seed: args.seed,
+        collector: s.collector.clone(),
+        agent: s.agent.clone(),
+    })
+    .await?;
+    let c = &demo.collector;
+    let state = c.state();
+    if args.run.headless {
+        println!(
+            "gpuwatch demo: {nodes} nodes x {} GPUs; OTLP gRPC {} HTTP {}; API http://{}",
+            args.gpus_per_node, c.otlp_grpc, c.otlp_http, c.api
+        );
+        headless::run(&state, duration, Some(nodes)).await;
+    } else {
+        let source = in_process_source(state.clone(), &format!("demo · API http://{}", c.api));
+        dashboard(source, s.top.refresh, log.as_deref()).await?;
+    }
+    let started = std::time::Instant::now();
+    demo.shutdown().await;
+    let status = headless::Status::read(&state, headless::now_unix_ms());
+    if args.run.headless {
+        println!("{}  (stopped in {:.1}s)", status.line(started.elapsed(), Some(nodes)), started.elapsed().as_secs_f64());
+        if status.nodes < nodes {
+            eprintln!(
+                "gpuwatch demo: only {} of {nodes} simulated nodes reached the collector; \
+                 run with GPUWATCH_LOG=debug to see why",
+                status.nodes
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The samplers for this machine: host metrics, NVML when it loads, and `simulate`
+/// simulated GPUs (a training job).
+fn local_sampler(settings: &gpuwatch_agent::AgentSettings, simulate: usize) -> Box<dyn Sampler> {
+    let mut parts: Vec<Box<dyn Sampler>> = vec![Box::new(HostSampler::new("/proc".into()))];
+    match NvmlSampler::open(settings.nvml_library.as_deref()) {
+        Ok(nvml) => {
+            tracing::info!("NVML loaded from {}", nvml.library());
+            parts.push(Box::new(nvml));
+        }
+        Err(e) => {
+            let hint = if simulate == 0 {
+                " (add --simulate N for simulated GPUs)"
+            } else {
+                ""
+            };
+            eprintln!("gpuwatch: no NVIDIA GPU to sample: {e}. Sampling host metrics only{hint}.");
+        }
+    }
+    if simulate > 0 {
+        let profiles = (0..simulate)
+            .map(|_| Profile::Training {
+                job_id: "sim-1".into(),
+                team: "simulated".into(),
+            })
+            .collect();
+        parts.push(Box::new(SimulatedSampler::new(0, profiles, 1)));
+    }
+    Box::new(CombinedSampler::new(parts))
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let duration = run_duration(&args.run)?;
+    let log = if args.run.headless {
+        logging::to_stderr();
+        None
+    } else {
+        logging::to_file()
+    };
+    let mut config = Config::load_or_default(args.config.config.as_deref())?;
+    apply_listen(&mut config, &args.listen);
+    let s = settings(&config)?;
+    let collector = gpuwatch_collector::start(&s.collector).await?;
+    let mut agent_settings = s.agent.clone();
+    agent_settings.collector = match agent_settings.protocol {
+        Protocol::Http => format!("http://{}", collector.otlp_http),
+        Protocol::Grpc => format!("http://{}", collector.otlp_grpc),
+    };
+    let sampler = local_sampler(&agent_settings, args.simulate);
+    let exporter = OtlpExporter::new(agent_settings.exporter_settings(env!("CARGO_PKG_VERSION")))?;
+    let (stop, stop_rx) = watch::channel(false);
+    let status = Arc::new(AgentStatus::new());
+    let agent = tokio::spawn(Agent::run(agent_settings, sampler, exporter, stop_rx, status));
+    let state = collector.state();
+    if args.run.headless {
+        println!(
+            "gpuwatch up: OTLP gRPC {} HTTP {}; API http://{}",
+            collector.otlp_grpc, collector.otlp_http, collector.api
+        );
+        headless::run(&state, duration, None).await;
+    } else {
+        let source = in_process_source(state, &format!("this machine · API http://{}", collector.api));
+        dashboard(source, s.top.refresh, log.as_deref()).await?;
+    }
+    let _ = stop.send(true);
+    let _ = agent.await;
+    collector.shutdown(Duration::from_secs(5)).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    logging::to_stderr();
+    let mut config = Config::load_or_default(args.config.config.as_deref())?;
+    let a = &mut config.agent;
+    for (flag, field) in [
+        (&args.collector, &mut a.collector),
+        (&args.protocol, &mut a.protocol),
+        (&args.interval, &mut a.interval),
+        (&args.host_name, &mut a.host_name),
+    ] {
+        if let Some(v) = flag {
+            field.clone_from(v);
+        }
+    }
+    let s = settings(&config)?;
+    let mut sampler = local_sampler(&s.agent, args.simulate);
+    if args.once {
+        // Two samples a moment apart, so shares of CPU time have an interval.
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        };
+        sampler.sample(now())?;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let sample = sampler.sample(now())?;
+        println!("{}", serde_json::to_string_pretty(&sample)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exporter = OtlpExporter::new(s.agent.exporter_settings(env!("CARGO_PKG_VERSION")))?;
+    let (stop, stop_rx) = watch::channel(false);
+    let status = Arc::new(AgentStatus::new());
+    let task = tokio::spawn(Agent::run(s.agent, sampler, exporter, stop_rx, status));
+    crate::shutdown::signal().await;
+    let _ = stop.send(true);
+    let _ = task.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
+    logging::to_stderr();
+    let mut config = Config::load_or_default(args.config.config.as_deref())?;
+    apply_listen(&mut config, &args.listen);
+    let s: CollectorSettings = settings(&config)?.collector;
+    let c = gpuwatch_collector::start(&s).await?;
+    println!(
+        "gpuwatch collector: OTLP gRPC {} HTTP {}; API http://{} (Ctrl-C stops)",
+        c.otlp_grpc, c.otlp_http, c.api
+    );
+    crate::shutdown::signal().await;
+    c.shutdown(Duration::from_secs(10)).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn top(args: TopArgs) -> anyhow::Result<ExitCode> {
+    let log = logging::to_file();
+    let mut config = Config::load_or_default(args.config.config.as_deref())?;
+    if let Some(c) = &args.collector {
+        config.top.collector.clone_from(c);
+    }
+    if let Some(r) = &args.refresh {
+        config.top.refresh.clone_from(r);
+    }
+    let s = config.top.validate()?;
+    let source = HttpSource::new(&s.collector)?;
+    dashboard(Arc::new(source), s.refresh, log.as_deref()).await?;
+    Ok(ExitCode::SUCCESS)
+}

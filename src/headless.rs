@@ -1,0 +1,135 @@
+//! Running without a screen: a one-line status every few seconds until the duration
+//! is over or the user presses Ctrl-C.
+
+use std::time::{Duration, Instant};
+
+use gpuwatch_collector::CollectorState;
+
+/// How often the status line is printed.
+pub const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// What the status line reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub nodes: usize,
+    pub gpus: usize,
+    pub points: u64,
+    pub refused: u64,
+    pub newest_age: Option<Duration>,
+}
+
+impl Status {
+    pub fn read(state: &CollectorState, now_unix_ms: i64) -> Status {
+        let store = state.store();
+        let refused = gpuwatch_collector::store::RejectReason::ALL
+            .iter()
+            .map(|r| store.rejected(*r))
+            .sum();
+        Status {
+            nodes: store.nodes().count(),
+            gpus: store.gpus().len(),
+            points: store.points_accepted(),
+            refused,
+            newest_age: store.newest_ts().map(|t| {
+                let age_ms = now_unix_ms.saturating_sub(t.div_euclid(1_000_000)).max(0);
+                Duration::from_millis(age_ms.unsigned_abs())
+            }),
+        }
+    }
+
+    pub fn line(&self, elapsed: Duration, expected_nodes: Option<usize>) -> String {
+        let nodes = match expected_nodes {
+            Some(n) => format!("{}/{n} nodes", self.nodes),
+            None => format!("{} nodes", self.nodes),
+        };
+        let age = self.newest_age.map_or_else(
+            || "no data yet".to_string(),
+            |a| format!("newest data {:.1}s old", a.as_secs_f64()),
+        );
+        format!(
+            "[{:>4}s] {nodes}, {} GPUs, {} points received, {} refused, {age}",
+            elapsed.as_secs(),
+            self.gpus,
+            thousands(self.points),
+            thousands(self.refused),
+        )
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Prints a status line every `STATUS_EVERY` until `duration` passes or a stop signal.
+pub async fn run(state: &CollectorState, duration: Option<Duration>, expected_nodes: Option<usize>) {
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(STATUS_EVERY);
+    ticker.tick().await;
+    let deadline = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let stop = crate::shutdown::signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut deadline => break,
+            () = &mut stop => break,
+            _ = ticker.tick() => {
+                let status = Status::read(state, now_unix_ms());
+                println!("{}", status.line(started.elapsed(), expected_nodes));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn status_line_reads_well() {
+        let s = Status {
+            nodes: 3,
+            gpus: 24,
+            points: 12_345,
+            refused: 0,
+            newest_age: Some(Duration::from_millis(400)),
+        };
+        assert_eq!(
+            s.line(Duration::from_secs(5), Some(4)),
+            "[   5s] 3/4 nodes, 24 GPUs, 12,345 points received, 0 refused, newest data 0.4s old"
+        );
+        let empty = Status {
+            newest_age: None,
+            ..s
+        };
+        assert!(empty.line(Duration::ZERO, None).ends_with("3 nodes, 24 GPUs, 12,345 points received, 0 refused, no data yet"));
+    }
+}

@@ -1,0 +1,12 @@
+//! The `gpuwatch` binary's library: the command line, the configuration file, and the
+//! wiring of agent, collector and dashboard into `up`, `demo` and the other commands.
+//! The crates it wires never import each other; only this one knows them all.
+
+pub mod bench;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod headless;
+pub mod logging;
+pub mod shutdown;
