@@ -105,7 +105,7 @@ async fn dashboard(source: Arc<dyn gpuwatch_tui::Source>, refresh: Duration, log
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let duration = run_duration(&args.run)?;
     let log = if args.run.headless {
-        logging::to_stderr();
+        logging::to_stderr("warn");
         None
     } else {
         logging::to_file()
@@ -127,6 +127,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await?;
     let c = &demo.collector;
     let state = c.state();
+    let started = std::time::Instant::now();
     if args.run.headless {
         println!(
             "gpuwatch demo: {nodes} nodes x {} GPUs; OTLP gRPC {} HTTP {}; API http://{}",
@@ -137,11 +138,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let source = in_process_source(state.clone(), &format!("demo · API http://{}", c.api));
         dashboard(source, s.top.refresh, log.as_deref()).await?;
     }
-    let started = std::time::Instant::now();
     demo.shutdown().await;
     let status = headless::Status::read(&state, headless::now_unix_ms());
     if args.run.headless {
-        println!("{}  (stopped in {:.1}s)", status.line(started.elapsed(), Some(nodes)), started.elapsed().as_secs_f64());
+        println!("{} (stopped)", status.line(started.elapsed(), Some(nodes)));
         if status.nodes < nodes {
             eprintln!(
                 "gpuwatch demo: only {} of {nodes} simulated nodes reached the collector; \
@@ -187,7 +187,7 @@ fn local_sampler(settings: &gpuwatch_agent::AgentSettings, simulate: usize) -> B
 async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let duration = run_duration(&args.run)?;
     let log = if args.run.headless {
-        logging::to_stderr();
+        logging::to_stderr("warn");
         None
     } else {
         logging::to_file()
@@ -224,7 +224,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
-    logging::to_stderr();
+    logging::to_stderr(if args.once { "warn" } else { "info" });
     let mut config = Config::load_or_default(args.config.config.as_deref())?;
     let a = &mut config.agent;
     for (flag, field) in [
@@ -263,7 +263,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
-    logging::to_stderr();
+    logging::to_stderr("info");
     let mut config = Config::load_or_default(args.config.config.as_deref())?;
     apply_listen(&mut config, &args.listen);
     let s: CollectorSettings = settings(&config)?.collector;

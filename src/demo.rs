@@ -30,7 +30,7 @@ pub struct DemoOptions {
 pub struct SimulatedNode {
     pub host_name: String,
     pub status: Arc<AgentStatus>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 /// A running demo.
@@ -77,7 +77,7 @@ impl Demo {
             nodes.push(SimulatedNode {
                 host_name,
                 status,
-                task,
+                task: Some(task),
             });
         }
         Ok(Demo {
@@ -88,11 +88,14 @@ impl Demo {
     }
 
     /// Stops every agent; each exports its last sample once more before it returns.
+    /// Calling it again does nothing.
     pub async fn stop_agents(&mut self) {
         let _ = self.stop_agents.send(true);
         for node in &mut self.nodes {
-            if let Err(e) = (&mut node.task).await {
-                tracing::warn!("agent {} ended badly: {e}", node.host_name);
+            if let Some(task) = node.task.take() {
+                if let Err(e) = task.await {
+                    tracing::warn!("agent {} ended badly: {e}", node.host_name);
+                }
             }
         }
     }

@@ -5,14 +5,17 @@ use std::path::PathBuf;
 
 use tracing_subscriber::EnvFilter;
 
-fn filter() -> EnvFilter {
-    EnvFilter::try_from_env("GPUWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"))
+use std::io::IsTerminal;
+
+fn filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_env("GPUWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default))
 }
 
-/// Logs to stderr (level from `GPUWATCH_LOG`, default `info`).
-pub fn to_stderr() {
+/// Logs to stderr at `default` level (`GPUWATCH_LOG` overrides, e.g. `debug`).
+pub fn to_stderr(default: &str) {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter())
+        .with_env_filter(filter(default))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -22,7 +25,7 @@ pub fn to_file() -> Option<PathBuf> {
     let path = std::env::temp_dir().join(format!("gpuwatch-{}.log", std::process::id()));
     let file = std::fs::File::create(&path).ok()?;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter())
+        .with_env_filter(filter("info"))
         .with_ansi(false)
         .with_writer(std::sync::Mutex::new(file))
         .try_init();
