@@ -44,13 +44,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn config_check(file: &Path) -> ExitCode {
-    match Config::load(file).and_then(|c| c.validate()) {
+    let config = match Config::load(file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match config.validate() {
         Ok(_) => {
             println!("{}: ok", file.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{e:#}");
+            eprintln!("{}: {e:#}", file.display());
             ExitCode::from(2)
         }
     }

@@ -81,13 +81,17 @@ impl Config {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
+            let line = inner
+                .span()
+                .map(|span| format!(":{}", text[..span.start.min(text.len())].matches('\n').count() + 1))
+                .unwrap_or_default();
             let message = inner.message().trim_end().to_string();
             let at = if path == "." || path.is_empty() {
                 String::new()
             } else {
-                format!(" in {path}")
+                format!(" in {path}:")
             };
-            anyhow::anyhow!("{origin}:{at}: {message}")
+            anyhow::anyhow!("{origin}{line}:{at} {message}")
         })
     }
 
