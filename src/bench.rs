@@ -1,4 +1,182 @@
-//! `gpuwatch bench ingest`: filled in below.
-pub async fn ingest(_d: std::time::Duration) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+//! `gpuwatch bench ingest`: how many OTLP data points per second one core turns into
+//! stored points (protobuf decode + keying + ring insert), beside prost's decode alone
+//! on the same bytes, the ceiling.
+//!
+//! The request is a real agent export: the agent's OTLP exporter sends one sample of a
+//! simulated 8-GPU training node (every CONTRACT metric it has) to a capture socket.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use gpuwatch_agent::{
+    demo_profiles, ExporterSettings, OtlpExporter, Protocol, ResourceInfo, Sampler,
+    SimulatedSampler,
+};
+use gpuwatch_collector::ingest::ingest;
+use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use gpuwatch_collector::otlp::metrics::v1::metric::Data;
+use gpuwatch_collector::store::{Store, StoreConfig};
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::headless::thousands;
+
+/// Distinct requests cycled through, each one second later than the last, so the store
+/// appends (and, once full, evicts) as it does in steady state.
+const DISTINCT_REQUESTS: usize = 600;
+
+/// The body of one HTTP request the agent's exporter sends.
+async fn capture_agent_export() -> anyhow::Result<Vec<u8>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                bail!("the exporter closed the connection mid-request");
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .context("the export has no Content-Length")?;
+            if buf.len() >= end + 4 + length {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await?;
+                return Ok(buf[end + 4..end + 4 + length].to_vec());
+            }
+        }
+    });
+    let exporter = OtlpExporter::new(ExporterSettings {
+        endpoint: format!("http://{addr}"),
+        protocol: Protocol::Http,
+        timeout: Duration::from_secs(10),
+        resource: ResourceInfo {
+            host_name: "bench-node".into(),
+            cluster: "bench".into(),
+            service_version: env!("CARGO_PKG_VERSION").into(),
+            extra: Vec::new(),
+        },
+    })?;
+    let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
+    let sample = sampler.sample(1_795_860_000_000_000_000)?;
+    exporter.export(sample).await?;
+    exporter.shutdown();
+    server.await?
+}
+
+fn points_in(request: &ExportMetricsServiceRequest) -> usize {
+    let mut n = 0;
+    for rm in &request.resource_metrics {
+        for sm in &rm.scope_metrics {
+            for m in &sm.metrics {
+                n += match &m.data {
+                    Some(Data::Gauge(g)) => g.data_points.len(),
+                    Some(Data::Sum(s)) => s.data_points.len(),
+                    Some(Data::Histogram(h)) => h.data_points.len(),
+                    Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+                    Some(Data::Summary(s)) => s.data_points.len(),
+                    None => 0,
+                };
+            }
+        }
+    }
+    n
+}
+
+/// The captured request shifted by `seconds`, re-encoded.
+fn shifted(request: &ExportMetricsServiceRequest, seconds: u64) -> Vec<u8> {
+    let mut r = request.clone();
+    let shift = seconds * 1_000_000_000;
+    for rm in &mut r.resource_metrics {
+        for sm in &mut rm.scope_metrics {
+            for m in &mut sm.metrics {
+                match &mut m.data {
+                    Some(Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| p.time_unix_nano += shift),
+                    Some(Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| p.time_unix_nano += shift),
+                    Some(Data::Histogram(h)) => h.data_points.iter_mut().for_each(|p| p.time_unix_nano += shift),
+                    Some(Data::ExponentialHistogram(h)) => {
+                        h.data_points.iter_mut().for_each(|p| p.time_unix_nano += shift);
+                    }
+                    Some(Data::Summary(s)) => s.data_points.iter_mut().for_each(|p| p.time_unix_nano += shift),
+                    None => {}
+                }
+            }
+        }
+    }
+    r.encode_to_vec()
+}
+
+/// Runs `step` over the bodies round-robin for `duration`; returns requests per second.
+fn measure(bodies: &[Vec<u8>], duration: Duration, mut step: impl FnMut(&[u8])) -> f64 {
+    // Warm up: one pass.
+    for b in bodies {
+        step(b);
+    }
+    let start = Instant::now();
+    let mut done = 0usize;
+    while start.elapsed() < duration {
+        for b in bodies.iter().take(50) {
+            step(b);
+        }
+        done += 50.min(bodies.len());
+    }
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
+pub async fn ingest_bench(duration: Duration) -> anyhow::Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; run `cargo run --release -- bench ingest` for real figures");
+    }
+    let body = capture_agent_export().await?;
+    let request = ExportMetricsServiceRequest::decode(&body[..]).context("decoding the capture")?;
+    let points = points_in(&request);
+    let bodies: Vec<Vec<u8>> = (0..DISTINCT_REQUESTS as u64).map(|i| shifted(&request, i)).collect();
+    println!(
+        "request: one agent export of an 8-GPU node, {} data points, {} bytes of protobuf",
+        points,
+        thousands(body.len() as u64)
+    );
+
+    let decode_rps = measure(&bodies, duration, |b| {
+        let r = ExportMetricsServiceRequest::decode(b).unwrap_or_default();
+        std::hint::black_box(r);
+    });
+    let settings = StoreConfig::default().validate()?;
+    let mut store = Store::new(settings);
+    let mut rejected = 0;
+    let full_rps = measure(&bodies, duration, |b| {
+        let r = ExportMetricsServiceRequest::decode(b).unwrap_or_default();
+        rejected += ingest(&mut store, &r).rejected_total();
+    });
+    if rejected > 0 {
+        bail!("the store refused {rejected} points during the bench");
+    }
+    let decode_pps = decode_rps * points as f64;
+    let full_pps = full_rps * points as f64;
+    println!(
+        "decode only (prost, the ceiling): {:>12} points/s",
+        thousands(decode_pps as u64)
+    );
+    println!(
+        "decode + store (gpuwatch ingest): {:>12} points/s on one core, {:.0}% of decode-only",
+        thousands(full_pps as u64),
+        100.0 * full_pps / decode_pps
+    );
+    println!(
+        "store now holds {} series, {} points accepted",
+        store.series().len(),
+        thousands(store.points_accepted())
+    );
+    Ok(())
 }

@@ -37,7 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check { file }) => Ok(config_check(&file)),
         Command::Bench(BenchCommand::Ingest { duration: d }) => {
             let d = duration::parse(&d).context("--duration")?;
-            crate::bench::ingest(d).await?;
+            crate::bench::ingest_bench(d).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
