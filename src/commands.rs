@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use gpuwatch_agent::{
-    Agent, AgentStatus, CombinedSampler, HostSampler, NvmlSampler, OtlpExporter, Protocol, Profile,
+    Agent, AgentStatus, CombinedSampler, HostSampler, NvmlSampler, OtlpExporter, Profile, Protocol,
     Sampler, SimulatedSampler,
 };
 use gpuwatch_collector::{CollectorSettings, CollectorState};
@@ -97,7 +97,11 @@ fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
     Arc::new(FnSource::new(what, view))
 }
 
-async fn dashboard(source: Arc<dyn gpuwatch_tui::Source>, refresh: Duration, log: Option<&Path>) -> anyhow::Result<()> {
+async fn dashboard(
+    source: Arc<dyn gpuwatch_tui::Source>,
+    refresh: Duration,
+    log: Option<&Path>,
+) -> anyhow::Result<()> {
     let result = gpuwatch_tui::run(source, refresh).await;
     if let Some(log) = log {
         if std::fs::metadata(log).is_ok_and(|m| m.len() > 0) {
@@ -212,7 +216,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let exporter = OtlpExporter::new(agent_settings.exporter_settings(env!("CARGO_PKG_VERSION")))?;
     let (stop, stop_rx) = watch::channel(false);
     let status = Arc::new(AgentStatus::new());
-    let agent = tokio::spawn(Agent::run(agent_settings, sampler, exporter, stop_rx, status));
+    let agent = tokio::spawn(Agent::run(
+        agent_settings,
+        sampler,
+        exporter,
+        stop_rx,
+        status,
+    ));
     let state = collector.state();
     if args.run.headless {
         println!(
@@ -221,7 +231,10 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         headless::run(&state, duration, None).await;
     } else {
-        let source = in_process_source(state, &format!("this machine · API http://{}", collector.api));
+        let source = in_process_source(
+            state,
+            &format!("this machine · API http://{}", collector.api),
+        );
         dashboard(source, s.top.refresh, log.as_deref()).await?;
     }
     let _ = stop.send(true);

@@ -48,7 +48,8 @@ pub struct TopSettings {
 
 impl TopConfig {
     pub fn validate(&self) -> anyhow::Result<TopSettings> {
-        let refresh = duration::parse(&self.refresh).map_err(|e| anyhow::anyhow!("top.refresh {e}"))?;
+        let refresh =
+            duration::parse(&self.refresh).map_err(|e| anyhow::anyhow!("top.refresh {e}"))?;
         if refresh < Duration::from_millis(100) {
             bail!("top.refresh must be at least 100ms, got {}", self.refresh);
         }
@@ -83,7 +84,12 @@ impl Config {
             let inner = e.into_inner();
             let line = inner
                 .span()
-                .map(|span| format!(":{}", text[..span.start.min(text.len())].matches('\n').count() + 1))
+                .map(|span| {
+                    format!(
+                        ":{}",
+                        text[..span.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
                 .unwrap_or_default();
             let message = inner.message().trim_end().to_string();
             let at = if path == "." || path.is_empty() {
@@ -125,7 +131,11 @@ mod tests {
     fn keys(prefix: &str, v: &toml::Value, out: &mut BTreeSet<String>) {
         if let toml::Value::Table(t) = v {
             for (k, v) in t {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 if v.is_table() {
                     keys(&path, v, out);
                 } else {
@@ -145,9 +155,17 @@ mod tests {
     #[test]
     fn the_documented_file_names_every_key() {
         let mut documented = BTreeSet::new();
-        keys("", &toml::from_str(DEFAULT_TOML).expect("toml"), &mut documented);
+        keys(
+            "",
+            &toml::from_str(DEFAULT_TOML).expect("toml"),
+            &mut documented,
+        );
         let mut all = BTreeSet::new();
-        keys("", &toml::Value::try_from(Config::default()).expect("serializes"), &mut all);
+        keys(
+            "",
+            &toml::Value::try_from(Config::default()).expect("serializes"),
+            &mut all,
+        );
         assert_eq!(documented, all);
         // Optional keys without a default are documented as comments.
         assert!(DEFAULT_TOML.contains("# nvml_library = "));
@@ -160,16 +178,27 @@ mod tests {
             .to_string();
         assert!(err.contains("in agent"), "{err}");
         assert!(err.contains("intervall"), "{err}");
-        let err = Config::parse("[colector]\n", "x.toml").expect_err("unknown section").to_string();
+        let err = Config::parse("[colector]\n", "x.toml")
+            .expect_err("unknown section")
+            .to_string();
         assert!(err.contains("colector"), "{err}");
     }
 
     #[test]
     fn bad_values_name_the_key_and_rule() {
         let cases = [
-            ("[top]\nrefresh = \"10ms\"\n", "top.refresh must be at least 100ms, got 10ms"),
-            ("[top]\ncollector = \"localhost:9464\"\n", "top.collector must be an http:// URL"),
-            ("[collector.store]\nretention = \"1s\"\n", "collector.store.retention must be at least 10s"),
+            (
+                "[top]\nrefresh = \"10ms\"\n",
+                "top.refresh must be at least 100ms, got 10ms",
+            ),
+            (
+                "[top]\ncollector = \"localhost:9464\"\n",
+                "top.collector must be an http:// URL",
+            ),
+            (
+                "[collector.store]\nretention = \"1s\"\n",
+                "collector.store.retention must be at least 10s",
+            ),
             ("[agent]\ninterval = \"10ms\"\n", "agent.interval"),
             ("[agent]\nprotocol = \"udp\"\n", "agent.protocol"),
         ];

@@ -61,11 +61,7 @@ impl Demo {
             };
             let exporter = OtlpExporter::new(settings.exporter_settings(env!("CARGO_PKG_VERSION")))
                 .with_context(|| format!("setting up the exporter of {host_name}"))?;
-            let sampler = SimulatedSampler::new(
-                i,
-                demo_profiles(i, opts.gpus_per_node),
-                opts.seed,
-            );
+            let sampler = SimulatedSampler::new(i, demo_profiles(i, opts.gpus_per_node), opts.seed);
             let status = Arc::new(AgentStatus::new());
             let task = tokio::spawn(Agent::run(
                 settings,

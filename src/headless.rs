@@ -61,7 +61,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -76,7 +76,11 @@ pub fn now_unix_ms() -> i64 {
 }
 
 /// Prints a status line every `STATUS_EVERY` until `duration` passes or a stop signal.
-pub async fn run(state: &CollectorState, duration: Option<Duration>, expected_nodes: Option<usize>) {
+pub async fn run(
+    state: &CollectorState,
+    duration: Option<Duration>,
+    expected_nodes: Option<usize>,
+) {
     let started = Instant::now();
     let mut ticker = tokio::time::interval(STATUS_EVERY);
     ticker.tick().await;
@@ -130,6 +134,8 @@ mod tests {
             newest_age: None,
             ..s
         };
-        assert!(empty.line(Duration::ZERO, None).ends_with("3 nodes, 24 GPUs, 12,345 points received, 0 refused, no data yet"));
+        assert!(empty
+            .line(Duration::ZERO, None)
+            .ends_with("3 nodes, 24 GPUs, 12,345 points received, 0 refused, no data yet"));
     }
 }

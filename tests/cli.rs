@@ -19,8 +19,9 @@ fn text(bytes: &[u8]) -> String {
 fn config_default_prints_the_documented_file() {
     let out = gpuwatch(&["config", "default"]);
     assert!(out.status.success());
-    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))
-        .expect("config.toml");
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))
+            .expect("config.toml");
     assert_eq!(text(&out.stdout), shipped);
 }
 
@@ -49,7 +50,11 @@ fn config_check_names_the_key_and_the_rule() {
         let out = gpuwatch(&["config", "check", path.to_str().expect("utf-8 path")]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
-        assert!(stderr.contains(want), "{}:\n  want {want:?}\n  got  {stderr:?}", path.display());
+        assert!(
+            stderr.contains(want),
+            "{}:\n  want {want:?}\n  got  {stderr:?}",
+            path.display()
+        );
         assert!(
             stderr.starts_with(&path.display().to_string()),
             "the message should name the file: {stderr}"
@@ -85,7 +90,10 @@ fn headless_demo_runs_and_exits_zero() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("gpuwatch demo: 4 nodes x 8 GPUs"), "{stdout}");
+    assert!(
+        lines[0].starts_with("gpuwatch demo: 4 nodes x 8 GPUs"),
+        "{stdout}"
+    );
     // One status line at 5 s and the final one.
     assert!(lines.len() >= 3, "{stdout}");
     let last = lines.last().copied().unwrap_or_default();
@@ -109,7 +117,10 @@ fn agent_once_prints_one_sample_as_json() {
     assert_eq!(gpus.len(), 2);
     assert_eq!(gpus[0]["model"], "NVIDIA H100 80GB HBM3");
     // The real host sampler reads this machine's /proc.
-    assert!(sample["host"]["memory_used_bytes"].as_u64().unwrap_or(0) > 0, "{sample}");
+    assert!(
+        sample["host"]["memory_used_bytes"].as_u64().unwrap_or(0) > 0,
+        "{sample}"
+    );
     assert!(sample["host"]["cpu"].is_object(), "{sample}");
     // No GPU here: the notice says what to do.
     if !Path::new("/proc/driver/nvidia").exists() {
@@ -122,7 +133,10 @@ fn help_explains_the_commands() {
     let out = gpuwatch(&["--help"]);
     let help = text(&out.stdout);
     for cmd in ["up", "demo", "agent", "collector", "top", "config"] {
-        assert!(help.contains(&format!("  {cmd} ")), "{cmd} missing from --help:\n{help}");
+        assert!(
+            help.contains(&format!("  {cmd} ")),
+            "{cmd} missing from --help:\n{help}"
+        );
     }
     assert!(help.contains("4317 OTLP/gRPC, 4318 OTLP/HTTP, 9464 API"));
 }

@@ -47,7 +47,10 @@ async fn wait_for_all_gpus(api: &str) -> GpusResponse {
     loop {
         let gpus: GpusResponse = get(&format!("{api}/api/v1/gpus")).await;
         let complete = gpus.gpus.len() == NODES * GPUS
-            && gpus.gpus.iter().all(|g| g.nvlink_tx_bytes_per_second.is_some());
+            && gpus
+                .gpus
+                .iter()
+                .all(|g| g.nvlink_tx_bytes_per_second.is_some());
         if complete {
             return gpus;
         }
@@ -99,14 +102,30 @@ async fn check_pipeline(protocol: &str) {
             assert_eq!(v.name, s.hw_name(), "{at}");
             assert_eq!(v.model.as_deref(), Some(s.model.as_str()), "{at}");
             assert_eq!(v.utilization, Some(s.utilization), "{at}");
-            assert_eq!(v.memory_used_bytes, Some(s.memory_used_bytes as f64), "{at}");
-            assert_eq!(v.memory_limit_bytes, Some(s.memory_total_bytes as f64), "{at}");
+            assert_eq!(
+                v.memory_used_bytes,
+                Some(s.memory_used_bytes as f64),
+                "{at}"
+            );
+            assert_eq!(
+                v.memory_limit_bytes,
+                Some(s.memory_total_bytes as f64),
+                "{at}"
+            );
             assert_eq!(v.power_watts, Some(s.power_watts), "{at}");
             assert_eq!(v.power_limit_watts, s.power_limit_watts, "{at}");
             assert_eq!(v.temperature_celsius, Some(s.temperature_celsius), "{at}");
             let job = s.job.as_ref();
-            assert_eq!(v.job.as_deref(), job.and_then(|j| j.job_id.as_deref()), "{at}");
-            assert_eq!(v.team.as_deref(), job.and_then(|j| j.team.as_deref()), "{at}");
+            assert_eq!(
+                v.job.as_deref(),
+                job.and_then(|j| j.job_id.as_deref()),
+                "{at}"
+            );
+            assert_eq!(
+                v.team.as_deref(),
+                job.and_then(|j| j.team.as_deref()),
+                "{at}"
+            );
             assert_eq!(v.cluster.as_deref(), Some("default"), "{at}");
             // Cumulative NVLink bytes arrive exactly.
             let tx = nvlink
@@ -120,7 +139,11 @@ async fn check_pipeline(protocol: &str) {
                 })
                 .filter_map(|x| x.last.as_ref()?.value)
                 .collect::<Vec<_>>();
-            assert_eq!(tx, vec![s.nvlink_tx_bytes.unwrap_or_default() as f64], "{at}");
+            assert_eq!(
+                tx,
+                vec![s.nvlink_tx_bytes.unwrap_or_default() as f64],
+                "{at}"
+            );
             checked += 1;
         }
     }

@@ -74,7 +74,10 @@ async fn python_sdk_over_http_and_grpc() {
     .expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "send_metrics.py failed\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "send_metrics.py failed\n{stdout}\n{stderr}"
+    );
 
     let api = format!("http://{}", collector.api);
     let gpus: GpusResponse = get(format!("{api}/api/v1/gpus")).await;
@@ -90,14 +93,17 @@ async fn python_sdk_over_http_and_grpc() {
         assert_eq!(mine[0].model.as_deref(), Some("NVIDIA H100 80GB HBM3"));
     }
 
-    let steps: SeriesResponse = get(format!("{api}/api/v1/series?metric=gpuwatch.train.step")).await;
+    let steps: SeriesResponse =
+        get(format!("{api}/api/v1/series?metric=gpuwatch.train.step")).await;
     assert_eq!(steps.series.len(), 2);
     for s in &steps.series {
         assert_eq!(s.kind, "counter");
         assert_eq!(s.last.as_ref().and_then(|p| p.value), Some(42.0));
     }
-    let latency: SeriesResponse =
-        get(format!("{api}/api/v1/series?metric=gpuwatch.inference.duration")).await;
+    let latency: SeriesResponse = get(format!(
+        "{api}/api/v1/series?metric=gpuwatch.inference.duration"
+    ))
+    .await;
     assert_eq!(latency.series.len(), 2);
     for s in &latency.series {
         assert_eq!(s.kind, "histogram");
@@ -105,7 +111,10 @@ async fn python_sdk_over_http_and_grpc() {
         let last = s.last.as_ref().expect("a point");
         // LATENCIES in send_metrics.py: five observations summing to 1.117 s.
         assert_eq!(last.count, Some(5));
-        assert!((last.sum.unwrap_or_default() - 1.117).abs() < 1e-9, "{last:?}");
+        assert!(
+            (last.sum.unwrap_or_default() - 1.117).abs() < 1e-9,
+            "{last:?}"
+        );
     }
     collector.shutdown(Duration::from_secs(5)).await;
 }

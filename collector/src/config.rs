@@ -119,9 +119,11 @@ mod tests {
         assert!(s.otlp_http_listen.ip().is_loopback());
     }
 
+    type Mutation = Box<dyn Fn(&mut CollectorConfig)>;
+
     #[test]
     fn errors_name_key_and_rule() {
-        let cases: Vec<(Box<dyn Fn(&mut CollectorConfig)>, &str)> = vec![
+        let cases: Vec<(Mutation, &str)> = vec![
             (
                 Box::new(|c| c.otlp_http_listen = "localhost".into()),
                 "collector.otlp_http_listen must be an IP address and port",

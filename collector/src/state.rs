@@ -4,7 +4,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
-use crate::ingest::{ingest, IngestOutcome};
+use crate::ingest::{ingest, ingest_parsed, parse_protobuf, IngestOutcome, WireError};
 use crate::store::{Store, StoreSettings};
 use crate::telemetry::Telemetry;
 
@@ -28,6 +28,12 @@ impl CollectorState {
         self.store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads OTLP/protobuf bytes (outside the store's lock) and stores them.
+    pub fn ingest_protobuf(&self, body: &[u8]) -> Result<IngestOutcome, WireError> {
+        let parsed = parse_protobuf(body)?;
+        Ok(ingest_parsed(&mut self.store(), &parsed))
     }
 
     /// Stores a decoded request.

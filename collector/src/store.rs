@@ -8,12 +8,12 @@ mod ring;
 mod settings;
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use gpuwatch_model::names::attr;
 use gpuwatch_model::SeriesKey;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
+use xxhash_rust::xxh3::xxh3_128;
 
 pub use ring::{Refusal, Ring};
 pub use settings::{StoreConfig, StoreSettings};
@@ -68,6 +68,8 @@ pub struct Series {
     pub data: SeriesData,
     /// Set for series with a `host.name`: index into the store's node list.
     node: Option<u32>,
+    /// `identity_hash` of the key.
+    identity: u128,
     /// Next series whose identity hash is the same (collision chain).
     next_same_hash: Option<SeriesId>,
 }
@@ -181,24 +183,32 @@ pub struct Store {
     rejected: BTreeMap<RejectReason, u64>,
 }
 
-/// Hashes one attribute so that the set's hash does not depend on order.
-pub fn attr_hash(key: &str, value: &str) -> u64 {
-    let mut h = FxBuildHasher.build_hasher();
-    h.write(key.as_bytes());
-    h.write_u8(0xff);
-    h.write(value.as_bytes());
-    // Fx is weak in its low bits; mix before the commutative sum.
-    let x = h.finish();
-    (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+/// Hashes one attribute, 128 bits, for an order-independent sum over the set.
+pub fn attr_hash(key: &str, value: &str) -> u128 {
+    let k = xxh3_128(key.as_bytes());
+    let v = xxh3_128(value.as_bytes());
+    // Asymmetric, so `a=b` and `b=a` differ.
+    mix128(k.rotate_left(43) ^ v.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
 }
 
-/// Identity hash of a series: the metric name plus the commutative sum of its
-/// attributes' hashes.
-pub fn identity_hash(metric: &str, attr_sum: u64) -> u64 {
-    let mut h = FxBuildHasher.build_hasher();
-    h.write(metric.as_bytes());
-    h.write_u64(attr_sum);
-    h.finish()
+fn mix128(x: u128) -> u128 {
+    let lo = x as u64;
+    let hi = (x >> 64) as u64;
+    let f = |mut z: u64| {
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        z ^ (z >> 33)
+    };
+    (u128::from(f(hi ^ lo.rotate_left(29))) << 64) | u128::from(f(lo ^ hi.rotate_left(17)))
+}
+
+/// The identity of a series: the metric name with the wrapping sum of its attributes'
+/// `attr_hash`es. 128 bits make an accidental collision among even billions of series
+/// vanishingly unlikely (about 2^-64 at 2^32 series), so a match is not re-checked
+/// attribute by attribute (debug builds still check). A sender who could craft a
+/// collision gains nothing: it can already send points with any labels it likes.
+pub fn identity_hash(metric: &str, attr_sum: u128) -> u128 {
+    mix128(xxh3_128(metric.as_bytes()) ^ attr_sum.rotate_left(64))
 }
 
 impl Store {
@@ -221,23 +231,27 @@ impl Store {
     }
 
     /// Finds the series with this identity, or creates it. `attrs` must have unique
-    /// keys; `hash` is `identity_hash(metric, sum of attr_hash)` over them.
+    /// keys; `identity` is `identity_hash(metric, sum of attr_hash)` over them.
     pub fn resolve<'a>(
         &mut self,
-        hash: u64,
+        identity: u128,
         metric: &str,
         unit: &str,
         kind: SeriesKind,
         attrs: &[(&'a str, std::borrow::Cow<'a, str>)],
     ) -> Result<SeriesId, RejectReason> {
-        let mut cursor = self.index.get(&hash).copied();
+        let bucket = identity as u64;
+        let mut cursor = self.index.get(&bucket).copied();
         let mut tail = None;
         while let Some(id) = cursor {
             let s = &self.series[id as usize];
-            if s.key.metric == metric
-                && s.key.attrs.len() == attrs.len()
-                && attrs.iter().all(|(k, v)| s.key.get(k) == Some(v.as_ref()))
-            {
+            if s.identity == identity && s.key.metric == metric {
+                debug_assert!(
+                    s.key.attrs.len() == attrs.len()
+                        && attrs.iter().all(|(k, v)| s.key.get(k) == Some(v.as_ref())),
+                    "identity collision: {} and {attrs:?}",
+                    s.key
+                );
                 if s.kind.is_scalar() != kind.is_scalar() {
                     return Err(RejectReason::TypeConflict);
                 }
@@ -271,12 +285,13 @@ impl Store {
             unit: unit.to_string(),
             data,
             node,
+            identity,
             next_same_hash: None,
         });
         match tail {
             Some(t) => self.series[t as usize].next_same_hash = Some(id),
             None => {
-                self.index.insert(hash, id);
+                self.index.insert(bucket, id);
             }
         }
         Ok(id)
@@ -395,7 +410,7 @@ mod tests {
             attrs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
         let sum = attrs
             .iter()
-            .fold(0u64, |acc, (k, v)| acc.wrapping_add(attr_hash(k, v)));
+            .fold(0u128, |acc, (k, v)| acc.wrapping_add(attr_hash(k, v)));
         store.resolve(
             identity_hash(metric, sum),
             metric,
@@ -430,17 +445,33 @@ mod tests {
     }
 
     #[test]
-    fn hash_collisions_are_told_apart() {
+    fn bucket_collisions_are_told_apart() {
         let mut store = Store::new(settings(10));
         let attrs = [("k", Cow::Borrowed("v"))];
-        // Force two different identities onto one hash.
-        let a = store.resolve(7, "m1", "1", SeriesKind::Gauge, &attrs);
-        let b = store.resolve(7, "m2", "1", SeriesKind::Gauge, &attrs);
-        let a2 = store.resolve(7, "m1", "1", SeriesKind::Gauge, &attrs);
-        let b2 = store.resolve(7, "m2", "1", SeriesKind::Gauge, &attrs);
+        // Two identities that share the low 64 bits, the index bucket.
+        let (x, y) = (7u128, (1u128 << 64) | 7);
+        let a = store.resolve(x, "m1", "1", SeriesKind::Gauge, &attrs);
+        let b = store.resolve(y, "m1", "1", SeriesKind::Gauge, &attrs);
+        let a2 = store.resolve(x, "m1", "1", SeriesKind::Gauge, &attrs);
+        let b2 = store.resolve(y, "m1", "1", SeriesKind::Gauge, &attrs);
         assert_ne!(a, b);
         assert_eq!(a, a2);
         assert_eq!(b, b2);
+    }
+
+    #[test]
+    fn identity_ignores_order_but_not_pairing() {
+        let sum = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .fold(0u128, |acc, (k, v)| acc.wrapping_add(attr_hash(k, v)))
+        };
+        let a = sum(&[("a", "1"), ("b", "2")]);
+        assert_eq!(a, sum(&[("b", "2"), ("a", "1")]));
+        assert_ne!(a, sum(&[("a", "2"), ("b", "1")]));
+        assert_ne!(attr_hash("a", "b"), attr_hash("b", "a"));
+        assert_ne!(attr_hash("ab", ""), attr_hash("a", "b"));
+        assert_ne!(identity_hash("m", a), identity_hash("n", a));
     }
 
     #[test]

@@ -1,12 +1,68 @@
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    exponential_histogram_data_point::Buckets, metric, ExponentialHistogram, Gauge, Histogram,
-    Metric, ResourceMetrics, ScopeMetrics, Sum,
+    exponential_histogram_data_point::Buckets, metric, number_data_point, ExponentialHistogram,
+    ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, ResourceMetrics,
+    ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
 
+use super::convert::exponential_histogram;
 use super::*;
 use crate::store::StoreSettings;
+
+/// Two stores fed the same requests, one through prost (`ingest`), one through the
+/// zero-copy reader (`ingest_protobuf`): every test checks that both agree.
+struct Pair {
+    prost: Store,
+    wire: Store,
+}
+
+fn dump(store: &Store) -> Vec<String> {
+    store
+        .series()
+        .iter()
+        .map(|s| {
+            let points: Vec<String> = match (s.scalars(), s.histograms()) {
+                (Some(r), _) => r.iter().map(|(t, v)| format!("{t}={v}")).collect(),
+                (None, Some(r)) => r.iter().map(|(t, h)| format!("{t}={h:?}")).collect(),
+                (None, None) => Vec::new(),
+            };
+            format!("{} {:?} {} [{}]", s.key, s.kind, s.unit, points.join(" "))
+        })
+        .collect()
+}
+
+impl Pair {
+    fn new(settings: StoreSettings) -> Self {
+        Pair {
+            prost: Store::new(settings.clone()),
+            wire: Store::new(settings),
+        }
+    }
+
+    fn ingest(&mut self, request: &ExportMetricsServiceRequest) -> IngestOutcome {
+        let a = ingest(&mut self.prost, request);
+        let b = ingest_protobuf(&mut self.wire, &request.encode_to_vec()).expect("parses");
+        assert_eq!(a, b, "both doors report the same outcome");
+        assert_eq!(
+            dump(&self.prost),
+            dump(&self.wire),
+            "both doors store the same"
+        );
+        a
+    }
+
+    fn series(&self) -> &[crate::store::Series] {
+        self.prost.series()
+    }
+
+    fn rejected(&self, reason: RejectReason) -> u64 {
+        assert_eq!(self.prost.rejected(reason), self.wire.rejected(reason));
+        self.prost.rejected(reason)
+    }
+}
 
 fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {
@@ -54,8 +110,8 @@ fn metric(name: &str, data: metric::Data) -> Metric {
     }
 }
 
-fn store() -> Store {
-    Store::new(StoreSettings {
+fn store() -> Pair {
+    Pair::new(StoreSettings {
         max_series: 100,
         max_points_per_series: 100,
         retention_ns: 900_000_000_000,
@@ -88,7 +144,7 @@ fn resource_and_point_attributes_make_one_key_with_point_winning() {
             }),
         )],
     );
-    let out = ingest(&mut st, &req);
+    let out = st.ingest(&req);
     assert_eq!(out.accepted, 2);
     assert_eq!(out.rejected_total(), 0);
     let keys: Vec<String> = st.series().iter().map(|s| s.key.to_string()).collect();
@@ -100,7 +156,7 @@ fn resource_and_point_attributes_make_one_key_with_point_winning() {
         ]
     );
     // The second request finds the same series: no new ones.
-    let again = ingest(&mut st, &req);
+    let again = st.ingest(&req);
     assert_eq!(again.accepted, 2);
     assert_eq!(st.series().len(), 2);
 }
@@ -118,8 +174,8 @@ fn duplicate_point_keys_do_not_split_a_series() {
             }),
         )],
     );
-    ingest(&mut st, &req);
-    ingest(&mut st, &req);
+    st.ingest(&req);
+    st.ingest(&req);
     assert_eq!(st.series().len(), 1);
     assert_eq!(st.series()[0].key.get("a"), Some("2"));
 }
@@ -150,7 +206,7 @@ fn refused_points_are_counted_by_reason_and_reported() {
             ),
         ],
     );
-    let out = ingest(&mut st, &req);
+    let out = st.ingest(&req);
     assert_eq!(out.accepted, 1);
     assert_eq!(out.rejected_total(), 3);
     assert_eq!(st.rejected(RejectReason::NoValue), 1);
@@ -164,7 +220,7 @@ fn refused_points_are_counted_by_reason_and_reported() {
         partial.error_message
     );
     assert_eq!(
-        ingest(&mut st, &request(vec![], vec![]))
+        st.ingest(&request(vec![], vec![]))
             .response()
             .partial_success,
         None
@@ -173,7 +229,7 @@ fn refused_points_are_counted_by_reason_and_reported() {
 
 #[test]
 fn cardinality_limit_is_a_partial_success() {
-    let mut st = Store::new(StoreSettings {
+    let mut st = Pair::new(StoreSettings {
         max_series: 2,
         max_points_per_series: 10,
         retention_ns: 1_000_000_000_000,
@@ -181,18 +237,15 @@ fn cardinality_limit_is_a_partial_success() {
     let points = (0..5)
         .map(|i| gauge_point(vec![kv("i", Value::IntValue(i))], 1, i as f64))
         .collect();
-    let out = ingest(
-        &mut st,
-        &request(
-            vec![],
-            vec![metric(
-                "m",
-                metric::Data::Gauge(Gauge {
-                    data_points: points,
-                }),
-            )],
-        ),
-    );
+    let out = st.ingest(&request(
+        vec![],
+        vec![metric(
+            "m",
+            metric::Data::Gauge(Gauge {
+                data_points: points,
+            }),
+        )],
+    ));
     assert_eq!(out.accepted, 2);
     assert_eq!(out.rejected.get(&RejectReason::CardinalityLimit), Some(&3));
     assert_eq!(st.rejected(RejectReason::CardinalityLimit), 3);
@@ -213,7 +266,7 @@ fn delta_sums_accumulate() {
                 }),
             )],
         );
-        ingest(&mut st, &req);
+        st.ingest(&req);
     }
     assert_eq!(st.series()[0].last_scalar(), Some((2_000_000_000, 15.0)));
     assert_eq!(st.series()[0].kind, SeriesKind::Counter);
@@ -239,7 +292,7 @@ fn histograms_keep_buckets() {
             }),
         )],
     );
-    assert_eq!(ingest(&mut st, &req).accepted, 1);
+    assert_eq!(st.ingest(&req).accepted, 1);
     let (_, h) = st.series()[0]
         .histograms()
         .and_then(|r| r.last())
@@ -280,5 +333,82 @@ fn exponential_histograms_become_explicit_buckets() {
             }),
         )],
     );
-    assert_eq!(ingest(&mut st, &req).accepted, 1);
+    assert_eq!(st.ingest(&req).accepted, 1);
+}
+
+#[test]
+fn histograms_of_every_kind_pass_through_the_zero_copy_reader() {
+    let mut st = store();
+    let hist = metric(
+        "h",
+        metric::Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                time_unix_nano: 3,
+                count: 2,
+                sum: Some(1.0),
+                bucket_counts: vec![1, 1],
+                explicit_bounds: vec![0.5],
+                attributes: vec![kv("gpuwatch.model", s("m"))],
+                ..Default::default()
+            }],
+            aggregation_temporality: AggregationTemporality::Delta as i32,
+        }),
+    );
+    let gauge = metric(
+        "g",
+        metric::Data::Gauge(Gauge {
+            data_points: vec![gauge_point(
+                vec![
+                    kv("b", Value::BoolValue(true)),
+                    kv("d", Value::DoubleValue(0.25)),
+                    kv("x", Value::BytesValue(vec![0xab, 0x01])),
+                    kv("i", Value::IntValue(-3)),
+                ],
+                4,
+                7.0,
+            )],
+        }),
+    );
+    let out = st.ingest(&request(vec![kv("host.name", s("n"))], vec![hist, gauge]));
+    assert_eq!(out.accepted, 2);
+    assert_eq!(
+        st.series()[1].key.to_string(),
+        r#"g{b="true",d="0.25",host.name="n",i="-3",x="ab01"}"#
+    );
+}
+
+#[test]
+fn malformed_bytes_store_nothing() {
+    let req = request(
+        vec![kv("host.name", s("n"))],
+        vec![metric(
+            "m",
+            metric::Data::Gauge(Gauge {
+                data_points: (0..10).map(|i| gauge_point(vec![], i + 1, 1.0)).collect(),
+            }),
+        )],
+    );
+    let bytes = req.encode_to_vec();
+    let mut st = Store::new(StoreSettings {
+        max_series: 10,
+        max_points_per_series: 100,
+        retention_ns: 1_000_000_000,
+    });
+    for cut in [1, 7, bytes.len() / 2, bytes.len() - 1] {
+        let err = ingest_protobuf(&mut st, &bytes[..cut]).expect_err("truncated");
+        assert!(!err.to_string().is_empty());
+    }
+    let mut bad_utf8 = bytes.clone();
+    let at = bad_utf8
+        .windows(9)
+        .position(|w| w == b"host.name")
+        .expect("the key is in the bytes");
+    bad_utf8[at] = 0xff;
+    assert!(ingest_protobuf(&mut st, &bad_utf8)
+        .expect_err("invalid UTF-8")
+        .to_string()
+        .contains("UTF-8"));
+    assert_eq!(st.points_accepted(), 0);
+    assert_eq!(st.series().len(), 0);
+    assert_eq!(ingest_protobuf(&mut st, &bytes).map(|o| o.accepted), Ok(10));
 }

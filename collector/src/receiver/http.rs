@@ -18,6 +18,7 @@ use axum::Router;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
 
+use crate::ingest::IngestOutcome;
 use crate::state::CollectorState;
 use crate::telemetry::RequestRejection;
 
@@ -186,16 +187,16 @@ async fn export(
             return error(Some(format), status, code, msg);
         }
     };
-    let decoded = match format {
-        Format::Protobuf => {
-            ExportMetricsServiceRequest::decode(&body[..]).map_err(|e| e.to_string())
-        }
+    let outcome = match format {
+        Format::Protobuf => http.state.ingest_protobuf(&body).map_err(|e| e.to_string()),
         // An empty body is an empty request in either encoding.
-        Format::Json if body.is_empty() => Ok(ExportMetricsServiceRequest::default()),
-        Format::Json => serde_json::from_slice(&body).map_err(|e| e.to_string()),
+        Format::Json if body.is_empty() => Ok(IngestOutcome::default()),
+        Format::Json => serde_json::from_slice::<ExportMetricsServiceRequest>(&body)
+            .map(|request| http.state.ingest(&request))
+            .map_err(|e| e.to_string()),
     };
-    let request = match decoded {
-        Ok(r) => r,
+    let response = match outcome {
+        Ok(outcome) => outcome.response(),
         Err(e) => {
             let msg = format!(
                 "the body is not an OTLP ExportMetricsServiceRequest in {}: {e}",
@@ -205,7 +206,6 @@ async fn export(
             return error(Some(format), StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg);
         }
     };
-    let response = http.state.ingest(&request).response();
     let body = match format {
         Format::Protobuf => response.encode_to_vec(),
         Format::Json => serde_json::to_vec(&response).unwrap_or_default(),
