@@ -175,12 +175,12 @@ fn local_sampler(settings: &gpuwatch_agent::AgentSettings, simulate: usize) -> B
             parts.push(Box::new(nvml));
         }
         Err(e) => {
-            let hint = if simulate == 0 {
-                " (add --simulate N for simulated GPUs)"
+            let what = if simulate == 0 {
+                "Sampling host metrics only (add --simulate N for simulated GPUs)".to_string()
             } else {
-                ""
+                format!("Sampling host metrics and {simulate} simulated GPUs")
             };
-            eprintln!("gpuwatch: no NVIDIA GPU to sample: {e}. Sampling host metrics only{hint}.");
+            eprintln!("gpuwatch: no NVIDIA GPU to sample: {e}. {what}.");
         }
     }
     if simulate > 0 {
