@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod config;
+pub mod detect;
 pub mod ingest;
 pub mod receiver;
 pub mod server;

@@ -112,6 +112,26 @@ impl Alert {
     }
 }
 
+/// What a detector found at one instant: the alert manager turns a finding that holds
+/// for its `for` duration into a firing alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: AlertKind,
+    pub severity: Severity,
+    /// Identify the thing the finding is about (node, GPU, job, code): they make the
+    /// fingerprint, so they hold no values that change from one evaluation to the next.
+    pub labels: BTreeMap<String, String>,
+    /// The measured value that crossed the threshold.
+    pub value: f64,
+    pub summary: String,
+}
+
+impl Finding {
+    pub fn fingerprint(&self) -> String {
+        Alert::fingerprint(self.kind, &self.labels)
+    }
+}
+
 /// `GET /api/v1/alerts` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertsResponse {

@@ -15,6 +15,6 @@ pub mod time;
 
 pub use time::Timestamp;
 
-pub use alert::{Alert, AlertKind, AlertState, Severity};
+pub use alert::{Alert, AlertKind, AlertState, Finding, Severity};
 pub use sample::{GpuProcess, GpuSample, HostSample, JobInfo, NodeSample, ThrottleReason};
 pub use series::SeriesKey;

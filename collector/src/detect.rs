@@ -1,0 +1,30 @@
+//! Detectors: pure functions over the store at an event time `t`, each returning what
+//! it finds. Thresholds and windows come from `[collector.alerts]`; the `alerts`
+//! module turns findings into pending, firing and resolved alerts.
+
+mod absent;
+pub mod config;
+mod hang;
+mod stall;
+mod throttle;
+mod window;
+mod xid;
+
+#[cfg(test)]
+mod testing;
+
+use gpuwatch_model::Finding;
+
+pub use config::{AlertSettings, AlertsConfig};
+
+use crate::store::Store;
+
+/// Every detector at event time `t` (Unix nanoseconds).
+pub fn evaluate(store: &Store, s: &AlertSettings, t: i64) -> Vec<Finding> {
+    let mut out = hang::evaluate(store, &s.gpu_hang, t);
+    out.extend(stall::evaluate(store, &s.gpu_stalled, t));
+    out.extend(throttle::evaluate(store, &s.gpu_throttle, t));
+    out.extend(xid::evaluate(store, &s.gpu_xid, t));
+    out.extend(absent::evaluate(store, s.node_absent_after, t));
+    out
+}

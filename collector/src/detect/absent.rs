@@ -1,0 +1,55 @@
+//! `node_absent`: an agent stopped reporting. A node is absent when its newest point
+//! is more than `after` behind the evaluation time.
+
+use std::collections::BTreeMap;
+
+use gpuwatch_model::names::attr;
+use gpuwatch_model::{AlertKind, Finding, Severity, Timestamp};
+
+use crate::store::Store;
+
+pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
+    store
+        .nodes()
+        .filter(|(_, newest)| *newest < t.saturating_sub(after))
+        .map(|(node, newest)| {
+            let silent = (t - newest) as f64 / 1e9;
+            Finding {
+                kind: AlertKind::NodeAbsent,
+                severity: Severity::Critical,
+                labels: BTreeMap::from([(attr::HOST_NAME.to_string(), node.to_string())]),
+                value: silent,
+                summary: format!(
+                    "{node}: no data for {:.0}s (last point {})",
+                    silent,
+                    Timestamp(newest)
+                ),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::testing::{Builder, S};
+
+    #[test]
+    fn cases() {
+        let after = 30 * S;
+        let store = Builder::new()
+            .series("hw.power", &[("host.name", "fresh")], [(100, 1.0)])
+            .series("hw.power", &[("host.name", "borderline")], [(70, 1.0)])
+            .series("hw.power", &[("host.name", "gone")], [(60, 1.0)])
+            .series("hw.power", &[("service.name", "no-host")], [(0, 1.0)])
+            .build();
+        let got: Vec<String> = evaluate(&store, after, 100 * S)
+            .iter()
+            .map(|f| format!("{} {}", f.labels["host.name"], f.value))
+            .collect();
+        // Exactly 30s behind is still present; a series without host.name is no node.
+        assert_eq!(got, vec!["gone 40"]);
+        // Missing data: an empty store has no nodes to miss.
+        assert!(evaluate(&Builder::new().build(), after, 100 * S).is_empty());
+    }
+}

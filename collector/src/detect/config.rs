@@ -1,0 +1,378 @@
+//! `[collector.alerts]` and one table per detector: thresholds and `for` durations.
+
+use std::time::Duration;
+
+use gpuwatch_model::{duration, Severity};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+/// Parses a duration at `key`, at least `min`; nanoseconds.
+fn dur(key: &str, value: &str, min: Duration) -> Result<i64, ConfigError> {
+    let d = duration::parse(value).map_err(|e| ConfigError::new(key, e.to_string()))?;
+    if d < min {
+        return Err(ConfigError::new(
+            key,
+            format!("must be at least {}, got {value}", duration::format(min)),
+        ));
+    }
+    Ok(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn ratio(key: &str, value: f64) -> Result<f64, ConfigError> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            key,
+            format!("must be between 0 and 1, got {value}"),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Event time between two evaluations of every detector.
+    pub evaluation_interval: String,
+    /// How far behind the newest point evaluation runs, so every agent's points for
+    /// that instant have arrived.
+    pub evaluation_delay: String,
+    /// How long a firing alert's condition must stay clear before it resolves, so a
+    /// value oscillating around a threshold does not flap.
+    pub clear_for: String,
+    /// How long resolved alerts stay listed by `/api/v1/alerts?state=resolved`.
+    pub keep_resolved: String,
+    pub gpu_hang: HangConfig,
+    pub gpu_stalled: StallConfig,
+    pub gpu_throttle: ThrottleConfig,
+    pub gpu_xid: XidConfig,
+    pub node_absent: AbsentConfig,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            evaluation_interval: s("5s"),
+            evaluation_delay: s("5s"),
+            clear_for: s("1m"),
+            keep_resolved: s("24h"),
+            gpu_hang: HangConfig::default(),
+            gpu_stalled: StallConfig::default(),
+            gpu_throttle: ThrottleConfig::default(),
+            gpu_xid: XidConfig::default(),
+            node_absent: AbsentConfig::default(),
+        }
+    }
+}
+
+/// `gpu_hang`: busy but not working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HangConfig {
+    /// How long the condition must hold before the alert fires.
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// Window the utilization, power and traffic are averaged over.
+    pub window: String,
+    /// Utilization (0..1) at or above which a GPU counts as pinned.
+    pub min_utilization: f64,
+    /// Power at or below this share of the GPU's power limit counts as idle power.
+    pub max_power_ratio: f64,
+    /// NVLink plus PCIe traffic (bytes/s, both directions) at or below which the GPU
+    /// counts as moving no data.
+    pub max_io_bytes_per_second: f64,
+}
+
+impl Default for HangConfig {
+    fn default() -> Self {
+        HangConfig {
+            for_: s("5m"),
+            window: s("1m"),
+            min_utilization: 0.95,
+            max_power_ratio: 0.35,
+            max_io_bytes_per_second: 50e6,
+        }
+    }
+}
+
+/// `gpu_stalled`: a process holds memory on a GPU that does nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StallConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// Window the utilization is averaged over.
+    pub window: String,
+    /// Mean utilization (0..1) under which the GPU counts as doing nothing.
+    pub max_utilization: f64,
+    /// GPU memory (bytes) a process must hold to count.
+    pub min_process_memory_bytes: u64,
+}
+
+impl Default for StallConfig {
+    fn default() -> Self {
+        StallConfig {
+            for_: s("10m"),
+            window: s("1m"),
+            max_utilization: 0.05,
+            min_process_memory_bytes: 1 << 30,
+        }
+    }
+}
+
+/// `gpu_throttle`: sustained throttling for the listed reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub window: String,
+    /// Share of the window's samples that must show the reason.
+    pub min_share: f64,
+    /// `gpuwatch.throttle.reason` values that count. `sw_power_cap` is left out by
+    /// default: a busy GPU at its power limit shows it all the time.
+    pub reasons: Vec<String>,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            for_: s("5m"),
+            window: s("1m"),
+            min_share: 0.8,
+            reasons: ["hw_thermal", "sw_thermal", "hw_power_brake", "hw_slowdown"]
+                .map(s)
+                .to_vec(),
+        }
+    }
+}
+
+/// `gpu_xid`: XID errors, by NVIDIA's catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XidConfig {
+    /// An XID keeps its alert firing this long after the last event.
+    pub window: String,
+    /// Codes that page: double-bit ECC, row-remap failure, NVLink error, fallen off
+    /// the bus, contained and uncontained ECC errors.
+    pub critical: Vec<u32>,
+    /// Codes worth a look: graphics engine exception, memory page fault, reset channel.
+    pub warning: Vec<u32>,
+    /// Severity of other codes: "info", "warning" or "critical".
+    pub other: String,
+}
+
+impl Default for XidConfig {
+    fn default() -> Self {
+        XidConfig {
+            window: s("10m"),
+            critical: vec![48, 63, 64, 74, 79, 94, 95],
+            warning: vec![13, 31, 43],
+            other: s("info"),
+        }
+    }
+}
+
+/// `node_absent`: an agent stopped reporting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AbsentConfig {
+    /// A node is absent when its newest point is this far behind the evaluation time.
+    pub after: String,
+}
+
+impl Default for AbsentConfig {
+    fn default() -> Self {
+        AbsentConfig { after: s("30s") }
+    }
+}
+
+/// Validated `[collector.alerts]`; durations in nanoseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertSettings {
+    pub evaluation_interval: i64,
+    pub evaluation_delay: i64,
+    pub clear_for: i64,
+    pub keep_resolved: i64,
+    pub gpu_hang: HangSettings,
+    pub gpu_stalled: StallSettings,
+    pub gpu_throttle: ThrottleSettings,
+    pub gpu_xid: XidSettings,
+    pub node_absent_after: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HangSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub min_utilization: f64,
+    pub max_power_ratio: f64,
+    pub max_io_bytes_per_second: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StallSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub max_utilization: f64,
+    pub min_process_memory_bytes: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThrottleSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub min_share: f64,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct XidSettings {
+    pub window: i64,
+    pub critical: Vec<u32>,
+    pub warning: Vec<u32>,
+    pub other: Severity,
+}
+
+impl XidSettings {
+    pub fn severity(&self, code: u32) -> Severity {
+        if self.critical.contains(&code) {
+            Severity::Critical
+        } else if self.warning.contains(&code) {
+            Severity::Warning
+        } else {
+            self.other
+        }
+    }
+}
+
+const THROTTLE_REASONS: [&str; 5] = [
+    "hw_thermal",
+    "sw_thermal",
+    "sw_power_cap",
+    "hw_power_brake",
+    "hw_slowdown",
+];
+
+impl AlertsConfig {
+    pub fn validate(&self) -> Result<AlertSettings, ConfigError> {
+        let k = |key: &str| format!("collector.alerts.{key}");
+        let zero = Duration::ZERO;
+        let sec = Duration::from_secs(1);
+        let h = &self.gpu_hang;
+        let st = &self.gpu_stalled;
+        let th = &self.gpu_throttle;
+        let x = &self.gpu_xid;
+        if let Some(bad) = th
+            .reasons
+            .iter()
+            .find(|r| !THROTTLE_REASONS.contains(&r.as_str()))
+        {
+            return Err(ConfigError::new(
+                k("gpu_throttle.reasons"),
+                format!(
+                    "must list values of {}, got {bad:?}",
+                    THROTTLE_REASONS.join(", ")
+                ),
+            ));
+        }
+        let other = match x.other.as_str() {
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "critical" => Severity::Critical,
+            v => {
+                return Err(ConfigError::new(
+                    k("gpu_xid.other"),
+                    format!("must be \"info\", \"warning\" or \"critical\", got {v:?}"),
+                ))
+            }
+        };
+        if !(h.max_io_bytes_per_second >= 0.0) {
+            return Err(ConfigError::new(
+                k("gpu_hang.max_io_bytes_per_second"),
+                format!("must be 0 or more, got {}", h.max_io_bytes_per_second),
+            ));
+        }
+        Ok(AlertSettings {
+            evaluation_interval: dur(&k("evaluation_interval"), &self.evaluation_interval, sec)?,
+            evaluation_delay: dur(&k("evaluation_delay"), &self.evaluation_delay, zero)?,
+            clear_for: dur(&k("clear_for"), &self.clear_for, zero)?,
+            keep_resolved: dur(
+                &k("keep_resolved"),
+                &self.keep_resolved,
+                Duration::from_secs(60),
+            )?,
+            gpu_hang: HangSettings {
+                for_: dur(&k("gpu_hang.for"), &h.for_, zero)?,
+                window: dur(&k("gpu_hang.window"), &h.window, sec)?,
+                min_utilization: ratio(&k("gpu_hang.min_utilization"), h.min_utilization)?,
+                max_power_ratio: ratio(&k("gpu_hang.max_power_ratio"), h.max_power_ratio)?,
+                max_io_bytes_per_second: h.max_io_bytes_per_second,
+            },
+            gpu_stalled: StallSettings {
+                for_: dur(&k("gpu_stalled.for"), &st.for_, zero)?,
+                window: dur(&k("gpu_stalled.window"), &st.window, sec)?,
+                max_utilization: ratio(&k("gpu_stalled.max_utilization"), st.max_utilization)?,
+                min_process_memory_bytes: st.min_process_memory_bytes as f64,
+            },
+            gpu_throttle: ThrottleSettings {
+                for_: dur(&k("gpu_throttle.for"), &th.for_, zero)?,
+                window: dur(&k("gpu_throttle.window"), &th.window, sec)?,
+                min_share: ratio(&k("gpu_throttle.min_share"), th.min_share)?,
+                reasons: th.reasons.clone(),
+            },
+            gpu_xid: XidSettings {
+                window: dur(&k("gpu_xid.window"), &x.window, sec)?,
+                critical: x.critical.clone(),
+                warning: x.warning.clone(),
+                other,
+            },
+            node_absent_after: dur(&k("node_absent.after"), &self.node_absent.after, sec)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        let s = AlertsConfig::default().validate().expect("valid");
+        assert_eq!(s.gpu_hang.for_, 300_000_000_000);
+        assert_eq!(s.gpu_xid.severity(79), Severity::Critical);
+        assert_eq!(s.gpu_xid.severity(13), Severity::Warning);
+        assert_eq!(s.gpu_xid.severity(999), Severity::Info);
+    }
+
+    #[test]
+    fn errors_name_key_and_rule() {
+        let mut c = AlertsConfig::default();
+        c.gpu_hang.min_utilization = 95.0;
+        assert_eq!(
+            c.validate().map_err(|e| e.to_string()),
+            Err("collector.alerts.gpu_hang.min_utilization must be between 0 and 1, got 95".into())
+        );
+        let mut c = AlertsConfig::default();
+        c.evaluation_interval = "100ms".into();
+        assert_eq!(
+            c.validate().map_err(|e| e.to_string()),
+            Err("collector.alerts.evaluation_interval must be at least 1s, got 100ms".into())
+        );
+        let mut c = AlertsConfig::default();
+        c.gpu_throttle.reasons.push("too_hot".into());
+        assert!(c
+            .validate()
+            .map_err(|e| e.to_string())
+            .expect_err("an unknown reason")
+            .starts_with("collector.alerts.gpu_throttle.reasons must list values of"));
+        let mut c = AlertsConfig::default();
+        c.gpu_xid.other = "page".into();
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,337 @@
+//! `gpu_hang`: busy but not working. Utilization pinned high while power sits near idle
+//! (well below the GPU's limit) and NVLink plus PCIe carry next to nothing: the
+//! signature of a job stuck in a collective. Where the job reports
+//! `gpuwatch.train.step`, a step counter that stopped makes it certain, and one that
+//! still advances rules it out. When every GPU of a job hangs, one finding names the
+//! job and lists its GPUs.
+
+use std::collections::BTreeMap;
+
+use gpuwatch_model::names::{attr, metric};
+use gpuwatch_model::{AlertKind, Finding, Severity};
+
+use super::config::HangSettings;
+use super::window::{
+    current, gpu_labels, gpu_series, gpu_title, increase, mean, rate, utilization, value_at, Window,
+};
+use crate::store::{Series, Store};
+
+/// One hung GPU.
+struct Hung {
+    labels: BTreeMap<String, String>,
+    util: f64,
+    power: f64,
+    io: f64,
+}
+
+/// Whether the job's step counters advanced in the window: `Some(true)` if any did,
+/// `Some(false)` if the job has counters and none moved, `None` without counters.
+fn steps_advanced(store: &Store, job: &str, w: Window) -> Option<bool> {
+    let counters: Vec<&Series> = store
+        .series()
+        .iter()
+        .filter(|s| s.key.metric == metric::TRAIN_STEP && s.key.get(attr::JOB_ID) == Some(job))
+        .collect();
+    if counters.is_empty() {
+        return None;
+    }
+    Some(
+        counters
+            .iter()
+            .any(|s| increase(s, w).is_some_and(|n| n > 0.0)),
+    )
+}
+
+pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
+    let w = Window::ending_at(t, s.window);
+    let mut hung: Vec<Hung> = Vec::new();
+    // GPUs per job at t, hung or not, to tell a whole-job hang.
+    let mut job_sizes: BTreeMap<String, usize> = BTreeMap::new();
+    for gpu in store.gpus().values() {
+        let Some(util_series) = utilization(store, gpu, t) else {
+            continue;
+        };
+        let labels = gpu_labels(util_series);
+        if let Some(job) = labels.get(attr::JOB_ID) {
+            *job_sizes.entry(job.clone()).or_default() += 1;
+        }
+        let Some(util) = mean(util_series, w).filter(|u| *u >= s.min_utilization) else {
+            continue;
+        };
+        let Some(power) = current(store, gpu, metric::POWER, &[], t).and_then(|p| mean(p, w))
+        else {
+            continue;
+        };
+        let limit =
+            current(store, gpu, metric::GPU_POWER_LIMIT, &[], t).and_then(|p| value_at(p, t));
+        // Without a reported limit, the most this GPU was seen drawing stands in.
+        let reference = limit.or_else(|| {
+            current(store, gpu, metric::POWER, &[], t)?
+                .scalars()?
+                .window(i64::MIN, t)
+                .map(|(_, v)| *v)
+                .reduce(f64::max)
+        });
+        let Some(reference) = reference.filter(|r| *r > 0.0) else {
+            continue;
+        };
+        if power > s.max_power_ratio * reference {
+            continue;
+        }
+        let io_rates: Vec<f64> = gpu_series(store, gpu, metric::GPU_IO, &[])
+            .filter_map(|series| rate(series, w))
+            .collect();
+        // No traffic counters: the traffic cannot be judged, so neither can a hang.
+        if io_rates.is_empty() {
+            continue;
+        }
+        let io: f64 = io_rates.iter().sum();
+        if io > s.max_io_bytes_per_second {
+            continue;
+        }
+        hung.push(Hung {
+            labels,
+            util,
+            power,
+            io,
+        });
+    }
+
+    let mut out = Vec::new();
+    let mut by_job: BTreeMap<String, Vec<Hung>> = BTreeMap::new();
+    for h in hung {
+        match h.labels.get(attr::JOB_ID).cloned() {
+            Some(job) => by_job.entry(job).or_default().push(h),
+            None => out.push(gpu_finding(h, None, s)),
+        }
+    }
+    for (job, gpus) in by_job {
+        let steps = steps_advanced(store, &job, w);
+        if steps == Some(true) {
+            continue;
+        }
+        let certain = steps == Some(false);
+        if gpus.len() >= 2 && job_sizes.get(&job) == Some(&gpus.len()) {
+            out.push(job_finding(&job, &gpus, certain));
+        } else {
+            out.extend(gpus.into_iter().map(|h| gpu_finding(h, Some(certain), s)));
+        }
+    }
+    out
+}
+
+fn step_note(certain: bool) -> &'static str {
+    if certain {
+        "; training steps stopped"
+    } else {
+        ""
+    }
+}
+
+fn gpu_finding(h: Hung, certain: Option<bool>, s: &HangSettings) -> Finding {
+    Finding {
+        kind: AlertKind::GpuHang,
+        severity: Severity::Critical,
+        summary: format!(
+            "{}: {:.0}% busy at {:.0} W with {:.0} MB/s of NVLink and PCIe traffic over the last {}{}",
+            gpu_title(&h.labels),
+            h.util * 100.0,
+            h.power,
+            h.io / 1e6,
+            gpuwatch_model::duration::format(std::time::Duration::from_nanos(s.window as u64)),
+            step_note(certain.unwrap_or(false)),
+        ),
+        labels: h.labels,
+        value: h.util,
+    }
+}
+
+fn job_finding(job: &str, gpus: &[Hung], certain: bool) -> Finding {
+    let mut names: Vec<String> = gpus
+        .iter()
+        .map(|h| {
+            let get = |k: &str| h.labels.get(k).map_or("?", String::as_str);
+            format!("{} {}", get(attr::HOST_NAME), get(attr::HW_NAME))
+        })
+        .collect();
+    names.sort();
+    let util = gpus.iter().map(|h| h.util).sum::<f64>() / gpus.len() as f64;
+    Finding {
+        kind: AlertKind::GpuHang,
+        severity: Severity::Critical,
+        labels: BTreeMap::from([(attr::JOB_ID.to_string(), job.to_string())]),
+        value: util,
+        summary: format!(
+            "job {job}: all {} GPUs hang, busy with no NVLink or PCIe traffic{}: {}",
+            gpus.len(),
+            step_note(certain),
+            names.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::config::AlertsConfig;
+    use crate::detect::testing::{every, Builder, S};
+
+    /// A GPU of `job` on `host`: utilization, power (limit 700 W) and NVLink bytes
+    /// growing at `io` bytes/s, sampled every 5 s over the first minute.
+    fn gpu(b: &mut Builder, host: &str, i: u32, job: Option<&str>, util: f64, watts: f64, io: f64) {
+        let nvlink = [
+            ("gpuwatch.link", "nvlink"),
+            ("network.io.direction", "transmit"),
+        ];
+        b.gpu(
+            host,
+            i,
+            job,
+            metric::GPU_UTILIZATION,
+            &[],
+            every(5, 0, 60, |_| util),
+        )
+        .gpu(host, i, job, metric::POWER, &[], every(5, 0, 60, |_| watts))
+        .gpu(
+            host,
+            i,
+            job,
+            metric::GPU_POWER_LIMIT,
+            &[],
+            every(5, 0, 60, |_| 700.0),
+        )
+        .gpu(
+            host,
+            i,
+            job,
+            metric::GPU_IO,
+            &nvlink,
+            every(5, 0, 60, |t| io * t as f64),
+        );
+    }
+
+    fn run(b: &mut Builder) -> Vec<Finding> {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_hang;
+        evaluate(&b.build(), &s, 60 * S)
+    }
+
+    #[test]
+    fn cases() {
+        type Setup = Box<dyn Fn(&mut Builder)>;
+        let cases: Vec<(&str, Setup, Vec<&str>)> = vec![
+            (
+                "healthy: busy, hot and talking",
+                Box::new(|b| gpu(b, "n", 0, Some("j"), 0.99, 650.0, 150e9)),
+                vec![],
+            ),
+            (
+                "healthy: idle",
+                Box::new(|b| gpu(b, "n", 0, None, 0.0, 70.0, 0.0)),
+                vec![],
+            ),
+            (
+                "faulty: pinned at idle power, silent",
+                Box::new(|b| gpu(b, "n", 0, None, 0.99, 80.0, 0.0)),
+                vec!["n gpu0"],
+            ),
+            (
+                "borderline: power just over 35% of the limit",
+                Box::new(|b| gpu(b, "n", 0, None, 0.99, 246.0, 0.0)),
+                vec![],
+            ),
+            (
+                "borderline: utilization 94% is under 95%",
+                Box::new(|b| gpu(b, "n", 0, None, 0.94, 80.0, 0.0)),
+                vec![],
+            ),
+            (
+                "borderline: 60 MB/s of traffic is over 50 MB/s",
+                Box::new(|b| gpu(b, "n", 0, None, 0.99, 80.0, 60e6)),
+                vec![],
+            ),
+            (
+                "faulty: one GPU of a two-GPU job",
+                Box::new(|b| {
+                    gpu(b, "n", 0, Some("7"), 0.99, 80.0, 0.0);
+                    gpu(b, "n", 1, Some("7"), 0.99, 650.0, 150e9);
+                }),
+                vec!["n gpu0 (job 7)"],
+            ),
+            (
+                "faulty: the whole job hangs: one finding for the job",
+                Box::new(|b| {
+                    gpu(b, "a", 0, Some("7"), 0.99, 80.0, 0.0);
+                    gpu(b, "b", 0, Some("7"), 1.0, 75.0, 1e3);
+                }),
+                vec!["job 7"],
+            ),
+            (
+                "healthy: the training steps still advance",
+                Box::new(|b| {
+                    gpu(b, "n", 0, Some("7"), 0.99, 80.0, 0.0);
+                    b.series(
+                        metric::TRAIN_STEP,
+                        &[("gpuwatch.job.id", "7")],
+                        every(5, 0, 60, |t| t as f64),
+                    );
+                }),
+                vec![],
+            ),
+            (
+                "missing data: no traffic counters",
+                Box::new(|b| {
+                    b.gpu(
+                        "n",
+                        0,
+                        None,
+                        metric::GPU_UTILIZATION,
+                        &[],
+                        every(5, 0, 60, |_| 0.99),
+                    )
+                    .gpu(
+                        "n",
+                        0,
+                        None,
+                        metric::POWER,
+                        &[],
+                        every(5, 0, 60, |_| 80.0),
+                    );
+                }),
+                vec![],
+            ),
+        ];
+        for (name, setup, want) in cases {
+            let mut b = Builder::new();
+            setup(&mut b);
+            let got: Vec<String> = run(&mut b)
+                .iter()
+                .map(|f| match f.labels.get("hw.name") {
+                    Some(_) => gpu_title(&f.labels),
+                    None => format!("job {}", f.labels["gpuwatch.job.id"]),
+                })
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn stopped_steps_make_it_certain() {
+        let mut b = Builder::new();
+        gpu(&mut b, "a", 0, Some("7"), 0.99, 80.0, 0.0);
+        gpu(&mut b, "a", 1, Some("7"), 0.99, 80.0, 0.0);
+        b.series(
+            metric::TRAIN_STEP,
+            &[("gpuwatch.job.id", "7")],
+            every(5, 0, 60, |_| 1200.0),
+        );
+        let f = run(&mut b);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].summary,
+            "job 7: all 2 GPUs hang, busy with no NVLink or PCIe traffic; training steps stopped: a gpu0, a gpu1"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Stores built point by point for detector tests.
+
+use std::borrow::Cow;
+
+use crate::store::{attr_hash, identity_hash, PointValue, SeriesKind, Store, StoreSettings};
+
+/// One second of event time, in nanoseconds.
+pub const S: i64 = 1_000_000_000;
+/// One minute.
+pub const M: i64 = 60 * S;
+
+pub struct Builder {
+    store: Store,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Builder {
+            store: Store::new(StoreSettings {
+                retention_ns: 3600 * S,
+                max_points_per_series: 10_000,
+                max_series: 10_000,
+            }),
+        }
+    }
+
+    /// Points `(seconds, value)` of `metric` with these attributes.
+    pub fn series(
+        &mut self,
+        metric: &str,
+        attrs: &[(&str, &str)],
+        points: impl IntoIterator<Item = (i64, f64)>,
+    ) -> &mut Self {
+        let pairs: Vec<(&str, Cow<str>)> =
+            attrs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
+        let sum = pairs
+            .iter()
+            .fold(0u128, |a, (k, v)| a.wrapping_add(attr_hash(k, v)));
+        let id = self
+            .store
+            .resolve(
+                identity_hash(metric, sum),
+                metric,
+                "",
+                SeriesKind::Gauge,
+                &pairs,
+            )
+            .expect("room for the series");
+        for (secs, v) in points {
+            self.store
+                .insert(id, secs * S, PointValue::Number(v), false)
+                .expect("in the window");
+        }
+        self
+    }
+
+    /// Points of a GPU metric: `host`, `gpu{index}`, and the job when given.
+    pub fn gpu(
+        &mut self,
+        host: &str,
+        index: u32,
+        job: Option<&str>,
+        metric: &str,
+        extra: &[(&str, &str)],
+        points: impl IntoIterator<Item = (i64, f64)>,
+    ) -> &mut Self {
+        let name = format!("gpu{index}");
+        let id = format!("GPU-{host}-{index}");
+        let mut attrs = vec![
+            ("host.name", host),
+            ("hw.id", id.as_str()),
+            ("hw.name", name.as_str()),
+        ];
+        if let Some(job) = job {
+            attrs.push(("gpuwatch.job.id", job));
+        }
+        attrs.extend_from_slice(extra);
+        self.series(metric, &attrs, points)
+    }
+
+    pub fn build(&mut self) -> Store {
+        std::mem::replace(&mut self.store, Builder::new().store)
+    }
+}
+
+/// `(seconds, value)` every `step` seconds over `[from, to]`, the value from `f(t)`.
+pub fn every(step: i64, from: i64, to: i64, f: impl Fn(i64) -> f64) -> Vec<(i64, f64)> {
+    (from..=to)
+        .step_by(step as usize)
+        .map(|t| (t, f(t)))
+        .collect()
+}

@@ -1,0 +1,126 @@
+//! `gpu_throttle`: a GPU held below its clocks for thermal or power reasons, most of
+//! the window.
+
+use gpuwatch_model::names::{attr, metric};
+use gpuwatch_model::{AlertKind, Finding, Severity};
+
+use super::config::ThrottleSettings;
+use super::window::{current, gpu_labels, gpu_title, share, value_at, Window};
+use crate::store::Store;
+
+pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
+    let w = Window::ending_at(t, s.window);
+    let mut out = Vec::new();
+    for gpu in store.gpus().values() {
+        for reason in &s.reasons {
+            let with = [(attr::THROTTLE_REASON, reason.as_str())];
+            let Some(series) = current(store, gpu, metric::GPU_THROTTLE, &with, t) else {
+                continue;
+            };
+            let Some(held) = share(series, w, |v| v >= 0.5).filter(|x| *x >= s.min_share) else {
+                continue;
+            };
+            let mut labels = gpu_labels(series);
+            labels.insert(attr::THROTTLE_REASON.to_string(), reason.clone());
+            let temp = current(store, gpu, metric::GPU_TEMPERATURE, &[], t)
+                .and_then(|s| value_at(s, t))
+                .map(|c| format!(" at {c:.0} °C"))
+                .unwrap_or_default();
+            out.push(Finding {
+                kind: AlertKind::GpuThrottle,
+                severity: Severity::Warning,
+                summary: format!(
+                    "{}: throttled ({reason}) {:.0}% of the last {}{temp}",
+                    gpu_title(&labels),
+                    held * 100.0,
+                    gpuwatch_model::duration::format(std::time::Duration::from_nanos(
+                        s.window as u64
+                    )),
+                ),
+                labels,
+                value: held,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::config::AlertsConfig;
+    use crate::detect::testing::{every, Builder, S};
+
+    #[test]
+    fn cases() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_throttle;
+        let m = metric::GPU_THROTTLE;
+        let thermal = [("gpuwatch.throttle.reason", "hw_thermal")];
+        let power = [("gpuwatch.throttle.reason", "sw_power_cap")];
+        let cases: Vec<(&str, Store, Option<f64>)> = vec![
+            (
+                "healthy: never throttled",
+                Builder::new()
+                    .gpu("n", 0, None, m, &thermal, every(5, 0, 60, |_| 0.0))
+                    .build(),
+                None,
+            ),
+            (
+                "faulty: thermal all window",
+                Builder::new()
+                    .gpu("n", 0, None, m, &thermal, every(5, 0, 60, |_| 1.0))
+                    .build(),
+                Some(1.0),
+            ),
+            (
+                "borderline: 9 of the window's 12 samples (75%) is under 80%",
+                Builder::new()
+                    .gpu(
+                        "n",
+                        0,
+                        None,
+                        m,
+                        &thermal,
+                        every(5, 0, 60, |t| if t < 20 { 0.0 } else { 1.0 }),
+                    )
+                    .build(),
+                None,
+            ),
+            (
+                "borderline: 10 of 12 samples (83%) is over 80%",
+                Builder::new()
+                    .gpu(
+                        "n",
+                        0,
+                        None,
+                        m,
+                        &thermal,
+                        every(5, 0, 60, |t| if t < 15 { 0.0 } else { 1.0 }),
+                    )
+                    .build(),
+                Some(10.0 / 12.0),
+            ),
+            (
+                "healthy: power cap is not a reason by default",
+                Builder::new()
+                    .gpu("n", 0, None, m, &power, every(5, 0, 60, |_| 1.0))
+                    .build(),
+                None,
+            ),
+            (
+                "missing data: nothing in the window",
+                Builder::new()
+                    .gpu("n", 0, None, m, &thermal, [(0, 1.0)])
+                    .build(),
+                None,
+            ),
+        ];
+        for (name, store, want) in cases {
+            let got = evaluate(&store, &s, 60 * S).first().map(|f| f.value);
+            assert_eq!(got, want, "{name}");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! `gpu_xid`: XID errors the driver reported, with NVIDIA's catalog deciding severity.
+
+use gpuwatch_model::names::{attr, metric};
+use gpuwatch_model::{AlertKind, Finding};
+
+use super::config::XidSettings;
+use super::window::{gpu_labels, gpu_series, gpu_title, increase, Window};
+use crate::store::Store;
+
+/// What a code means, for the summary (NVIDIA's XID catalog).
+fn meaning(code: u32) -> &'static str {
+    match code {
+        13 => "graphics engine exception",
+        31 => "GPU memory page fault",
+        43 => "GPU stopped processing",
+        48 => "double-bit ECC error",
+        63 => "ECC page retirement or row remapping event",
+        64 => "ECC page retirement or row remapper failure",
+        74 => "NVLink error",
+        79 => "GPU has fallen off the bus",
+        94 => "contained ECC error",
+        95 => "uncontained ECC error",
+        _ => "see NVIDIA's XID catalog",
+    }
+}
+
+pub fn evaluate(store: &Store, s: &XidSettings, t: i64) -> Vec<Finding> {
+    let w = Window::ending_at(t, s.window);
+    let mut out = Vec::new();
+    for gpu in store.gpus().values() {
+        for series in gpu_series(store, gpu, metric::GPU_XID, &[]) {
+            let Some(code) = series
+                .key
+                .get(attr::XID_CODE)
+                .and_then(|c| c.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Some(events) = increase(series, w).filter(|n| *n > 0.0) else {
+                continue;
+            };
+            let mut labels = gpu_labels(series);
+            labels.insert(attr::XID_CODE.to_string(), code.to_string());
+            out.push(Finding {
+                kind: AlertKind::GpuXid,
+                severity: s.severity(code),
+                summary: format!(
+                    "{}: XID {code} ({}), {events} in the last {}",
+                    gpu_title(&labels),
+                    meaning(code),
+                    gpuwatch_model::duration::format(std::time::Duration::from_nanos(
+                        s.window as u64
+                    )),
+                ),
+                labels,
+                value: events,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use gpuwatch_model::Severity;
+
+    use super::*;
+    use crate::detect::config::AlertsConfig;
+    use crate::detect::testing::{Builder, M, S};
+
+    fn settings() -> XidSettings {
+        AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_xid
+    }
+
+    #[test]
+    fn cases() {
+        let xid = metric::GPU_XID;
+        // (name, store, evaluation time, expected (code, severity, count))
+        let cases: Vec<(&str, Store, i64, Vec<(u32, Severity, f64)>)> = vec![
+            (
+                "healthy: no XID series",
+                Builder::new()
+                    .gpu("n", 0, None, "hw.power", &[], [(0, 1.0)])
+                    .build(),
+                60 * S,
+                vec![],
+            ),
+            (
+                "faulty: XID 79 appears",
+                Builder::new()
+                    .gpu(
+                        "n",
+                        0,
+                        Some("j"),
+                        xid,
+                        &[("gpuwatch.xid.code", "79")],
+                        [(50, 1.0), (55, 1.0)],
+                    )
+                    .build(),
+                60 * S,
+                vec![(79, Severity::Critical, 1.0)],
+            ),
+            (
+                "faulty: a warning code counting up",
+                Builder::new()
+                    .gpu(
+                        "n",
+                        0,
+                        None,
+                        xid,
+                        &[("gpuwatch.xid.code", "13")],
+                        [(0, 1.0), (30, 1.0), (60, 3.0)],
+                    )
+                    .build(),
+                60 * S,
+                vec![(13, Severity::Warning, 3.0)],
+            ),
+            (
+                "borderline: the event left the window",
+                Builder::new()
+                    .gpu(
+                        "n",
+                        0,
+                        None,
+                        xid,
+                        &[("gpuwatch.xid.code", "79")],
+                        [(0, 1.0), (700, 1.0)],
+                    )
+                    .build(),
+                700 * S,
+                vec![],
+            ),
+            (
+                "borderline: an old event, still inside the 10m window",
+                Builder::new()
+                    .gpu(
+                        "n",
+                        0,
+                        None,
+                        xid,
+                        &[("gpuwatch.xid.code", "79")],
+                        [(0, 1.0), (500, 1.0)],
+                    )
+                    .build(),
+                500 * S,
+                vec![(79, Severity::Critical, 1.0)],
+            ),
+            (
+                "missing data: the series has no point yet at t",
+                Builder::new()
+                    .gpu(
+                        "n",
+                        0,
+                        None,
+                        xid,
+                        &[("gpuwatch.xid.code", "79")],
+                        [(120, 1.0)],
+                    )
+                    .build(),
+                M,
+                vec![],
+            ),
+        ];
+        for (name, store, t, want) in cases {
+            let got: Vec<(u32, Severity, f64)> = evaluate(&store, &settings(), t)
+                .iter()
+                .map(|f| {
+                    (
+                        f.labels["gpuwatch.xid.code"].parse().unwrap_or(0),
+                        f.severity,
+                        f.value,
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn summary_says_what_and_where() {
+        let store = Builder::new()
+            .gpu(
+                "node-07",
+                3,
+                Some("4411"),
+                metric::GPU_XID,
+                &[("gpuwatch.xid.code", "79")],
+                [(10, 1.0)],
+            )
+            .build();
+        let f = evaluate(&store, &settings(), 20 * S);
+        assert_eq!(
+            f[0].summary,
+            "node-07 gpu3 (job 4411): XID 79 (GPU has fallen off the bus), 1 in the last 10m"
+        );
+        assert_eq!(f[0].labels["hw.id"], "GPU-node-07-3");
+    }
+}
