@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use gpuwatch_model::api::AlertsResponse;
 use serde::Deserialize;
 
+use crate::alerts::StateFilter;
 use crate::state::CollectorState;
 use crate::view;
 
@@ -52,14 +53,24 @@ struct AlertsQuery {
     state: Option<String>,
 }
 
-async fn alerts(Query(q): Query<AlertsQuery>) -> Response {
-    match q.state.as_deref().unwrap_or("firing") {
-        // No detector runs yet (see the collector issue), so no alert is ever raised.
-        "firing" | "resolved" | "all" => Json(AlertsResponse::default()).into_response(),
-        other => (
-            StatusCode::BAD_REQUEST,
-            format!("state must be firing, resolved or all, got {other:?}\n"),
-        )
-            .into_response(),
-    }
+async fn alerts(
+    State(state): State<Arc<CollectorState>>,
+    Query(q): Query<AlertsQuery>,
+) -> Response {
+    let filter = match q.state.as_deref().unwrap_or("firing") {
+        "firing" => StateFilter::Firing,
+        "resolved" => StateFilter::Resolved,
+        "all" => StateFilter::All,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("state must be firing, resolved or all, got {other:?}\n"),
+            )
+                .into_response()
+        }
+    };
+    Json(AlertsResponse {
+        alerts: state.alerts(filter),
+    })
+    .into_response()
 }

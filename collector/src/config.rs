@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::{AlertSettings, AlertsConfig};
 use crate::store::{StoreConfig, StoreSettings};
 
 /// A config value that breaks a rule; `key` is the full dotted path.
@@ -38,6 +39,8 @@ pub struct CollectorConfig {
     pub max_request_bytes: usize,
     /// The live store's bounds.
     pub store: StoreConfig,
+    /// Detectors' thresholds and the alert manager.
+    pub alerts: AlertsConfig,
 }
 
 impl Default for CollectorConfig {
@@ -48,6 +51,7 @@ impl Default for CollectorConfig {
             api_listen: "127.0.0.1:9464".into(),
             max_request_bytes: 8 * 1024 * 1024,
             store: StoreConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct CollectorSettings {
     pub api_listen: SocketAddr,
     pub max_request_bytes: usize,
     pub store: StoreSettings,
+    pub alerts: AlertSettings,
 }
 
 fn listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -88,6 +93,7 @@ impl CollectorConfig {
             api_listen: listen("api_listen", &self.api_listen)?,
             max_request_bytes: self.max_request_bytes,
             store: self.store.validate()?,
+            alerts: self.alerts.validate()?,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! Data flows one way: `receiver` decodes, `ingest` keys points into the `store`,
 //! `view` reads the store for `api`. Nothing here knows about the agent or the TUI.
 
+pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod detect;

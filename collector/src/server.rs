@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::alerts::Transition;
 use crate::config::CollectorSettings;
 use crate::state::CollectorState;
 use crate::{api, receiver};
@@ -54,19 +55,41 @@ async fn bind(
     Ok((listener, local))
 }
 
+/// How often, in wall time, the evaluator catches up with event time.
+const EVALUATE_EVERY: Duration = Duration::from_millis(250);
+
+fn log_transition(change: &Transition) {
+    match change {
+        Transition::Firing(a) => tracing::warn!(
+            kind = %a.kind,
+            severity = ?a.severity,
+            id = %a.id,
+            "alert firing: {}",
+            a.summary
+        ),
+        Transition::Resolved(a) => {
+            tracing::info!(kind = %a.kind, id = %a.id, "alert resolved: {}", a.summary);
+        }
+    }
+}
+
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// Binds every listener (so a port in use fails here, not later) and serves.
 pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, StartError> {
-    let state = Arc::new(CollectorState::new(settings.store.clone()));
+    let state = Arc::new(CollectorState::new(
+        settings.store.clone(),
+        settings.alerts.clone(),
+    ));
     let (grpc_listener, otlp_grpc) =
         bind(settings.otlp_grpc_listen, "OTLP/gRPC", "otlp_grpc_listen").await?;
     let (http_listener, otlp_http) =
         bind(settings.otlp_http_listen, "OTLP/HTTP", "otlp_http_listen").await?;
     let (api_listener, api) = bind(settings.api_listen, "the API", "api_listen").await?;
     let (stop, stop_rx) = watch::channel(false);
+    let stop_rx_for_eval = stop_rx.clone();
     let mut tasks = JoinSet::new();
 
     let grpc = receiver::grpc::service(state.clone(), settings.max_request_bytes);
@@ -101,6 +124,28 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
             .await
         {
             tracing::error!("API server stopped: {e}");
+        }
+    });
+
+    let evaluator = state.clone();
+    let mut rx = stop_rx_for_eval;
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(EVALUATE_EVERY);
+        loop {
+            tokio::select! {
+                _ = rx.wait_for(|stop| *stop) => return,
+                _ = tick.tick() => {}
+            }
+            loop {
+                let (changes, caught_up) = evaluator.evaluate();
+                for change in changes {
+                    log_transition(&change);
+                }
+                if caught_up {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
         }
     });
 

@@ -2,24 +2,85 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use gpuwatch_model::Alert;
+
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
+use crate::alerts::{AlertManager, StateFilter, Transition};
+use crate::detect::{self, AlertSettings};
 use crate::ingest::{ingest, ingest_parsed, parse_protobuf, IngestOutcome, WireError};
 use crate::store::{Store, StoreSettings};
 use crate::telemetry::Telemetry;
+
+/// Most evaluation steps one `evaluate` call runs, so a long replay does not hold the
+/// store's lock for long; the next call goes on from there.
+const MAX_STEPS_PER_CALL: usize = 120;
 
 #[derive(Debug)]
 pub struct CollectorState {
     store: Mutex<Store>,
     pub telemetry: Telemetry,
+    alerts: Mutex<Evaluation>,
+}
+
+#[derive(Debug)]
+struct Evaluation {
+    settings: AlertSettings,
+    manager: AlertManager,
+    /// The last event time evaluated.
+    done_to: Option<i64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl CollectorState {
-    pub fn new(store: StoreSettings) -> Self {
+    pub fn new(store: StoreSettings, alerts: AlertSettings) -> Self {
         CollectorState {
             store: Mutex::new(Store::new(store)),
             telemetry: Telemetry::default(),
+            alerts: Mutex::new(Evaluation {
+                manager: AlertManager::new(alerts.clone()),
+                settings: alerts,
+                done_to: None,
+            }),
         }
+    }
+
+    /// Runs every detector at each evaluation instant (multiples of
+    /// `evaluation_interval` in event time) up to `evaluation_delay` behind the newest
+    /// point, at most `MAX_STEPS_PER_CALL` of them. Returns the alerts that started
+    /// firing or resolved, and whether it caught up.
+    pub fn evaluate(&self) -> (Vec<Transition>, bool) {
+        let mut eval = lock(&self.alerts);
+        let store = self.store();
+        let (Some(oldest), Some(newest)) = (store.oldest_ts(), store.newest_ts()) else {
+            return (Vec::new(), true);
+        };
+        let step = eval.settings.evaluation_interval;
+        let target = newest.saturating_sub(eval.settings.evaluation_delay);
+        let mut t = match eval.done_to {
+            Some(done) => done + step,
+            // Start at the first instant on the grid that holds data.
+            None => (oldest + step - 1).div_euclid(step) * step,
+        };
+        let mut changes = Vec::new();
+        for _ in 0..MAX_STEPS_PER_CALL {
+            if t > target {
+                return (changes, true);
+            }
+            let findings = detect::evaluate(&store, &eval.settings, t);
+            changes.extend(eval.manager.update(findings, t));
+            eval.done_to = Some(t);
+            t += step;
+        }
+        (changes, t > target)
+    }
+
+    /// Alerts in `state`, as `/api/v1/alerts` lists them.
+    pub fn alerts(&self, state: StateFilter) -> Vec<Alert> {
+        lock(&self.alerts).manager.alerts(state)
     }
 
     /// The store, for reading or writing. A panic while it was held does not make it

@@ -179,6 +179,7 @@ pub struct Store {
     nodes: Vec<(String, i64)>,
     node_index: FxHashMap<String, u32>,
     newest_ts: Option<i64>,
+    oldest_ts: Option<i64>,
     points_accepted: u64,
     rejected: BTreeMap<RejectReason, u64>,
 }
@@ -221,6 +222,7 @@ impl Store {
             nodes: Vec::new(),
             node_index: FxHashMap::default(),
             newest_ts: None,
+            oldest_ts: None,
             points_accepted: 0,
             rejected: BTreeMap::new(),
         }
@@ -347,6 +349,7 @@ impl Store {
             *newest = (*newest).max(ts);
         }
         self.newest_ts = Some(self.newest_ts.map_or(ts, |n| n.max(ts)));
+        self.oldest_ts = Some(self.oldest_ts.map_or(ts, |n| n.min(ts)));
         self.points_accepted += 1;
         Ok(())
     }
@@ -376,6 +379,11 @@ impl Store {
     /// Event time of the newest point from any source.
     pub fn newest_ts(&self) -> Option<i64> {
         self.newest_ts
+    }
+
+    /// Event time of the oldest point ever accepted (it may have been evicted since).
+    pub fn oldest_ts(&self) -> Option<i64> {
+        self.oldest_ts
     }
 
     pub fn points_accepted(&self) -> u64 {

@@ -292,7 +292,7 @@ impl AlertsConfig {
                 ))
             }
         };
-        if !(h.max_io_bytes_per_second >= 0.0) {
+        if h.max_io_bytes_per_second.is_nan() || h.max_io_bytes_per_second < 0.0 {
             return Err(ConfigError::new(
                 k("gpu_hang.max_io_bytes_per_second"),
                 format!("must be 0 or more, got {}", h.max_io_bytes_per_second),
