@@ -358,8 +358,10 @@ mod tests {
             c.validate().map_err(|e| e.to_string()),
             Err("collector.alerts.gpu_hang.min_utilization must be between 0 and 1, got 95".into())
         );
-        let mut c = AlertsConfig::default();
-        c.evaluation_interval = "100ms".into();
+        let c = AlertsConfig {
+            evaluation_interval: "100ms".into(),
+            ..AlertsConfig::default()
+        };
         assert_eq!(
             c.validate().map_err(|e| e.to_string()),
             Err("collector.alerts.evaluation_interval must be at least 1s, got 100ms".into())

@@ -79,7 +79,8 @@ mod tests {
     fn cases() {
         let xid = metric::GPU_XID;
         // (name, store, evaluation time, expected (code, severity, count))
-        let cases: Vec<(&str, Store, i64, Vec<(u32, Severity, f64)>)> = vec![
+        type Case = (&'static str, Store, i64, Vec<(u32, Severity, f64)>);
+        let cases: Vec<Case> = vec![
             (
                 "healthy: no XID series",
                 Builder::new()
