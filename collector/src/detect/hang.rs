@@ -12,9 +12,9 @@ use gpuwatch_model::{AlertKind, Finding, Severity};
 
 use super::config::HangSettings;
 use super::window::{
-    current, gpu_labels, gpu_series, gpu_title, increase, mean, rate, utilization, value_at, Window,
+    current, gpu_labels, gpu_series, gpu_title, mean, rate, utilization, value_at, Window,
 };
-use crate::store::{Series, Store};
+use crate::store::Store;
 
 /// One hung GPU.
 struct Hung {
@@ -24,22 +24,30 @@ struct Hung {
     io: f64,
 }
 
-/// Whether the job's step counters advanced in the window: `Some(true)` if any did,
-/// `Some(false)` if the job has counters and none moved, `None` without counters.
-fn steps_advanced(store: &Store, job: &str, w: Window) -> Option<bool> {
-    let counters: Vec<&Series> = store
+/// Per job, whether its step counters advanced in the window: `true` if any did,
+/// `false` if the job has counters and none moved; jobs without counters are absent.
+/// (A counter's first point is no progress: only growth between points counts.)
+fn steps_advanced(
+    store: &Store,
+    jobs: &BTreeMap<String, Vec<Hung>>,
+    w: Window,
+) -> BTreeMap<String, bool> {
+    let mut out = BTreeMap::new();
+    if jobs.is_empty() {
+        return out;
+    }
+    let counters = store
         .series()
         .iter()
-        .filter(|s| s.key.metric == metric::TRAIN_STEP && s.key.get(attr::JOB_ID) == Some(job))
-        .collect();
-    if counters.is_empty() {
-        return None;
+        .filter(|s| s.key.metric == metric::TRAIN_STEP);
+    for s in counters {
+        let Some(job) = s.key.get(attr::JOB_ID).filter(|j| jobs.contains_key(*j)) else {
+            continue;
+        };
+        let moved = rate(s, w).is_some_and(|r| r > 0.0);
+        *out.entry(job.to_string()).or_insert(false) |= moved;
     }
-    Some(
-        counters
-            .iter()
-            .any(|s| increase(s, w).is_some_and(|n| n > 0.0)),
-    )
+    out
 }
 
 pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
@@ -105,12 +113,13 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
             None => out.push(gpu_finding(h, None, s)),
         }
     }
+    let steps = steps_advanced(store, &by_job, w);
     for (job, gpus) in by_job {
-        let steps = steps_advanced(store, &job, w);
-        if steps == Some(true) {
+        let advanced = steps.get(&job).copied();
+        if advanced == Some(true) {
             continue;
         }
-        let certain = steps == Some(false);
+        let certain = advanced == Some(false);
         if gpus.len() >= 2 && job_sizes.get(&job) == Some(&gpus.len()) {
             out.push(job_finding(&job, &gpus, certain));
         } else {
@@ -322,10 +331,11 @@ mod tests {
         let mut b = Builder::new();
         gpu(&mut b, "a", 0, Some("7"), 0.99, 80.0, 0.0);
         gpu(&mut b, "a", 1, Some("7"), 0.99, 80.0, 0.0);
+        // A counter first seen inside the window, at 1200, has not advanced.
         b.series(
             metric::TRAIN_STEP,
             &[("gpuwatch.job.id", "7")],
-            every(5, 0, 60, |_| 1200.0),
+            every(5, 10, 60, |_| 1200.0),
         );
         let f = run(&mut b);
         assert_eq!(f.len(), 1);
