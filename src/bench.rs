@@ -233,3 +233,130 @@ pub async fn ingest_bench(duration: Duration) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Fills a store with `gpus` GPUs (8 per node), one minute of 1 s samples of what the
+/// detectors read, and times `detect::evaluate` over it. One GPU in 16 hangs, one in 16
+/// stalls, the rest train.
+pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
+    use gpuwatch_collector::detect::{self, AlertsConfig};
+    use gpuwatch_collector::store::builder::{every, Builder, S};
+    use gpuwatch_model::names::metric;
+
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run `cargo run --release -- bench detect` for real figures"
+        );
+    }
+    let settings = AlertsConfig::default().validate()?;
+    let started = Instant::now();
+    let mut b = Builder::new();
+    let nvlink = [
+        ("gpuwatch.link", "nvlink"),
+        ("network.io.direction", "transmit"),
+    ];
+    let process = [
+        ("process.pid", "4242"),
+        ("process.executable.name", "python"),
+    ];
+    for g in 0..gpus {
+        let host = format!("node-{:04}", g / 8);
+        let job = format!("{}", 1000 + g / 64);
+        let i = (g % 8) as u32;
+        let (util, watts, io) = match g % 16 {
+            0 => (0.99, 80.0, 0.0),
+            1 => (0.0, 70.0, 0.0),
+            _ => (0.97, 650.0, 150e9),
+        };
+        let job = Some(job.as_str());
+        b.gpu(
+            &host,
+            i,
+            job,
+            metric::GPU_UTILIZATION,
+            &[],
+            every(1, 0, 60, |_| util),
+        )
+        .gpu(
+            &host,
+            i,
+            job,
+            metric::POWER,
+            &[],
+            every(1, 0, 60, |_| watts),
+        )
+        .gpu(
+            &host,
+            i,
+            job,
+            metric::GPU_POWER_LIMIT,
+            &[],
+            every(1, 0, 60, |_| 700.0),
+        )
+        .gpu(
+            &host,
+            i,
+            job,
+            metric::GPU_TEMPERATURE,
+            &[],
+            every(1, 0, 60, |_| 65.0),
+        )
+        .gpu(
+            &host,
+            i,
+            job,
+            metric::GPU_IO,
+            &nvlink,
+            every(1, 0, 60, |t| io * t as f64),
+        )
+        .gpu(
+            &host,
+            i,
+            job,
+            metric::GPU_PROCESS_MEMORY,
+            &process,
+            every(1, 0, 60, |_| 40e9),
+        );
+        for reason in [
+            "hw_thermal",
+            "sw_thermal",
+            "sw_power_cap",
+            "hw_power_brake",
+            "hw_slowdown",
+        ] {
+            b.gpu(
+                &host,
+                i,
+                job,
+                metric::GPU_THROTTLE,
+                &[("gpuwatch.throttle.reason", reason)],
+                every(1, 0, 60, |_| 0.0),
+            );
+        }
+    }
+    let store = b.build();
+    println!(
+        "fleet: {} GPUs on {} nodes, {} series, {} points (built in {:.1}s)",
+        thousands(gpus as u64),
+        thousands(gpus.div_ceil(8) as u64),
+        thousands(store.series().len() as u64),
+        thousands(store.points_accepted()),
+        started.elapsed().as_secs_f64()
+    );
+    let t = 60 * S;
+    let findings = detect::evaluate(&store, &settings, t).len();
+    let mut times: Vec<f64> = (0..passes.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(detect::evaluate(&store, &settings, t));
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!(
+        "one pass of every detector: {mean:.1} ms mean, {:.1} ms worst of {} passes ({findings} findings a pass)",
+        times.last().copied().unwrap_or_default(),
+        times.len()
+    );
+    Ok(())
+}

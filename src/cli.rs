@@ -180,4 +180,13 @@ pub enum BenchCommand {
         #[arg(long, default_value = "3s")]
         duration: String,
     },
+    /// Time of one evaluation pass of every detector over a simulated fleet.
+    Detect {
+        /// GPUs in the fleet (8 per node).
+        #[arg(long, default_value_t = 10_000)]
+        gpus: usize,
+        /// Passes to average over.
+        #[arg(long, default_value_t = 20)]
+        passes: usize,
+    },
 }

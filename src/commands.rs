@@ -40,6 +40,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::ingest_bench(d).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Detect { gpus, passes }) => {
+            crate::bench::detect_bench(gpus, passes)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -10,9 +10,6 @@ mod throttle;
 mod window;
 mod xid;
 
-#[cfg(test)]
-mod testing;
-
 use gpuwatch_model::Finding;
 
 pub use config::{AlertSettings, AlertsConfig};

@@ -4,6 +4,7 @@
 //! Everything runs on event time: eviction, windows and "now" come from the points'
 //! own timestamps (CONTRACT.md "Time").
 
+pub mod builder;
 mod ring;
 mod settings;
 

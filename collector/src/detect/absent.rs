@@ -32,7 +32,7 @@ pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::testing::{Builder, S};
+    use crate::store::builder::{Builder, S};
 
     #[test]
     fn cases() {

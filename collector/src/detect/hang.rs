@@ -183,7 +183,7 @@ fn job_finding(job: &str, gpus: &[Hung], certain: bool) -> Finding {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::detect::testing::{every, Builder, S};
+    use crate::store::builder::{every, Builder, S};
 
     /// A GPU of `job` on `host`: utilization, power (limit 700 W) and NVLink bytes
     /// growing at `io` bytes/s, sampled every 5 s over the first minute.

@@ -59,7 +59,7 @@ pub fn evaluate(store: &Store, s: &StallSettings, t: i64) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::detect::testing::{every, Builder, S};
+    use crate::store::builder::{every, Builder, S};
 
     const UTIL: &str = metric::GPU_UTILIZATION;
     const PROC: &str = metric::GPU_PROCESS_MEMORY;

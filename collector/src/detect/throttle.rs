@@ -49,7 +49,7 @@ pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::detect::testing::{every, Builder, S};
+    use crate::store::builder::{every, Builder, S};
 
     #[test]
     fn cases() {

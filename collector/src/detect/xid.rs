@@ -66,7 +66,7 @@ mod tests {
 
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::detect::testing::{Builder, M, S};
+    use crate::store::builder::{Builder, M, S};
 
     fn settings() -> XidSettings {
         AlertsConfig::default()

@@ -1,4 +1,4 @@
-//! Stores built point by point for detector tests.
+//! Stores built point by point, for detector tests and benchmarks.
 
 use std::borrow::Cow;
 
@@ -9,8 +9,17 @@ pub const S: i64 = 1_000_000_000;
 /// One minute.
 pub const M: i64 = 60 * S;
 
+/// Fills a store directly, bypassing OTLP: an hour of retention, room for a million
+/// series.
+#[derive(Debug)]
 pub struct Builder {
     store: Store,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
 }
 
 impl Builder {
@@ -19,7 +28,7 @@ impl Builder {
             store: Store::new(StoreSettings {
                 retention_ns: 3600 * S,
                 max_points_per_series: 10_000,
-                max_series: 10_000,
+                max_series: 1_000_000,
             }),
         }
     }
