@@ -19,7 +19,9 @@ const WARN_EVERY: Duration = Duration::from_secs(30);
 /// The node agent: samples every `interval` and exports each sample.
 pub struct Agent {
     settings: AgentSettings,
-    sampler: Box<dyn Sampler>,
+    /// `None` only while a sample is being taken on a blocking thread, or after the
+    /// sampler panicked.
+    sampler: Option<Box<dyn Sampler>>,
     exporter: OtlpExporter,
     status: Arc<AgentStatus>,
     last_sample: Option<NodeSample>,
@@ -31,7 +33,7 @@ impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
             .field("settings", &self.settings)
-            .field("sampler", &self.sampler.describe())
+            .field("sampler", &self.sampler.as_ref().map(|s| s.describe()))
             .field("exporter", &self.exporter)
             .finish_non_exhaustive()
     }
@@ -53,7 +55,7 @@ impl Agent {
     ) {
         let mut agent = Agent {
             settings,
-            sampler,
+            sampler: Some(sampler),
             exporter,
             status,
             last_sample: None,
@@ -61,7 +63,7 @@ impl Agent {
             sample_warnings: WarnLimiter::new(WARN_EVERY),
         };
         tracing::info!(
-            sampler = %agent.sampler.describe(),
+            sampler = %agent.sampler.as_ref().map(|s| s.describe()).unwrap_or_default(),
             collector = %agent.exporter.url(),
             interval = ?agent.settings.interval,
             "agent started"
@@ -79,7 +81,7 @@ impl Agent {
                 () = stopped(shutdown) => return,
                 _ = ticker.tick() => {}
             }
-            let Some(sample) = self.take_sample() else {
+            let Some(sample) = self.take_sample().await else {
                 continue;
             };
             let result = tokio::select! {
@@ -91,8 +93,33 @@ impl Agent {
         }
     }
 
-    fn take_sample(&mut self) -> Option<NodeSample> {
-        match self.sampler.sample(unix_nanos_now()) {
+    /// Samples on a blocking thread: NVML calls block (a PCIe throughput reading alone
+    /// waits about 20 ms), and must not stall the runtime's workers.
+    async fn take_sample(&mut self) -> Option<NodeSample> {
+        let Some(mut sampler) = self.sampler.take() else {
+            self.status
+                .record_sample_error("the sampler panicked earlier; restart the agent".into());
+            return None;
+        };
+        let now = unix_nanos_now();
+        let taken = tokio::task::spawn_blocking(move || {
+            let result = sampler.sample(now);
+            (sampler, result)
+        })
+        .await;
+        let result = match taken {
+            Ok((sampler, result)) => {
+                self.sampler = Some(sampler);
+                result
+            }
+            Err(e) => {
+                tracing::error!("the sampler panicked: {e}; no more samples will be taken");
+                self.status
+                    .record_sample_error(format!("the sampler panicked: {e}"));
+                return None;
+            }
+        };
+        match result {
             Ok(sample) => {
                 self.status.record_sample(&sample);
                 self.last_sample = Some(sample.clone());
