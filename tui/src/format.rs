@@ -151,12 +151,12 @@ pub fn clock_utc(unix_ms: i64) -> String {
 
 /// The GPU model without the vendor's marketing prefix: `NVIDIA H100 80GB HBM3` →
 /// `H100 80GB HBM3`, `NVIDIA GeForce RTX 4090` → `RTX 4090`.
-pub fn short_model(model: &str) -> String {
+pub fn short_model(model: &str) -> &str {
     let mut m = model.trim();
     for prefix in ["NVIDIA ", "Tesla ", "GeForce ", "Quadro "] {
         m = m.strip_prefix(prefix).unwrap_or(m);
     }
-    m.to_string()
+    m
 }
 
 /// Cuts `text` to at most `width` characters, ending with `…` when it was cut.

@@ -1,20 +1,26 @@
 //! `gpuwatch top`: the live terminal dashboard of a GPU fleet.
 //!
-//! One row per GPU (utilization, memory, power, temperature, NVLink traffic, job), with
-//! cluster totals above and the data's age and source below. The data comes from a
+//! One row per GPU (utilization, memory, power, temperature, NVLink and PCIe traffic,
+//! job, team) under a row per node that folds, sorted by any column and filtered with a
+//! small language (`util<5 node=node-0*`), with cluster totals above and the data's age
+//! and source below. The data comes from a
 //! [`Source`]: a collector's JSON API ([`HttpSource`], `GET /api/v1/gpus`) or a function
 //! in the same process ([`FnSource`], for `gpuwatch up` and `demo`). This crate knows the
 //! collector only through `gpuwatch_model::api`.
 //!
 //! - `source`: where data comes from;
 //! - `app`: the state and its one way to change, [`App::update`] with an [`Event`];
+//! - `filter`, `sort`, `column`: the `/` filter language, the table's order, its columns;
 //! - `ui`: drawing a `&App`, never changing it;
 //! - `run`: the terminal loop, [`run`];
 //! - `format`: numbers as text.
 
 mod app;
+mod column;
+mod filter;
 mod format;
 mod run;
+mod sort;
 mod source;
 mod ui;
 

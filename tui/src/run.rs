@@ -1,6 +1,6 @@
-//! The terminal loop: set up the terminal, then one `select!` over keys, fetched data
-//! and a once-a-second tick, feeding [`App::update`] and redrawing when something
-//! changed; restore the terminal on every way out.
+//! The terminal loop: set up the terminal, then one `select!` over keys and fetched
+//! data, feeding [`App::update`] and redrawing only when it says the screen changed
+//! (new data, a key, a resize: no timer redraws); restore the terminal on every way out.
 
 use std::io;
 use std::sync::Arc;
@@ -20,8 +20,6 @@ use crate::ui;
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(1);
 /// Faster than this would only load the collector.
 const MIN_REFRESH: Duration = Duration::from_millis(100);
-/// How often the footer's "data 1.2s old" is redrawn when nothing else happens.
-const TICK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
@@ -91,8 +89,6 @@ where
     };
     let mut fetch_timer = tokio::time::interval(refresh.max(MIN_REFRESH));
     fetch_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut termination = Termination::new();
 
     let mut dirty = true;
@@ -111,27 +107,18 @@ where
             _ = termination.recv() => break Ok(()),
             maybe = input.next() => match maybe {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
-                    app.update(Event::Key(key.into()));
-                    dirty = true;
+                    dirty |= app.update(Event::Key(key.into()));
                 }
                 Some(Ok(TermEvent::Resize(width, height))) => {
-                    app.update(Event::Resize { width, height });
-                    dirty = true;
+                    dirty |= app.update(Event::Resize { width, height });
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => break Err(TuiError::Input(e)),
                 // No more input: the terminal is gone.
                 None => break Ok(()),
             },
-            Some(ev) = data_rx.recv() => {
-                app.update(ev);
-                dirty = true;
-            }
+            Some(ev) = data_rx.recv() => dirty |= app.update(ev),
             _ = fetch_timer.tick() => fetcher.start(),
-            _ = tick.tick() => {
-                app.update(Event::Tick);
-                dirty = true;
-            }
         }
     };
     fetcher.stop();
@@ -212,7 +199,7 @@ impl Termination {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::FnSource;
+    use crate::source::{FnSource, SourceError};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use gpuwatch_model::api::{GpuView, GpusResponse};
     use ratatui::backend::TestBackend;
@@ -269,6 +256,43 @@ mod tests {
         let screen = terminal.backend().to_string();
         assert!(screen.contains("node-42"), "{screen}");
         assert!(screen.contains("test source"), "{screen}");
+    }
+
+    /// A collector that never answers.
+    struct Silent;
+
+    impl Source for Silent {
+        fn describe(&self) -> String {
+            "silent".into()
+        }
+
+        fn fetch(&self) -> futures::future::BoxFuture<'_, Result<GpusResponse, SourceError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_redrawn_without_data_or_input() {
+        let mut draws = 0;
+        let draw = |_: &App| {
+            draws += 1;
+            Ok(())
+        };
+        let input = futures::stream::pending::<io::Result<TermEvent>>();
+        let looping = event_loop(
+            Arc::new(Silent),
+            Duration::from_millis(100),
+            (80, 24),
+            input,
+            draw,
+        );
+        // A minute of (paused, so instant) time: 600 fetch timer ticks, no answer.
+        let result = tokio::time::timeout(Duration::from_secs(60), looping).await;
+        assert!(
+            result.is_err(),
+            "the loop runs until input or a signal ends it"
+        );
+        assert_eq!(draws, 1, "the first frame only");
     }
 
     #[tokio::test]

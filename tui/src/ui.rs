@@ -1,7 +1,15 @@
-//! Drawing the dashboard: a line of cluster totals, the GPU table, a footer with the
-//! source, the age of the data and the keys. Rendering reads an [`App`] and the current
-//! time and never changes either; [`render`] takes "now" so tests can fix it.
+//! Drawing the dashboard: a line of cluster totals, the GPU table grouped by node, a
+//! footer with the source, the age of the data, the filter and sort, and the keys; the
+//! `?` overlay on top. Rendering reads an [`App`] and the current time and never
+//! changes either; [`render`] takes "now" so tests can fix it.
+//!
+//! - `columns`: which columns fit and how wide;
+//! - `node_totals`: what a node's header row sums up;
+//! - `table`: the rows; `status`: the lines above and below; `help`: the overlay.
 
+mod columns;
+mod help;
+mod node_totals;
 mod status;
 mod table;
 
@@ -12,11 +20,15 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use crate::app::App;
+use crate::app::{App, Mode};
 
 /// Below this the dashboard says so instead of drawing a mangled table.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 10;
+
+/// A GPU whose newest point is this far behind the newest point of all is drawn dim,
+/// and a node all of whose GPUs are counts as absent.
+pub(crate) const STALE_GPU_MS: i64 = 15_000;
 
 /// Lines that are not table rows: totals, the table's title row, the footer.
 const CHROME_LINES: u16 = 3;
@@ -52,12 +64,15 @@ pub fn render(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
     ])
     .areas(area);
     status::render_totals(app, totals, buf);
-    if app.gpus.is_empty() {
+    if app.rows.is_empty() {
         render_empty(app, body, buf);
     } else {
         table::render_table(app, body, buf);
     }
     status::render_footer(app, now_unix_ms, footer, buf);
+    if app.mode == Mode::Help {
+        help::render_help(body, buf);
+    }
 }
 
 fn render_too_small(area: Rect, buf: &mut Buffer) {
@@ -80,7 +95,11 @@ fn render_empty(app: &App, area: Rect, buf: &mut Buffer) {
     let text = match (&app.last_ok_fetch_unix_ms, &app.last_error) {
         (None, None) => format!("waiting for the first answer from {}…", app.source),
         (None, Some(_)) => format!("no answer yet from {}", app.source),
-        (Some(_), _) => "no GPUs reported yet".to_string(),
+        (Some(_), _) if app.gpus.is_empty() => "no GPUs reported yet".to_string(),
+        (Some(_), _) => format!(
+            "no GPU matches `{}` · / to change it, Esc to clear it",
+            app.filter.text()
+        ),
     };
     let [line] = Layout::vertical([Constraint::Length(1)])
         .flex(ratatui::layout::Flex::Center)

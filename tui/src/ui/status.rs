@@ -9,14 +9,24 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::app::App;
+use super::STALE_GPU_MS;
+use crate::app::{App, Mode};
 use crate::format;
 
 const SEPARATOR: &str = " · ";
-const KEYS: &str = "q quit ↑↓ move p pause";
-const KEYS_PAUSED: &str = "q quit ↑↓ move p resume";
-const KEYS_SHORT: &str = "q quit";
-const KEYS_SHORT_PAUSED: &str = "p resume q quit";
+/// Key hints, longest first; the footer shows the longest that fits. `?` lists all.
+const KEYS_TABLE: [&str; 3] = [
+    "? help / filter s sort c fold p pause q quit",
+    "? help / filter q quit",
+    "? help q quit",
+];
+const KEYS_PAUSED: [&str; 3] = [
+    "? help / filter s sort c fold p resume q quit",
+    "? help p resume q quit",
+    "p resume q quit",
+];
+const KEYS_PROMPT: [&str; 2] = ["Enter apply · Esc cancel · Ctrl-U clear", "Esc cancel"];
+const KEYS_HELP: [&str; 1] = ["Esc close"];
 /// Below this utilization a GPU counts as idle in the totals.
 const IDLE_BELOW: f64 = 0.05;
 
@@ -102,13 +112,13 @@ fn truncate_line(line: Line<'static>, width: usize) -> Line<'static> {
     Line::from(out)
 }
 
-/// `gpuwatch  3 nodes · 8 GPUs (1 idle) · util 68% · power 2667 W · mem 362/520 GiB`
+/// `gpuwatch  4 nodes (1 absent) · 8 GPUs (1 idle) · util 68% · power 2667 W · mem 362/520 GiB`
 pub(super) fn render_totals(app: &App, area: Rect, buf: &mut Buffer) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let tag = Span::styled(" gpuwatch ", bold.add_modifier(Modifier::REVERSED));
     let room = usize::from(area.width).saturating_sub(tag.width() + 1);
     let mut line = if app.last_ok_fetch_unix_ms.is_some() {
-        fit(totals(&app.gpus, app.nodes), room)
+        fit(totals(&app.gpus, app.nodes, app.newest_point_unix_ms), room)
     } else {
         Line::default()
     };
@@ -117,7 +127,24 @@ pub(super) fn render_totals(app: &App, area: Rect, buf: &mut Buffer) {
     line.style(bold).render(area, buf);
 }
 
-fn totals(gpus: &[GpuView], nodes: usize) -> Vec<Piece> {
+/// Nodes whose GPUs all fell silent, relative to the newest point of any.
+fn absent_nodes(gpus: &[GpuView], newest: Option<i64>) -> usize {
+    let Some(newest) = newest else {
+        return 0;
+    };
+    gpus.chunk_by(|a, b| a.node == b.node)
+        .filter(|node| {
+            let last = node
+                .iter()
+                .map(|g| g.last_seen_unix_ms)
+                .max()
+                .unwrap_or(i64::MIN);
+            newest.saturating_sub(last) > STALE_GPU_MS
+        })
+        .count()
+}
+
+fn totals(gpus: &[GpuView], nodes: usize, newest: Option<i64>) -> Vec<Piece> {
     let utils: Vec<f64> = gpus
         .iter()
         .filter_map(|g| g.utilization.filter(|u| u.is_finite()))
@@ -133,7 +160,10 @@ fn totals(gpus: &[GpuView], nodes: usize) -> Vec<Piece> {
     };
 
     let mut pieces = vec![
-        Piece::keep(format!("{nodes} nodes")),
+        Piece::keep(match absent_nodes(gpus, newest) {
+            0 => format!("{nodes} nodes"),
+            absent => format!("{nodes} nodes ({absent} absent)"),
+        }),
         Piece::keep(format!("{} GPUs ({idle} idle)", gpus.len())),
     ];
     if !utils.is_empty() {
@@ -160,8 +190,35 @@ fn totals(gpus: &[GpuView], nodes: usize) -> Vec<Piece> {
 }
 
 /// `collector http://127.0.0.1:9464 · data 1.2s old · 8 GPUs · 12,345 points`, or, after
-/// a failed fetch, `collector … · stale since 09:59:59 UTC · <why>`; keys on the right.
+/// a failed fetch, `collector … · stale since 09:59:59 UTC · <why>`; then the filter and
+/// sort in force; keys on the right. While a filter is typed, the prompt instead.
 pub(super) fn render_footer(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
+    let (status, keys): (Vec<Piece>, &[&str]) = match &app.mode {
+        Mode::Filter { input, error } => (prompt(input, error.as_deref()), &KEYS_PROMPT),
+        Mode::Help => (status(app, now_unix_ms), &KEYS_HELP),
+        Mode::Table if app.paused => (status(app, now_unix_ms), &KEYS_PAUSED),
+        Mode::Table => (status(app, now_unix_ms), &KEYS_TABLE),
+    };
+    // The longest key help that fits beside the status, else the shortest.
+    let width = usize::from(area.width);
+    let room_for = |keys: &str| width.saturating_sub(keys.chars().count() + 1);
+    let shortest = keys.last().copied().unwrap_or_default();
+    let status = fit(status, room_for(shortest));
+    let keys = keys
+        .iter()
+        .copied()
+        .find(|k| status.width() <= room_for(k))
+        .unwrap_or(shortest);
+    let status_width = u16::try_from(status.width()).unwrap_or(area.width);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(status_width), Constraint::Fill(1)]).areas(area);
+    status.render(left, buf);
+    Line::from(Span::styled(keys, Style::new().fg(Color::DarkGray)))
+        .alignment(Alignment::Right)
+        .render(right, buf);
+}
+
+fn status(app: &App, now_unix_ms: i64) -> Vec<Piece> {
     let alarm = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
     let failed = app.last_error.is_some();
     let mut pieces = vec![Piece {
@@ -191,34 +248,41 @@ pub(super) fn render_footer(app: &App, now_unix_ms: i64, area: Rect, buf: &mut B
                 None => "no points yet".to_string(),
             };
             pieces.push(Piece::keep(age));
-            pieces.push(Piece::droppable(1, format!("{} GPUs", app.gpus.len())));
+            if app.filter.is_empty() {
+                pieces.push(Piece::droppable(1, format!("{} GPUs", app.gpus.len())));
+            }
             let points = format::thousands(app.points_received);
             pieces.push(Piece::droppable(2, format!("{points} points")));
         }
     }
+    if !app.sort.is_default() {
+        let text = format!("sort {}{}", app.sort.column.label(), app.sort.arrow());
+        pieces.push(Piece::droppable(4, text));
+    }
+    if !app.filter.is_empty() {
+        let shown = format!("{}/{} GPUs", app.shown_gpus(), app.gpus.len());
+        pieces.push(Piece::droppable(5, shown));
+        let text = format!("filter {}", app.filter.text());
+        pieces.push(Piece::keep(Span::styled(
+            text,
+            Style::new().add_modifier(Modifier::BOLD),
+        )));
+    }
+    pieces
+}
 
-    // The full key help when it fits beside the status, else the short one.
-    let width = usize::from(area.width);
-    let room_for = |keys: &str| width.saturating_sub(keys.chars().count() + 1);
-    let long_keys = if app.paused { KEYS_PAUSED } else { KEYS };
-    let short_keys = if app.paused {
-        KEYS_SHORT_PAUSED
-    } else {
-        KEYS_SHORT
-    };
-    let status = fit(pieces, room_for(short_keys));
-    let keys = if status.width() <= room_for(long_keys) {
-        long_keys
-    } else {
-        short_keys
-    };
-    let status_width = u16::try_from(status.width()).unwrap_or(area.width);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(status_width), Constraint::Fill(1)]).areas(area);
-    status.render(left, buf);
-    Line::from(Span::styled(keys, Style::new().fg(Color::DarkGray)))
-        .alignment(Alignment::Right)
-        .render(right, buf);
+/// `filter › util<5█`, and after a refused Enter, `✗ <why>`.
+fn prompt(input: &str, error: Option<&str>) -> Vec<Piece> {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut pieces = vec![Piece::keep(Span::styled(
+        format!("filter › {input}█"),
+        bold,
+    ))];
+    if let Some(error) = error {
+        let alarm = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+        pieces.push(Piece::keep(Span::styled(format!("✗ {error}"), alarm)));
+    }
+    pieces
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ fn h100(
     watts: f64,
     celsius: f64,
     nvlink: f64,
-    job: Option<&str>,
+    job: Option<(&str, &str)>,
 ) -> GpuView {
     GpuView {
         node: node.into(),
@@ -43,22 +43,23 @@ fn h100(
         nvlink_rx_bytes_per_second: Some(nvlink * 0.98),
         pcie_tx_bytes_per_second: Some(1.2e9),
         pcie_rx_bytes_per_second: Some(3.4e9),
-        job: job.map(Into::into),
-        team: job.map(|_| "llm".into()),
+        job: job.map(|(job, _)| job.into()),
+        team: job.map(|(_, team)| team.into()),
         last_seen_unix_ms: now() - 1_200,
     }
 }
 
-/// Three nodes: a training job with NVLink traffic, a GPU that looks hung, an idle
-/// one, an A100 box, and a GPU that sent only its name.
+/// Four nodes: a training job with NVLink traffic, a GPU that looks hung next to an
+/// idle one, an A100 box serving a model beside a GPU that sent only its name, and a
+/// node that fell silent 40 s ago.
 fn fleet() -> GpusResponse {
-    let job = Some("pretrain-4411");
+    let train = Some(("4411", "llm-pretrain"));
     let mut gpus = vec![
-        h100("node-01", 0, 0.97, 71.3, 612.0, 71.0, 182.3e9, job),
-        h100("node-01", 1, 0.96, 71.1, 598.0, 69.0, 181.9e9, job),
-        h100("node-01", 2, 0.52, 70.8, 455.0, 64.0, 95.0e9, job),
-        h100("node-01", 3, 0.98, 71.4, 689.0, 86.0, 180.0e9, job),
-        h100("node-02", 0, 0.99, 64.0, 71.0, 41.0, 0.0, job),
+        h100("node-01", 0, 0.97, 71.3, 612.0, 71.0, 182.3e9, train),
+        h100("node-01", 1, 0.96, 71.1, 598.0, 69.0, 181.9e9, train),
+        h100("node-01", 2, 0.52, 70.8, 455.0, 64.0, 95.0e9, train),
+        h100("node-01", 3, 0.98, 71.4, 689.0, 86.0, 180.0e9, train),
+        h100("node-02", 0, 0.99, 64.0, 71.0, 41.0, 0.0, train),
         h100("node-02", 1, 0.0, 0.5, 62.0, 33.0, 0.0, None),
     ];
     gpus.push(GpuView {
@@ -74,7 +75,8 @@ fn fleet() -> GpusResponse {
         temperature_celsius: Some(55.0),
         nvlink_tx_bytes_per_second: Some(1_500.0),
         nvlink_rx_bytes_per_second: Some(25.0e6),
-        job: Some("ranker-serving-eu-west-2".into()),
+        job: Some("infer-llama-3.1-8b".into()),
+        team: Some("search".into()),
         last_seen_unix_ms: now() - 1_200,
         ..GpuView::default()
     });
@@ -85,13 +87,19 @@ fn fleet() -> GpusResponse {
         last_seen_unix_ms: now() - 1_200,
         ..GpuView::default()
     });
+    let silent = Some(("ft-812", "ranking"));
+    for index in 0..2 {
+        let mut gpu = h100("node-04", index, 0.88, 40.0, 420.0, 77.0, 60.0e9, silent);
+        gpu.last_seen_unix_ms = now() - 40_000;
+        gpus.push(gpu);
+    }
     // Shuffled on purpose: the app sorts.
     gpus.reverse();
     GpusResponse {
         gpus,
         newest_point_unix_ms: Some(now() - 1_200),
         points_received: 12_345,
-        nodes: 3,
+        nodes: 4,
     }
 }
 
@@ -121,24 +129,98 @@ fn assert_screen(name: &str, screen: String) {
     settings.bind(|| insta::assert_snapshot!(name, screen));
 }
 
-#[test]
-fn wide_terminal_shows_every_column() {
-    let app = app_with(fleet(), 120, 20);
-    assert_screen("fleet_120x20", screen(&app, 120, 20));
+/// The sizes every screen is checked at: the smallest the dashboard is made for, and
+/// a large terminal.
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn keys(app: &mut App, keys: &[Key]) {
+    for &k in keys {
+        app.update(Event::Key(k));
+    }
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(Event::Key(Key::Char(c)));
+    }
+}
+
+/// Draws the fleet at both sizes after `setup`, as `<name>_<w>x<h>`.
+fn assert_at_both_sizes(name: &str, setup: impl Fn(&mut App)) {
+    for (width, height) in SIZES {
+        let mut app = app_with(fleet(), width, height);
+        setup(&mut app);
+        assert_screen(
+            &format!("{name}_{width}x{height}"),
+            screen(&app, width, height),
+        );
+    }
 }
 
 #[test]
-fn eighty_columns_drop_model_and_nvlink() {
-    let mut app = app_with(fleet(), 80, 24);
-    app.update(Event::Key(Key::Down));
-    app.update(Event::Key(Key::Down));
-    assert_screen("fleet_80x24_selected", screen(&app, 80, 24));
+fn fleet_grouped_by_node_with_a_gpu_selected() {
+    assert_at_both_sizes("fleet", |app| keys(app, &[Key::Down, Key::Down]));
+}
+
+#[test]
+fn a_folded_node_shows_only_its_totals() {
+    // Down to node-02's row (node-01 and its four GPUs above), Enter folds it.
+    assert_at_both_sizes("folded", |app| {
+        keys(app, &[Key::Down; 5]);
+        keys(app, &[Key::Enter]);
+    });
+}
+
+#[test]
+fn c_folds_every_node() {
+    assert_at_both_sizes("all_folded", |app| keys(app, &[Key::Char('c'), Key::Down]));
+}
+
+#[test]
+fn a_filter_keeps_matching_gpus_under_their_nodes() {
+    assert_at_both_sizes("filtered", |app| {
+        keys(app, &[Key::Char('/')]);
+        type_text(app, "util>50 node=node-0*");
+        keys(app, &[Key::Enter]);
+    });
+}
+
+#[test]
+fn sorted_by_power_lowest_first() {
+    // Name → model → util → memory → power, then reversed.
+    assert_at_both_sizes("sorted", |app| {
+        keys(app, &[Key::Char('s'); 4]);
+        keys(app, &[Key::Char('S')]);
+    });
+}
+
+#[test]
+fn a_bad_filter_says_why_in_the_footer() {
+    assert_at_both_sizes("filter_error", |app| {
+        keys(app, &[Key::Char('/')]);
+        type_text(app, "job=4411 util<abc");
+        keys(app, &[Key::Enter]);
+    });
+}
+
+#[test]
+fn help_lists_every_key() {
+    assert_at_both_sizes("help", |app| keys(app, &[Key::Char('?')]));
+}
+
+#[test]
+fn a_filter_that_matches_nothing_says_so() {
+    let mut app = app_with(fleet(), 80, 10);
+    keys(&mut app, &[Key::Char('/')]);
+    type_text(&mut app, "team=nobody");
+    keys(&mut app, &[Key::Enter]);
+    assert_screen("no_match_80x10", screen(&app, 80, 10));
 }
 
 #[test]
 fn very_wide_terminal_caps_the_bars() {
-    let app = app_with(fleet(), 180, 12);
-    assert_screen("fleet_180x12", screen(&app, 180, 12));
+    let app = app_with(fleet(), 200, 16);
+    assert_screen("fleet_200x16", screen(&app, 200, 16));
 }
 
 #[test]
@@ -204,4 +286,41 @@ fn rendering_does_not_change_the_app() {
     let _ = screen(&app, 100, 10);
     let _ = screen(&app, 60, 40);
     assert_eq!(format!("{app:?}"), before);
+}
+
+#[test]
+fn styles_mark_the_title_the_selection_nodes_and_silent_gpus() {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::style::Modifier;
+
+    let mut app = app_with(fleet(), 160, 48);
+    app.update(Event::Key(Key::Down));
+    let area = Rect::new(0, 0, 160, 48);
+    let mut buf = Buffer::empty(area);
+    render(&app, now(), area, &mut buf);
+    let line = |y: u16| -> String { (0..160).map(|x| buf[(x, y)].symbol()).collect() };
+    let modifiers = |y: u16| buf[(6, y)].modifier;
+    let find = |text: &str| (0..48).find(|&y| line(y).contains(text)).unwrap_or(0);
+
+    assert!(
+        modifiers(1).contains(Modifier::BOLD | Modifier::UNDERLINED),
+        "title row"
+    );
+    let node_01 = find("node-01 (4)");
+    assert!(
+        modifiers(node_01).contains(Modifier::BOLD),
+        "node rows are bold"
+    );
+    assert!(!modifiers(node_01).contains(Modifier::REVERSED));
+    let selected = node_01 + 1;
+    assert!(line(selected).starts_with("▶   gpu0"), "{}", line(selected));
+    assert!(modifiers(selected).contains(Modifier::REVERSED));
+    assert!(!modifiers(selected).contains(Modifier::DIM));
+    let silent = find("node-04 (2)");
+    assert!(
+        modifiers(silent).contains(Modifier::DIM),
+        "node-04 fell silent"
+    );
+    assert!(modifiers(silent + 1).contains(Modifier::DIM));
 }

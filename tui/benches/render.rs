@@ -1,0 +1,197 @@
+//! Draws the GPU table of 1,024 GPUs (128 nodes × 8) into a ratatui buffer, as
+//! `gpuwatch top` does on each key press ("render") and on each new fetch, which also
+//! regroups, filters and sorts the rows ("fetch + render"). Prints the mean and p99
+//! time per frame, then the process's peak RSS (VmHWM), which holds the dashboard's
+//! state for those GPUs.
+//!
+//! `cargo bench -p gpuwatch-tui --bench render` (a plain `main`, no harness).
+
+use std::time::{Duration, Instant};
+
+use gpuwatch_model::api::{GpuView, GpusResponse};
+use gpuwatch_tui::{render, App, Event, Key};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+const NODES: usize = 128;
+const GPUS_PER_NODE: usize = 8;
+const WARMUP: usize = 30;
+const FRAMES: usize = 300;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// 2026-11-28T10:00:00Z: a fixed "now", so every run draws the same text.
+const NOW_UNIX_MS: i64 = 1_795_860_000_000;
+
+/// A deterministic fleet; `step` moves every value a little, like a new fetch.
+fn fleet(step: u64) -> GpusResponse {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ step;
+    let mut next = move || {
+        // xorshift64*: cheap, reproducible noise in 0..1.
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let teams = ["llm-pretrain", "search", "ranking", "vision"];
+    let mut gpus = Vec::with_capacity(NODES * GPUS_PER_NODE);
+    for node in 0..NODES {
+        for index in 0..GPUS_PER_NODE {
+            let util = next();
+            let job = (node % 16 != 15).then(|| format!("{}", 4000 + node / 4));
+            gpus.push(GpuView {
+                node: format!("node-{node:03}"),
+                cluster: Some("bench".into()),
+                id: format!("GPU-{node:03}-{index}"),
+                name: format!("gpu{index}"),
+                model: Some("NVIDIA H100 80GB HBM3".into()),
+                utilization: Some(util),
+                memory_used_bytes: Some((10.0 + 70.0 * next()) * GIB),
+                memory_limit_bytes: Some(80.0 * GIB),
+                power_watts: Some(70.0 + 630.0 * util),
+                power_limit_watts: Some(700.0),
+                temperature_celsius: Some(35.0 + 50.0 * util),
+                nvlink_tx_bytes_per_second: Some(200e9 * util),
+                nvlink_rx_bytes_per_second: Some(195e9 * util),
+                pcie_tx_bytes_per_second: Some(2e9 * next()),
+                pcie_rx_bytes_per_second: Some(6e9 * next()),
+                team: job.as_ref().map(|_| teams[node % teams.len()].to_string()),
+                job,
+                last_seen_unix_ms: NOW_UNIX_MS - 1_000,
+            });
+        }
+    }
+    GpusResponse {
+        gpus,
+        newest_point_unix_ms: Some(NOW_UNIX_MS - 1_000),
+        points_received: 123_456_789,
+        nodes: NODES,
+    }
+}
+
+struct Case {
+    name: &'static str,
+    width: u16,
+    height: u16,
+    /// Typed after the first fetch: a sort, a filter, folds.
+    keys: &'static str,
+}
+
+fn keys_of(text: &str) -> impl Iterator<Item = Key> + '_ {
+    text.chars().map(|c| match c {
+        '\n' => Key::Enter,
+        c => Key::Char(c),
+    })
+}
+
+/// Mean and p99 of `samples`, in milliseconds.
+fn summary(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mean = samples.iter().map(|&d| ms(d)).sum::<f64>() / samples.len() as f64;
+    let p99 = samples
+        .get((samples.len() * 99).div_ceil(100).saturating_sub(1))
+        .map_or(f64::NAN, |&d| ms(d));
+    (mean, p99)
+}
+
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
+}
+
+fn main() {
+    let cases = [
+        Case {
+            name: "80x24",
+            width: 80,
+            height: 24,
+            keys: "",
+        },
+        Case {
+            name: "160x48",
+            width: 160,
+            height: 48,
+            keys: "",
+        },
+        Case {
+            name: "160x48 sorted by util, util>50 filter",
+            width: 160,
+            height: 48,
+            keys: "ss/util>50\n",
+        },
+        Case {
+            name: "160x48 all nodes folded",
+            width: 160,
+            height: 48,
+            keys: "c",
+        },
+    ];
+    println!(
+        "{} GPUs ({NODES} nodes × {GPUS_PER_NODE}), {FRAMES} frames after {WARMUP} warm-up, \
+         ms per frame",
+        NODES * GPUS_PER_NODE
+    );
+    println!(
+        "{:<40} {:>12} {:>10} {:>20} {:>10}",
+        "case", "render mean", "p99", "fetch+render mean", "p99"
+    );
+    for case in &cases {
+        let area = Rect::new(0, 0, case.width, case.height);
+        let mut buf = Buffer::empty(area);
+        let mut app = App::new("collector http://127.0.0.1:9464");
+        app.update(Event::Resize {
+            width: case.width,
+            height: case.height,
+        });
+        app.update(Event::Data {
+            result: Ok(fleet(0)),
+            at_unix_ms: NOW_UNIX_MS,
+        });
+        for key in keys_of(case.keys) {
+            app.update(Event::Key(key));
+        }
+
+        // Key presses that change nothing but the highlight: draw only.
+        let mut render_times = Vec::with_capacity(FRAMES);
+        for frame in 0..WARMUP + FRAMES {
+            let key = if frame % 50 < 25 { Key::Down } else { Key::Up };
+            app.update(Event::Key(key));
+            buf.reset();
+            let start = Instant::now();
+            render(&app, NOW_UNIX_MS, area, &mut buf);
+            if frame >= WARMUP {
+                render_times.push(start.elapsed());
+            }
+        }
+
+        // New data: regroup, filter, sort, then draw.
+        let responses: Vec<GpusResponse> = (1..=8).map(fleet).collect();
+        let mut fetch_times = Vec::with_capacity(FRAMES);
+        for frame in 0..WARMUP + FRAMES {
+            let response = responses[frame % responses.len()].clone();
+            buf.reset();
+            let start = Instant::now();
+            app.update(Event::Data {
+                result: Ok(response),
+                at_unix_ms: NOW_UNIX_MS,
+            });
+            render(&app, NOW_UNIX_MS, area, &mut buf);
+            if frame >= WARMUP {
+                fetch_times.push(start.elapsed());
+            }
+        }
+        let (render_mean, render_p99) = summary(&mut render_times);
+        let (fetch_mean, fetch_p99) = summary(&mut fetch_times);
+        println!(
+            "{:<40} {render_mean:>12.3} {render_p99:>10.3} {fetch_mean:>20.3} {fetch_p99:>10.3}",
+            case.name
+        );
+    }
+    println!("peak RSS (VmHWM): {}", peak_rss());
+}
