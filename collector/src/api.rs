@@ -1,4 +1,5 @@
-//! The JSON API on 9464: `/api/v1/gpus`, `/api/v1/alerts`, `/healthz`, `/readyz`.
+//! The HTTP API on 9464: `/api/v1/gpus`, `/api/v1/series`, `/api/v1/alerts`,
+//! `/metrics` (Prometheus), `/healthz`, `/readyz`.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub fn router(state: Arc<CollectorState>) -> Router {
         .route("/api/v1/gpus", get(gpus))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/series", get(series))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ok\n" }))
         .with_state(state)
@@ -27,6 +29,20 @@ pub fn router(state: Arc<CollectorState>) -> Router {
 async fn gpus(State(state): State<Arc<CollectorState>>) -> Response {
     let body = view::gpus(&state.store());
     Json(body).into_response()
+}
+
+/// Prometheus text exposition, format 0.0.4.
+async fn metrics(State(state): State<Arc<CollectorState>>) -> Response {
+    let firing = state.alerts(StateFilter::Firing);
+    let body = crate::exposition::render(&state.store(), &firing, &state.telemetry);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

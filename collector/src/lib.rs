@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod detect;
+pub mod exposition;
 pub mod ingest;
 pub mod receiver;
 pub mod server;

@@ -1,0 +1,232 @@
+//! `/metrics`: every series in the store in the Prometheus text format, named as
+//! OpenTelemetry's Prometheus compatibility rules say (dots to underscores, a unit
+//! suffix, `_total` on counters), plus the collector's derived and health series.
+
+mod naming;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use gpuwatch_model::{Alert, AlertKind, Severity};
+
+pub use naming::{label_name, metric_name};
+
+use crate::store::{HistogramPoint, Series, SeriesKind, Store};
+use crate::telemetry::{RequestRejection, Telemetry};
+
+/// Attribute prefixes that describe the sending process rather than the thing measured;
+/// they are left out of labels (OpenTelemetry puts them in `target_info`).
+const NOT_LABELS: [&str; 4] = ["service.", "telemetry.", "process.runtime.", "os."];
+
+/// The Prometheus type of a series.
+fn prom_type(kind: SeriesKind) -> &'static str {
+    match kind {
+        SeriesKind::Gauge | SeriesKind::UpDownCounter => "gauge",
+        SeriesKind::Counter => "counter",
+        SeriesKind::Histogram => "histogram",
+        SeriesKind::Summary => "summary",
+    }
+}
+
+/// `{a="1",b="2"}` from `(name, value)` pairs, escaped; empty without labels.
+fn labels<'a>(pairs: impl IntoIterator<Item = (String, &'a str)>) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
+        out.push(if i == 0 { '{' } else { ',' });
+        out.push_str(&k);
+        out.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    if !out.is_empty() {
+        out.push('}');
+    }
+    out
+}
+
+/// A series' labels: its attributes minus the sender's own, names sanitised, sorted;
+/// on a clash after sanitising, the first attribute wins.
+fn series_labels(s: &Series) -> Vec<(String, &str)> {
+    let mut out: BTreeMap<String, &str> = BTreeMap::new();
+    for (k, v) in &s.key.attrs {
+        if NOT_LABELS.iter().any(|p| k.starts_with(p)) {
+            continue;
+        }
+        out.entry(label_name(k)).or_insert(v.as_str());
+    }
+    out.into_iter().collect()
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn write_histogram(out: &mut String, name: &str, base: &[(String, &str)], h: &HistogramPoint) {
+    let with_le = |le: &str| {
+        let mut l: Vec<(String, &str)> = base.to_vec();
+        l.push(("le".to_string(), le));
+        l.sort();
+        labels(l.iter().map(|(k, v)| (k.clone(), *v)))
+    };
+    if !h.bounds.is_empty() && h.counts.len() == h.bounds.len() + 1 {
+        let mut cumulative = 0u64;
+        for (bound, count) in h.bounds.iter().zip(&h.counts) {
+            cumulative += count;
+            let le = number(*bound);
+            let _ = writeln!(out, "{name}_bucket{} {cumulative}", with_le(&le));
+        }
+    }
+    let _ = writeln!(out, "{name}_bucket{} {}", with_le("+Inf"), h.count);
+    let plain = labels(base.iter().map(|(k, v)| (k.clone(), *v)));
+    if h.sum.is_finite() {
+        let _ = writeln!(out, "{name}_sum{plain} {}", number(h.sum));
+    }
+    let _ = writeln!(out, "{name}_count{plain} {}", h.count);
+}
+
+/// The text exposition of the store, the firing alerts and the collector's health.
+pub fn render(store: &Store, alerts: &[Alert], telemetry: &Telemetry) -> String {
+    // Group series into families by Prometheus name; a family keeps the type of its
+    // first series and skips series of another type (two OTel metrics that map to one
+    // Prometheus name).
+    let mut families: BTreeMap<String, (SeriesKind, &str, Vec<&Series>)> = BTreeMap::new();
+    for s in store.series() {
+        let name = metric_name(&s.key.metric, &s.unit, s.kind);
+        let family = families
+            .entry(name)
+            .or_insert_with(|| (s.kind, s.key.metric.as_str(), Vec::new()));
+        if prom_type(family.0) == prom_type(s.kind) {
+            family.2.push(s);
+        }
+    }
+    let mut out = String::with_capacity(store.series().len() * 160);
+    for (name, (kind, otel_name, series)) in &families {
+        let unit = series.first().map_or("", |s| s.unit.as_str());
+        let _ = writeln!(
+            out,
+            "# HELP {name} OpenTelemetry metric {otel_name} (unit {unit:?})"
+        );
+        let _ = writeln!(out, "# TYPE {name} {}", prom_type(*kind));
+        for s in series {
+            let l = series_labels(s);
+            if let Some((_, v)) = s.last_scalar() {
+                let _ = writeln!(
+                    out,
+                    "{name}{} {}",
+                    labels(l.iter().map(|(k, v)| (k.clone(), *v))),
+                    number(v)
+                );
+            } else if let Some((_, h)) = s.histograms().and_then(|r| r.last()) {
+                if *kind == SeriesKind::Summary {
+                    let plain = labels(l.iter().map(|(k, v)| (k.clone(), *v)));
+                    let _ = writeln!(out, "{name}_sum{plain} {}", number(h.sum));
+                    let _ = writeln!(out, "{name}_count{plain} {}", h.count);
+                } else {
+                    write_histogram(&mut out, name, &l, h);
+                }
+            }
+        }
+    }
+    render_alerts(&mut out, alerts);
+    render_health(&mut out, store, telemetry);
+    out
+}
+
+fn severity_str(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+fn render_alerts(out: &mut String, alerts: &[Alert]) {
+    let mut counts: BTreeMap<(AlertKind, Severity), usize> = BTreeMap::new();
+    for kind in AlertKind::ALL {
+        for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
+            counts.insert((kind, severity), 0);
+        }
+    }
+    for a in alerts {
+        *counts.entry((a.kind, a.severity)).or_default() += 1;
+    }
+    out.push_str(
+        "# HELP gpuwatch_alerts_firing Alerts firing now.\n# TYPE gpuwatch_alerts_firing gauge\n",
+    );
+    for ((kind, severity), n) in counts {
+        let l = labels([
+            ("kind".to_string(), kind.as_str()),
+            ("severity".to_string(), severity_str(severity)),
+        ]);
+        let _ = writeln!(out, "gpuwatch_alerts_firing{l} {n}");
+    }
+    out.push_str("# HELP gpuwatch_alert 1 for each firing alert, with its labels.\n# TYPE gpuwatch_alert gauge\n");
+    for a in alerts {
+        let mut l: BTreeMap<String, &str> = a
+            .labels
+            .iter()
+            .map(|(k, v)| (label_name(k), v.as_str()))
+            .collect();
+        l.insert("kind".into(), a.kind.as_str());
+        l.insert("severity".into(), severity_str(a.severity));
+        l.insert("id".into(), a.id.as_str());
+        let _ = writeln!(out, "gpuwatch_alert{} 1", labels(l));
+    }
+}
+
+fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
+    out.push_str("# HELP gpuwatch_ingest_points_total Data points stored since the collector started.\n# TYPE gpuwatch_ingest_points_total counter\n");
+    let _ = writeln!(
+        out,
+        "gpuwatch_ingest_points_total {}",
+        store.points_accepted()
+    );
+    out.push_str("# HELP gpuwatch_ingest_rejected_total Data points refused, and whole requests refused, by reason.\n# TYPE gpuwatch_ingest_rejected_total counter\n");
+    for r in crate::store::RejectReason::ALL {
+        let _ = writeln!(
+            out,
+            "gpuwatch_ingest_rejected_total{} {}",
+            labels([("reason".to_string(), r.as_str())]),
+            store.rejected(r)
+        );
+    }
+    for r in RequestRejection::ALL {
+        let _ = writeln!(
+            out,
+            "gpuwatch_ingest_rejected_total{} {}",
+            labels([("reason".to_string(), r.as_str())]),
+            t.requests_rejected(r)
+        );
+    }
+    out.push_str("# HELP gpuwatch_otlp_requests_total OTLP export requests received, by transport.\n# TYPE gpuwatch_otlp_requests_total counter\n");
+    let _ = writeln!(
+        out,
+        "gpuwatch_otlp_requests_total{{transport=\"grpc\"}} {}",
+        t.grpc_requests()
+    );
+    let _ = writeln!(
+        out,
+        "gpuwatch_otlp_requests_total{{transport=\"http\"}} {}",
+        t.http_requests()
+    );
+    out.push_str("# HELP gpuwatch_store_series Series held in the live store.\n# TYPE gpuwatch_store_series gauge\n");
+    let _ = writeln!(out, "gpuwatch_store_series {}", store.series().len());
+}
+
+#[cfg(test)]
+mod tests;
