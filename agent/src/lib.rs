@@ -17,4 +17,6 @@ pub use host::HostSampler;
 pub use nvml::{NvmlError, NvmlSampler};
 pub use runtime::{Agent, AgentConfig, AgentSettings, AgentStatus, ConfigError};
 pub use sampler::{CombinedSampler, SampleError, Sampler};
-pub use simulated::{demo_profiles, Profile, SimulatedSampler};
+pub use simulated::{
+    demo_profiles, Fault, FaultSchedule, Profile, ScheduledFault, SimulatedSampler, Target,
+};

@@ -5,7 +5,14 @@
 //! hash (`noise`), so tests can predict samples exactly; counters integrate their rates
 //! over the time between samples and never go down. `demo` and the end-to-end tests run
 //! this sampler through the real OTLP path.
+//!
+//! A `FaultSchedule` (`fault`) breaks GPUs and hosts on a timetable counted from the
+//! first sample: hangs, stalls, stragglers, starved input pipelines, XIDs and thermal
+//! throttling, each shaped to trip its collector detector.
 
+mod fault;
+#[cfg(test)]
+mod fault_tests;
 mod gpu;
 mod host;
 mod noise;
@@ -14,5 +21,6 @@ mod sampler;
 #[cfg(test)]
 mod tests;
 
+pub use fault::{Fault, FaultSchedule, ScheduledFault, Target};
 pub use profile::{demo_profiles, Profile};
 pub use sampler::SimulatedSampler;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use gpuwatch_model::{GpuProcess, GpuSample};
+use gpuwatch_model::{GpuProcess, GpuSample, ThrottleReason};
 
 use super::noise::{hash, hash_str, signed, unit, Channel, GpuKey, TICK_NANOS};
 use super::profile::Profile;
@@ -12,7 +12,7 @@ use super::profile::Profile;
 pub(crate) const MODEL: &str = "NVIDIA H100 80GB HBM3";
 pub(crate) const MEMORY_TOTAL_BYTES: u64 = 80 * GIB;
 pub(crate) const POWER_LIMIT_WATTS: f64 = 700.0;
-const GIB: u64 = 1 << 30;
+pub(crate) const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 const GB: f64 = 1e9;
 /// Memory the driver and CUDA context hold beside what the process reports.
@@ -36,6 +36,10 @@ pub(crate) struct Reading {
     pub pcie_rx_rate: f64,
     /// Executable of the one process holding the memory, if any.
     pub process: Option<&'static str>,
+    /// Throttle reasons active now; only faults set any.
+    pub throttle: Vec<ThrottleReason>,
+    /// Cumulative XID events by code; only faults add any.
+    pub xid_counts: BTreeMap<u32, u64>,
 }
 
 /// The readings of `profile` at `t` (Unix nanoseconds).
@@ -78,6 +82,8 @@ fn training(key: GpuKey, job_id: &str, t: u64) -> Reading {
         pcie_tx_rate: 0.3 * GB * (1.0 + 0.2 * n(Channel::PcieTx)),
         pcie_rx_rate: 2.0 * GB * (1.0 + 0.2 * n(Channel::PcieRx)),
         process: Some("python"),
+        throttle: Vec::new(),
+        xid_counts: BTreeMap::new(),
     }
 }
 
@@ -99,6 +105,8 @@ fn inference(key: GpuKey, t: u64) -> Reading {
         pcie_tx_rate: 0.8 * GB * utilization * (1.0 + 0.1 * n(Channel::PcieTx)),
         pcie_rx_rate: 0.5 * GB * utilization * (1.0 + 0.1 * n(Channel::PcieRx)),
         process: Some("vllm"),
+        throttle: Vec::new(),
+        xid_counts: BTreeMap::new(),
     }
 }
 
@@ -119,6 +127,8 @@ fn idle(key: GpuKey, t: u64, memory_used_bytes: u64) -> Reading {
         pcie_tx_rate: 0.0,
         pcie_rx_rate: 0.0,
         process: None,
+        throttle: Vec::new(),
+        xid_counts: BTreeMap::new(),
     }
 }
 
@@ -221,14 +231,14 @@ pub(crate) fn gpu_sample(
         energy_joules: Some(counters.energy_joules),
         temperature_celsius: reading.temperature_celsius,
         sm_clock_hz: Some(reading.sm_clock_hz),
-        throttle: Vec::new(),
+        throttle: reading.throttle.clone(),
         ecc_corrected: Some(0),
         ecc_uncorrected: Some(0),
         pcie_tx_bytes: Some(counters.pcie_tx_bytes),
         pcie_rx_bytes: Some(counters.pcie_rx_bytes),
         nvlink_tx_bytes: Some(counters.nvlink_tx_bytes),
         nvlink_rx_bytes: Some(counters.nvlink_rx_bytes),
-        xid_counts: BTreeMap::new(),
+        xid_counts: reading.xid_counts.clone(),
         processes,
         job,
     }

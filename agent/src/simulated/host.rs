@@ -59,11 +59,25 @@ impl HostCounters {
     }
 }
 
-/// Advances `counters` to `t` under `load` and returns the host sample at `t`.
+/// What the node's active faults do to the host: starve the GPUs' input pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct HostFault {
+    /// The disk is the bottleneck: busy ~100%, reads at their ceiling, high iowait.
+    pub storage_bound: bool,
+    /// The CPUs are the bottleneck: user plus system ~98%.
+    pub cpu_bound: bool,
+}
+
+/// Disk read rate of a storage-bound node: the device's ceiling.
+const DISK_CEILING_BYTES_PER_SECOND: f64 = 3.2 * GB;
+
+/// Advances `counters` to `t` under `load` and `fault` and returns the host sample at
+/// `t`. Without a fault the values are the healthy ones exactly.
 pub(crate) fn host_sample(
     seed: u64,
     node: u64,
     load: Load,
+    fault: HostFault,
     counters: &mut HostCounters,
     t: u64,
 ) -> HostSample {
@@ -71,9 +85,20 @@ pub(crate) fn host_sample(
         |channel: Channel, i: u64| signed(hash(&[seed, node, channel as u64, i, t / TICK_NANOS]));
     let (train, infer) = (load.training, load.inference);
 
-    let user = 0.05 + 0.40 * train + 0.20 * infer + 0.02 * n(Channel::Cpu, 0);
-    let system = 0.02 + 0.06 * train + 0.04 * infer + 0.005 * n(Channel::Cpu, 1);
-    let iowait = 0.004 + 0.02 * train + 0.002 * n(Channel::Cpu, 2) * train;
+    let mut user = 0.05 + 0.40 * train + 0.20 * infer + 0.02 * n(Channel::Cpu, 0);
+    let mut system = 0.02 + 0.06 * train + 0.04 * infer + 0.005 * n(Channel::Cpu, 1);
+    let mut iowait = 0.004 + 0.02 * train + 0.002 * n(Channel::Cpu, 2) * train;
+    if fault.cpu_bound {
+        // Data loader workers on every core: user + system in [0.967, 0.988].
+        user = 0.875 + 0.005 * n(Channel::Cpu, 10);
+        system = 0.105 + 0.003 * n(Channel::Cpu, 11);
+        iowait = 0.002 + 0.001 * n(Channel::Cpu, 12);
+    } else if fault.storage_bound {
+        // Workers blocked on reads: iowait in [0.40, 0.50].
+        user = 0.12 + 0.02 * n(Channel::Cpu, 10);
+        system = 0.04 + 0.005 * n(Channel::Cpu, 11);
+        iowait = 0.45 + 0.05 * n(Channel::Cpu, 12);
+    }
     let steal = 0.0;
     let cpu = CpuModes {
         user,
@@ -92,9 +117,20 @@ pub(crate) fn host_sample(
     let elapsed = t.saturating_sub(counters.last_time) as f64 / 1e9;
     counters.last_time = counters.last_time.max(t);
     let bytes = |rate: f64| (rate * elapsed).max(0.0) as u64;
-    counters.disk_read += bytes(50.0 * MB + 2.0 * GB * train + 20.0 * MB * infer);
+    let (read_rate, busy_share) = if fault.storage_bound {
+        (
+            DISK_CEILING_BYTES_PER_SECOND * (1.0 + 0.01 * n(Channel::Disk, 0)),
+            0.995 + 0.005 * n(Channel::Disk, 1),
+        )
+    } else {
+        (
+            50.0 * MB + 2.0 * GB * train + 20.0 * MB * infer,
+            (0.02 + 0.5 * train + 0.05 * infer).min(1.0),
+        )
+    };
+    counters.disk_read += bytes(read_rate);
     counters.disk_write += bytes(5.0 * MB + 100.0 * MB * train + 5.0 * MB * infer);
-    counters.disk_busy_seconds += elapsed * (0.02 + 0.5 * train + 0.05 * infer).min(1.0);
+    counters.disk_busy_seconds += elapsed * busy_share;
     counters.net_rx += bytes(10.0 * MB + 1.5 * GB * train + 200.0 * MB * infer);
     counters.net_tx += bytes(10.0 * MB + 200.0 * MB * train + 200.0 * MB * infer);
 

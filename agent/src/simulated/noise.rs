@@ -22,6 +22,7 @@ pub(crate) enum Channel {
     Offset,
     Cpu,
     HostMemory,
+    Disk,
 }
 
 /// Length of one noise step: values hold still within it, so samples taken in the

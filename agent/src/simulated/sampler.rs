@@ -2,19 +2,24 @@
 
 use gpuwatch_model::NodeSample;
 
+use super::fault::FaultSchedule;
 use super::gpu::{self, Counters};
 use super::host::{self, HostCounters, Load};
 use super::noise::GpuKey;
 use super::profile::Profile;
 use crate::sampler::{SampleError, Sampler};
 
-/// A simulated node: one GPU per profile, plus the host. Deterministic in
-/// `(seed, node_index, profiles, the times it is sampled at)`.
+/// A simulated node: one GPU per profile, plus the host, and optionally faults on a
+/// schedule. Deterministic in `(seed, node_index, profiles, faults, the times it is
+/// sampled at)`: faults are timed from the first sample.
 #[derive(Debug, Clone)]
 pub struct SimulatedSampler {
     node_index: usize,
     seed: u64,
     profiles: Vec<Profile>,
+    faults: FaultSchedule,
+    /// Time of the first sample, which the fault schedule counts from.
+    first_time: Option<u64>,
     /// Per GPU, created on the first sample.
     counters: Vec<Counters>,
     host: Option<HostCounters>,
@@ -26,9 +31,22 @@ impl SimulatedSampler {
             node_index,
             seed,
             profiles,
+            faults: FaultSchedule::new(),
+            first_time: None,
             counters: Vec::new(),
             host: None,
         }
+    }
+
+    /// The same node with `faults` on it, timed from the first sample.
+    pub fn with_faults(mut self, faults: FaultSchedule) -> SimulatedSampler {
+        self.faults = faults;
+        self
+    }
+
+    /// The fault schedule (empty for a healthy node).
+    pub fn faults(&self) -> &FaultSchedule {
+        &self.faults
     }
 
     /// The profiles, in GPU order.
@@ -48,6 +66,7 @@ impl SimulatedSampler {
 impl Sampler for SimulatedSampler {
     fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
         let t = time_unix_nano;
+        let elapsed = t.saturating_sub(*self.first_time.get_or_insert(t));
         if self.counters.len() != self.profiles.len() {
             self.counters = (0..self.profiles.len())
                 .map(|i| Counters::start(self.key(i), t))
@@ -56,7 +75,8 @@ impl Sampler for SimulatedSampler {
         let mut gpus = Vec::with_capacity(self.profiles.len());
         for (i, profile) in self.profiles.iter().enumerate() {
             let key = self.key(i);
-            let reading = gpu::reading(profile, key, t);
+            let mut reading = gpu::reading(profile, key, t);
+            self.faults.apply_to_gpu(i, key, t, elapsed, &mut reading);
             let counters = &mut self.counters[i];
             counters.advance(&reading, t);
             gpus.push(gpu::gpu_sample(key, profile, &reading, counters));
@@ -65,7 +85,14 @@ impl Sampler for SimulatedSampler {
         let host_counters = self
             .host
             .get_or_insert_with(|| HostCounters::start(self.seed, node, t));
-        let host = host::host_sample(self.seed, node, Load::of(&self.profiles), host_counters, t);
+        let host = host::host_sample(
+            self.seed,
+            node,
+            Load::of(&self.profiles),
+            self.faults.host_fault(elapsed),
+            host_counters,
+            t,
+        );
         Ok(NodeSample {
             time_unix_nano: t,
             gpus,
@@ -82,8 +109,13 @@ impl Sampler for SimulatedSampler {
             }
         }
         let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let faults = match self.faults.faults().len() {
+            0 => String::new(),
+            1 => ", 1 scheduled fault".to_string(),
+            n => format!(", {n} scheduled faults"),
+        };
         format!(
-            "simulated node {} (seed {}): {} GPUs ({})",
+            "simulated node {} (seed {}): {} GPUs ({}){faults}",
             self.node_index,
             self.seed,
             self.profiles.len(),
