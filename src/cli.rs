@@ -107,6 +107,10 @@ pub struct DemoArgs {
     /// Seed of the simulation: the same seed gives the same cluster.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// A healthy cluster: leave out the scheduled faults (from 30 s in: a straggler, an
+    /// XID 79, a whole node hanging, thermal throttling, a stalled GPU, starved input).
+    #[arg(long)]
+    pub no_faults: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

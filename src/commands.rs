@@ -136,6 +136,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         nodes,
         gpus_per_node: usize::from(args.gpus_per_node),
         seed: args.seed,
+        faults: !args.no_faults,
         collector: s.collector.clone(),
         agent: s.agent.clone(),
     })

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gpuwatch_agent::{
-    demo_profiles, Agent, AgentSettings, AgentStatus, OtlpExporter, Protocol, SimulatedSampler,
+    demo_profiles, Agent, AgentSettings, AgentStatus, FaultSchedule, OtlpExporter, Protocol,
+    SimulatedSampler,
 };
 use gpuwatch_collector::{CollectorSettings, RunningCollector};
 use tokio::sync::watch;
@@ -18,6 +19,9 @@ pub struct DemoOptions {
     pub nodes: usize,
     pub gpus_per_node: usize,
     pub seed: u64,
+    /// Run `FaultSchedule::demo`: hangs, a stall, throttling, an XID and more, from
+    /// 30 s in.
+    pub faults: bool,
     /// The collector to start.
     pub collector: CollectorSettings,
     /// Template for every agent: interval, timeout, cluster, protocol. The collector
@@ -61,7 +65,11 @@ impl Demo {
             };
             let exporter = OtlpExporter::new(settings.exporter_settings(env!("CARGO_PKG_VERSION")))
                 .with_context(|| format!("setting up the exporter of {host_name}"))?;
-            let sampler = SimulatedSampler::new(i, demo_profiles(i, opts.gpus_per_node), opts.seed);
+            let mut sampler =
+                SimulatedSampler::new(i, demo_profiles(i, opts.gpus_per_node), opts.seed);
+            if opts.faults {
+                sampler = sampler.with_faults(FaultSchedule::demo(i, opts.gpus_per_node));
+            }
             let status = Arc::new(AgentStatus::new());
             let task = tokio::spawn(Agent::run(
                 settings,

@@ -16,10 +16,19 @@ pub struct Status {
     pub points: u64,
     pub refused: u64,
     pub newest_age: Option<Duration>,
+    /// Firing alerts, most severe first: `(kind, count)`.
+    pub firing: Vec<(String, usize)>,
 }
 
 impl Status {
     pub fn read(state: &CollectorState, now_unix_ms: i64) -> Status {
+        let mut firing: Vec<(String, usize)> = Vec::new();
+        for a in state.alerts(gpuwatch_collector::alerts::StateFilter::Firing) {
+            match firing.iter_mut().find(|(k, _)| k == a.kind.as_str()) {
+                Some((_, n)) => *n += 1,
+                None => firing.push((a.kind.as_str().to_string(), 1)),
+            }
+        }
         let store = state.store();
         let refused = gpuwatch_collector::store::RejectReason::ALL
             .iter()
@@ -34,6 +43,7 @@ impl Status {
                 let age_ms = now_unix_ms.saturating_sub(t.div_euclid(1_000_000)).max(0);
                 Duration::from_millis(age_ms.unsigned_abs())
             }),
+            firing,
         }
     }
 
@@ -46,8 +56,18 @@ impl Status {
             || "no data yet".to_string(),
             |a| format!("newest data {:.1}s old", a.as_secs_f64()),
         );
+        let alerts = if self.firing.is_empty() {
+            "no alerts firing".to_string()
+        } else {
+            let kinds: Vec<String> = self
+                .firing
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            format!("firing: {}", kinds.join(", "))
+        };
         format!(
-            "[{:>4}s] {nodes}, {} GPUs, {} points received, {} refused, {age}",
+            "[{:>4}s] {nodes}, {} GPUs, {} points received, {} refused, {age}; {alerts}",
             elapsed.as_secs(),
             self.gpus,
             thousands(self.points),
@@ -125,17 +145,20 @@ mod tests {
             points: 12_345,
             refused: 0,
             newest_age: Some(Duration::from_millis(400)),
+            firing: vec![("gpu_hang".into(), 8), ("gpu_xid".into(), 1)],
         };
         assert_eq!(
             s.line(Duration::from_secs(5), Some(4)),
-            "[   5s] 3/4 nodes, 24 GPUs, 12,345 points received, 0 refused, newest data 0.4s old"
+            "[   5s] 3/4 nodes, 24 GPUs, 12,345 points received, 0 refused, \
+             newest data 0.4s old; firing: 8 gpu_hang, 1 gpu_xid"
         );
         let empty = Status {
             newest_age: None,
+            firing: Vec::new(),
             ..s
         };
-        assert!(empty
-            .line(Duration::ZERO, None)
-            .ends_with("3 nodes, 24 GPUs, 12,345 points received, 0 refused, no data yet"));
+        assert!(empty.line(Duration::ZERO, None).ends_with(
+            "3 nodes, 24 GPUs, 12,345 points received, 0 refused, no data yet; no alerts firing"
+        ));
     }
 }

@@ -34,6 +34,7 @@ async fn start(protocol: &str) -> Demo {
         nodes: NODES,
         gpus_per_node: GPUS,
         seed: 11,
+        faults: true,
         collector: CollectorSettings::ephemeral(),
         agent,
     })
