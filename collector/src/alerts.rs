@@ -57,6 +57,8 @@ impl AlertManager {
             AlertKind::GpuHang => s.gpu_hang.for_,
             AlertKind::GpuStalled => s.gpu_stalled.for_,
             AlertKind::GpuThrottle => s.gpu_throttle.for_,
+            AlertKind::GpuStraggler => s.gpu_straggler.for_,
+            AlertKind::DataBottleneck => s.data_bottleneck.for_,
             _ => 0,
         }
     }

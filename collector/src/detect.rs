@@ -3,9 +3,11 @@
 //! module turns findings into pending, firing and resolved alerts.
 
 mod absent;
+mod bottleneck;
 pub mod config;
 mod hang;
 mod stall;
+mod straggler;
 mod throttle;
 mod window;
 mod xid;
@@ -20,6 +22,8 @@ use crate::store::Store;
 pub fn evaluate(store: &Store, s: &AlertSettings, t: i64) -> Vec<Finding> {
     let mut out = hang::evaluate(store, &s.gpu_hang, t);
     out.extend(stall::evaluate(store, &s.gpu_stalled, t));
+    out.extend(straggler::evaluate(store, &s.gpu_straggler, t));
+    out.extend(bottleneck::evaluate(store, &s.data_bottleneck, t));
     out.extend(throttle::evaluate(store, &s.gpu_throttle, t));
     out.extend(xid::evaluate(store, &s.gpu_xid, t));
     out.extend(absent::evaluate(store, s.node_absent_after, t));

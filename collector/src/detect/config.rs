@@ -49,6 +49,8 @@ pub struct AlertsConfig {
     pub keep_resolved: String,
     pub gpu_hang: HangConfig,
     pub gpu_stalled: StallConfig,
+    pub gpu_straggler: StragglerConfig,
+    pub data_bottleneck: BottleneckConfig,
     pub gpu_throttle: ThrottleConfig,
     pub gpu_xid: XidConfig,
     pub node_absent: AbsentConfig,
@@ -63,6 +65,8 @@ impl Default for AlertsConfig {
             keep_resolved: s("24h"),
             gpu_hang: HangConfig::default(),
             gpu_stalled: StallConfig::default(),
+            gpu_straggler: StragglerConfig::default(),
+            data_bottleneck: BottleneckConfig::default(),
             gpu_throttle: ThrottleConfig::default(),
             gpu_xid: XidConfig::default(),
             node_absent: AbsentConfig::default(),
@@ -121,6 +125,75 @@ impl Default for StallConfig {
             window: s("1m"),
             max_utilization: 0.05,
             min_process_memory_bytes: 1 << 30,
+        }
+    }
+}
+
+/// `gpu_straggler`: one GPU of a job far below the job's median.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StragglerConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub window: String,
+    /// A GPU whose utilization or NVLink rate, over the job's median, is under this
+    /// score is a straggler.
+    pub max_score: f64,
+    /// Jobs with fewer GPUs reporting are not judged.
+    pub min_gpus: usize,
+    /// Jobs whose median utilization is under this are idle, not straggling.
+    pub min_job_utilization: f64,
+}
+
+impl Default for StragglerConfig {
+    fn default() -> Self {
+        StragglerConfig {
+            for_: s("5m"),
+            window: s("1m"),
+            max_score: 0.7,
+            min_gpus: 4,
+            min_job_utilization: 0.5,
+        }
+    }
+}
+
+/// `data_bottleneck`: a node's working GPUs under-used and swinging while the host
+/// shows why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BottleneckConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub window: String,
+    /// The node's working GPUs' mean utilization must be under this...
+    pub max_utilization: f64,
+    /// ...and swing by at least this much (max - min within the window, on average).
+    pub min_swing: f64,
+    /// `storage`: host iowait share at or above this...
+    pub min_iowait: f64,
+    /// ...or a disk busy at least this share of the time.
+    pub min_disk_busy: f64,
+    /// `cpu`: user plus system share at or above this.
+    pub min_cpu: f64,
+    /// `network`: an interface receiving at this share of the highest rate it was seen
+    /// at in the store...
+    pub network_ceiling_share: f64,
+    /// ...when that is at least this many bytes/s.
+    pub min_network_bytes_per_second: f64,
+}
+
+impl Default for BottleneckConfig {
+    fn default() -> Self {
+        BottleneckConfig {
+            for_: s("5m"),
+            window: s("2m"),
+            max_utilization: 0.75,
+            min_swing: 0.3,
+            min_iowait: 0.2,
+            min_disk_busy: 0.9,
+            min_cpu: 0.9,
+            network_ceiling_share: 0.9,
+            min_network_bytes_per_second: 100e6,
         }
     }
 }
@@ -201,6 +274,8 @@ pub struct AlertSettings {
     pub keep_resolved: i64,
     pub gpu_hang: HangSettings,
     pub gpu_stalled: StallSettings,
+    pub gpu_straggler: StragglerSettings,
+    pub data_bottleneck: BottleneckSettings,
     pub gpu_throttle: ThrottleSettings,
     pub gpu_xid: XidSettings,
     pub node_absent_after: i64,
@@ -221,6 +296,28 @@ pub struct StallSettings {
     pub window: i64,
     pub max_utilization: f64,
     pub min_process_memory_bytes: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StragglerSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub max_score: f64,
+    pub min_gpus: usize,
+    pub min_job_utilization: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BottleneckSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub max_utilization: f64,
+    pub min_swing: f64,
+    pub min_iowait: f64,
+    pub min_disk_busy: f64,
+    pub min_cpu: f64,
+    pub network_ceiling_share: f64,
+    pub min_network_bytes_per_second: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -319,6 +416,43 @@ impl AlertsConfig {
                 window: dur(&k("gpu_stalled.window"), &st.window, sec)?,
                 max_utilization: ratio(&k("gpu_stalled.max_utilization"), st.max_utilization)?,
                 min_process_memory_bytes: st.min_process_memory_bytes as f64,
+            },
+            gpu_straggler: {
+                let g = &self.gpu_straggler;
+                if g.min_gpus < 2 {
+                    return Err(ConfigError::new(
+                        k("gpu_straggler.min_gpus"),
+                        format!(
+                            "must be at least 2 (a median needs peers), got {}",
+                            g.min_gpus
+                        ),
+                    ));
+                }
+                StragglerSettings {
+                    for_: dur(&k("gpu_straggler.for"), &g.for_, zero)?,
+                    window: dur(&k("gpu_straggler.window"), &g.window, sec)?,
+                    max_score: ratio(&k("gpu_straggler.max_score"), g.max_score)?,
+                    min_gpus: g.min_gpus,
+                    min_job_utilization: ratio(
+                        &k("gpu_straggler.min_job_utilization"),
+                        g.min_job_utilization,
+                    )?,
+                }
+            },
+            data_bottleneck: {
+                let b = &self.data_bottleneck;
+                let r = |key: &str, v: f64| ratio(&k(&format!("data_bottleneck.{key}")), v);
+                BottleneckSettings {
+                    for_: dur(&k("data_bottleneck.for"), &b.for_, zero)?,
+                    window: dur(&k("data_bottleneck.window"), &b.window, sec)?,
+                    max_utilization: r("max_utilization", b.max_utilization)?,
+                    min_swing: r("min_swing", b.min_swing)?,
+                    min_iowait: r("min_iowait", b.min_iowait)?,
+                    min_disk_busy: r("min_disk_busy", b.min_disk_busy)?,
+                    min_cpu: r("min_cpu", b.min_cpu)?,
+                    network_ceiling_share: r("network_ceiling_share", b.network_ceiling_share)?,
+                    min_network_bytes_per_second: b.min_network_bytes_per_second.max(0.0),
+                }
             },
             gpu_throttle: ThrottleSettings {
                 for_: dur(&k("gpu_throttle.for"), &th.for_, zero)?,

@@ -148,3 +148,28 @@ pub fn utilization<'a>(store: &'a Store, gpu: &'a GpuEntry, t: i64) -> Option<&'
         .max_by_key(|(ts, _)| *ts)
         .map(|(_, s)| s)
 }
+
+/// Largest minus smallest value in the window; `None` without points.
+pub fn swing(s: &Series, w: Window) -> Option<f64> {
+    let (lo, hi) = s
+        .scalars()?
+        .window(w.from, w.to)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
+            (lo.min(*v), hi.max(*v))
+        });
+    (lo <= hi).then_some(hi - lo)
+}
+
+/// The median of `values` (which it sorts); `None` when empty.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}

@@ -1,0 +1,288 @@
+//! `data_bottleneck`: a node's working GPUs under-used and swinging, starved by the
+//! input pipeline, while the host shows why: `storage` (high iowait, or a disk busy
+//! nearly all the time), `cpu` (user plus system near saturation) or `network` (an
+//! interface receiving at the highest rate it was seen at). A node whose GPUs are
+//! simply idle, or busy and steady, is no bottleneck; nor is one whose host shows no
+//! cause.
+
+use std::collections::BTreeMap;
+
+use gpuwatch_model::names::{attr, metric, value};
+use gpuwatch_model::{AlertKind, Finding, Severity};
+
+use super::config::BottleneckSettings;
+use super::window::{gpu_series, mean, rate, swing, utilization, Window};
+use crate::store::{Series, Store};
+
+/// The host series of every node, found in one pass over the store.
+#[derive(Default)]
+struct Host<'a> {
+    cpu: BTreeMap<&'a str, &'a Series>,
+    disks: Vec<&'a Series>,
+    nics_rx: Vec<&'a Series>,
+}
+
+fn hosts(store: &Store) -> BTreeMap<&str, Host<'_>> {
+    let mut out: BTreeMap<&str, Host> = BTreeMap::new();
+    for s in store.series() {
+        let Some(host) = s.key.get(attr::HOST_NAME) else {
+            continue;
+        };
+        match s.key.metric.as_str() {
+            metric::CPU_UTILIZATION => {
+                if let Some(mode) = s.key.get(attr::CPU_MODE) {
+                    out.entry(host).or_default().cpu.insert(mode, s);
+                }
+            }
+            metric::DISK_IO_TIME => out.entry(host).or_default().disks.push(s),
+            metric::NETWORK_IO if s.key.get(attr::IO_DIRECTION) == Some(value::RECEIVE) => {
+                out.entry(host).or_default().nics_rx.push(s);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Why the host starves its GPUs, if it shows a reason: `(cause, evidence)`.
+fn cause(host: &Host, s: &BottleneckSettings, w: Window, t: i64) -> Option<(&'static str, String)> {
+    let cpu = |mode: &str| host.cpu.get(mode).and_then(|x| mean(x, w));
+    let iowait = cpu(value::CPU_IOWAIT);
+    let busiest_disk = host
+        .disks
+        .iter()
+        .filter_map(|d| rate(d, w))
+        .reduce(f64::max);
+    if iowait.is_some_and(|v| v >= s.min_iowait)
+        || busiest_disk.is_some_and(|v| v >= s.min_disk_busy)
+    {
+        return Some((
+            "storage",
+            format!(
+                "iowait {:.0}%, busiest disk {:.0}% busy",
+                iowait.unwrap_or(0.0) * 100.0,
+                busiest_disk.unwrap_or(0.0) * 100.0
+            ),
+        ));
+    }
+    if let (Some(user), Some(system)) = (cpu(value::CPU_USER), cpu(value::CPU_SYSTEM)) {
+        if user + system >= s.min_cpu {
+            return Some(("cpu", format!("CPU {:.0}% busy", (user + system) * 100.0)));
+        }
+    }
+    for nic in &host.nics_rx {
+        let (Some(now), Some(ceiling)) = (rate(nic, w), peak_rate(nic, t)) else {
+            continue;
+        };
+        if ceiling >= s.min_network_bytes_per_second && now >= s.network_ceiling_share * ceiling {
+            let name = nic.key.get(attr::INTERFACE).unwrap_or("?");
+            return Some((
+                "network",
+                format!("{name} receiving {:.0} MB/s, its ceiling", now / 1e6),
+            ));
+        }
+    }
+    None
+}
+
+/// The highest rate between consecutive points of a counter, up to `t`.
+fn peak_rate(s: &Series, t: i64) -> Option<f64> {
+    let mut points = s.scalars()?.window(i64::MIN, t);
+    let (mut t0, mut v0) = points.next().map(|(t, v)| (t, *v))?;
+    let mut peak: Option<f64> = None;
+    for (t1, &v1) in points {
+        if t1 > t0 && v1 >= v0 {
+            let r = (v1 - v0) / ((t1 - t0) as f64 / 1e9);
+            peak = Some(peak.map_or(r, |p| p.max(r)));
+        }
+        (t0, v0) = (t1, v1);
+    }
+    peak
+}
+
+pub fn evaluate(store: &Store, s: &BottleneckSettings, t: i64) -> Vec<Finding> {
+    let w = Window::ending_at(t, s.window);
+    // Working GPUs per node: a job or a process on them. (mean utilization, swing)
+    let mut nodes: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for ((host, _), gpu) in store.gpus() {
+        let Some(util_series) = utilization(store, gpu, t) else {
+            continue;
+        };
+        let working = util_series.key.get(attr::JOB_ID).is_some()
+            || gpu_series(store, gpu, metric::GPU_PROCESS_MEMORY, &[])
+                .next()
+                .is_some();
+        if !working {
+            continue;
+        }
+        if let (Some(u), Some(sw)) = (mean(util_series, w), swing(util_series, w)) {
+            nodes.entry(host.as_str()).or_default().push((u, sw));
+        }
+    }
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let hosts = hosts(store);
+    let mut out = Vec::new();
+    for (node, gpus) in nodes {
+        let n = gpus.len() as f64;
+        let util = gpus.iter().map(|g| g.0).sum::<f64>() / n;
+        let swing = gpus.iter().map(|g| g.1).sum::<f64>() / n;
+        if util >= s.max_utilization || swing < s.min_swing {
+            continue;
+        }
+        let Some((cause, evidence)) = hosts.get(node).and_then(|h| cause(h, s, w, t)) else {
+            continue;
+        };
+        out.push(Finding {
+            kind: AlertKind::DataBottleneck,
+            severity: Severity::Warning,
+            labels: BTreeMap::from([
+                (attr::HOST_NAME.to_string(), node.to_string()),
+                (attr::BOTTLENECK.to_string(), cause.to_string()),
+            ]),
+            value: util,
+            summary: format!(
+                "{node}: {} GPUs starved by {cause}: {:.0}% busy on average, swinging {:.0} points; {evidence}",
+                gpus.len(),
+                util * 100.0,
+                swing * 100.0
+            ),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::config::AlertsConfig;
+    use crate::store::builder::{every, Builder, S};
+
+    /// Two working GPUs on node `n`, utilization from `util(t)`.
+    fn gpus(b: &mut Builder, util: impl Fn(i64) -> f64 + Copy) {
+        for i in 0..2 {
+            b.gpu(
+                "n",
+                i,
+                Some("j"),
+                metric::GPU_UTILIZATION,
+                &[],
+                every(5, 0, 120, util),
+            );
+        }
+    }
+
+    fn cpu(b: &mut Builder, user: f64, system: f64, iowait: f64) {
+        for (mode, v) in [("user", user), ("system", system), ("iowait", iowait)] {
+            b.series(
+                metric::CPU_UTILIZATION,
+                &[("host.name", "n"), ("cpu.mode", mode)],
+                every(5, 0, 120, |_| v),
+            );
+        }
+    }
+
+    fn swinging(t: i64) -> f64 {
+        if (t / 20) % 2 == 0 {
+            0.9
+        } else {
+            0.2
+        }
+    }
+
+    #[test]
+    fn cases() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .data_bottleneck;
+        type Setup = Box<dyn Fn(&mut Builder)>;
+        let cases: Vec<(&str, Setup, Vec<&str>)> = vec![
+            (
+                "healthy: busy and steady",
+                Box::new(|b| {
+                    gpus(b, |_| 0.95);
+                    cpu(b, 0.3, 0.1, 0.0);
+                }),
+                vec![],
+            ),
+            (
+                "healthy: idle GPUs on a quiet host",
+                Box::new(|b| {
+                    gpus(b, |_| 0.0);
+                    cpu(b, 0.05, 0.02, 0.0);
+                }),
+                vec![],
+            ),
+            (
+                "faulty: swinging with high iowait",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.1, 0.05, 0.45);
+                }),
+                vec!["storage"],
+            ),
+            (
+                "faulty: swinging with a disk busy all the time",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.1, 0.05, 0.05);
+                    b.series(
+                        metric::DISK_IO_TIME,
+                        &[("host.name", "n"), ("system.device", "nvme0n1")],
+                        every(5, 0, 120, |t| t as f64 * 0.99),
+                    );
+                }),
+                vec!["storage"],
+            ),
+            (
+                "faulty: swinging with the CPU saturated",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.8, 0.18, 0.0);
+                }),
+                vec!["cpu"],
+            ),
+            (
+                "faulty: swinging with the NIC at its ceiling",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    b.series(
+                        metric::NETWORK_IO,
+                        &[
+                            ("host.name", "n"),
+                            ("network.interface.name", "eth0"),
+                            ("network.io.direction", "receive"),
+                        ],
+                        every(5, 0, 120, |t| t as f64 * 1.2e9),
+                    );
+                }),
+                vec!["network"],
+            ),
+            (
+                "borderline: swinging, host at 85% CPU is no cause",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.7, 0.15, 0.1);
+                }),
+                vec![],
+            ),
+            (
+                "missing data: swinging, no host metrics",
+                Box::new(|b| gpus(b, swinging)),
+                vec![],
+            ),
+        ];
+        for (name, setup, want) in cases {
+            let mut b = Builder::new();
+            setup(&mut b);
+            let got: Vec<String> = evaluate(&b.build(), &s, 120 * S)
+                .iter()
+                .map(|f| f.labels["gpuwatch.bottleneck"].clone())
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+}

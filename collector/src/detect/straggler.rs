@@ -1,0 +1,195 @@
+//! `gpu_straggler`: within one job, across nodes, a GPU whose utilization or NVLink
+//! throughput stays far below the job's median: a relative score, as NVIDIA's
+//! straggler detection scores ranks against their peers. A GPU that looks hung
+//! (pinned, no traffic) is left to `gpu_hang`.
+
+use std::collections::BTreeMap;
+
+use gpuwatch_model::names::{attr, metric, value};
+use gpuwatch_model::{AlertKind, Finding, Severity};
+
+use super::config::StragglerSettings;
+use super::window::{gpu_labels, gpu_series, gpu_title, mean, median, rate, utilization, Window};
+use crate::store::Store;
+
+struct Member {
+    labels: BTreeMap<String, String>,
+    util: f64,
+    /// NVLink bytes/s sent, when the GPU reports NVLink.
+    nvlink: Option<f64>,
+}
+
+pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
+    let w = Window::ending_at(t, s.window);
+    let mut jobs: BTreeMap<String, Vec<Member>> = BTreeMap::new();
+    for gpu in store.gpus().values() {
+        let Some(util_series) = utilization(store, gpu, t) else {
+            continue;
+        };
+        let labels = gpu_labels(util_series);
+        let (Some(job), Some(util)) = (labels.get(attr::JOB_ID).cloned(), mean(util_series, w))
+        else {
+            continue;
+        };
+        let tx = [
+            (attr::LINK, value::LINK_NVLINK),
+            (attr::IO_DIRECTION, value::TRANSMIT),
+        ];
+        let nvlink = gpu_series(store, gpu, metric::GPU_IO, &tx)
+            .filter_map(|x| rate(x, w))
+            .reduce(f64::max);
+        jobs.entry(job).or_default().push(Member {
+            labels,
+            util,
+            nvlink,
+        });
+    }
+    let mut out = Vec::new();
+    for members in jobs.into_values() {
+        if members.len() < s.min_gpus {
+            continue;
+        }
+        let Some(util_median) = median(&mut members.iter().map(|m| m.util).collect::<Vec<_>>())
+        else {
+            continue;
+        };
+        if util_median < s.min_job_utilization {
+            continue;
+        }
+        let nvlink_median =
+            median(&mut members.iter().filter_map(|m| m.nvlink).collect::<Vec<_>>())
+                .filter(|m| *m > 0.0);
+        for m in members {
+            let looks_hung = m.util >= 0.95 && m.nvlink.is_some_and(|r| r < 1e6);
+            if looks_hung {
+                continue;
+            }
+            let util_score = m.util / util_median;
+            let nvlink_score = nvlink_median.zip(m.nvlink).map(|(med, r)| r / med);
+            let score = nvlink_score.map_or(util_score, |n| n.min(util_score));
+            if score >= s.max_score {
+                continue;
+            }
+            let traffic = match (m.nvlink, nvlink_median) {
+                (Some(r), Some(med)) => {
+                    format!(", NVLink {:.0} GB/s against {:.0} GB/s", r / 1e9, med / 1e9)
+                }
+                _ => String::new(),
+            };
+            out.push(Finding {
+                kind: AlertKind::GpuStraggler,
+                severity: Severity::Warning,
+                summary: format!(
+                    "{}: {:.0}% busy against the job's median {:.0}%{traffic} (score {score:.2})",
+                    gpu_title(&m.labels),
+                    m.util * 100.0,
+                    util_median * 100.0,
+                ),
+                labels: m.labels,
+                value: score,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::config::AlertsConfig;
+    use crate::store::builder::{every, Builder, S};
+
+    /// A GPU of job 9 on `host` with `util` and NVLink at `gbps` GB/s.
+    fn gpu(b: &mut Builder, host: &str, i: u32, util: f64, gbps: f64) {
+        let tx = [
+            ("gpuwatch.link", "nvlink"),
+            ("network.io.direction", "transmit"),
+        ];
+        b.gpu(
+            host,
+            i,
+            Some("9"),
+            metric::GPU_UTILIZATION,
+            &[],
+            every(5, 0, 60, |_| util),
+        )
+        .gpu(
+            host,
+            i,
+            Some("9"),
+            metric::GPU_IO,
+            &tx,
+            every(5, 0, 60, |t| gbps * 1e9 * t as f64),
+        );
+    }
+
+    #[test]
+    fn cases() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_straggler;
+        type Setup = Box<dyn Fn(&mut Builder)>;
+        let eight = |odd: Box<dyn Fn(&mut Builder)>| -> Setup {
+            Box::new(move |b| {
+                for i in 0..7 {
+                    gpu(b, if i < 4 { "a" } else { "b" }, i % 4, 0.96, 190.0);
+                }
+                odd(b);
+            })
+        };
+        let cases: Vec<(&str, Setup, Vec<&str>)> = vec![
+            (
+                "healthy: all peers alike",
+                eight(Box::new(|b| gpu(b, "b", 3, 0.95, 185.0))),
+                vec![],
+            ),
+            (
+                "faulty: slow and half the traffic",
+                eight(Box::new(|b| gpu(b, "b", 3, 0.60, 95.0))),
+                vec!["b gpu3 (job 9)"],
+            ),
+            (
+                "faulty: busy but a third of the traffic",
+                eight(Box::new(|b| gpu(b, "b", 3, 0.96, 60.0))),
+                vec!["b gpu3 (job 9)"],
+            ),
+            (
+                "borderline: 72% of the median is over 0.7",
+                eight(Box::new(|b| gpu(b, "b", 3, 0.96 * 0.72, 190.0))),
+                vec![],
+            ),
+            (
+                "healthy: a hung GPU is gpu_hang's",
+                eight(Box::new(|b| gpu(b, "b", 3, 0.99, 0.0))),
+                vec![],
+            ),
+            (
+                "healthy: an idle job has no straggler",
+                Box::new(|b| {
+                    for i in 0..4 {
+                        gpu(b, "a", i, if i == 0 { 0.0 } else { 0.2 }, 0.0);
+                    }
+                }),
+                vec![],
+            ),
+            (
+                "missing data: too few GPUs to judge",
+                Box::new(|b| {
+                    gpu(b, "a", 0, 0.96, 190.0);
+                    gpu(b, "a", 1, 0.30, 20.0);
+                }),
+                vec![],
+            ),
+        ];
+        for (name, setup, want) in cases {
+            let mut b = Builder::new();
+            setup(&mut b);
+            let got: Vec<String> = evaluate(&b.build(), &s, 60 * S)
+                .iter()
+                .map(|f| gpu_title(&f.labels))
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+}
