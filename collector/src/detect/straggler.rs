@@ -1,7 +1,8 @@
 //! `gpu_straggler`: within one job, across nodes, a GPU whose utilization or NVLink
 //! throughput stays far below the job's median: a relative score, as NVIDIA's
 //! straggler detection scores ranks against their peers. A GPU that looks hung
-//! (pinned, no traffic) is left to `gpu_hang`.
+//! (pinned, no traffic) is left to `gpu_hang`, and one doing nothing at all (under 5%
+//! busy) to `gpu_stalled`: a straggler works, only slower.
 
 use std::collections::BTreeMap;
 
@@ -61,7 +62,8 @@ pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
                 .filter(|m| *m > 0.0);
         for m in members {
             let looks_hung = m.util >= 0.95 && m.nvlink.is_some_and(|r| r < 1e6);
-            if looks_hung {
+            let does_nothing = m.util < 0.05;
+            if looks_hung || does_nothing {
                 continue;
             }
             let util_score = m.util / util_median;
@@ -162,6 +164,11 @@ mod tests {
             (
                 "healthy: a hung GPU is gpu_hang's",
                 eight(Box::new(|b| gpu(b, "b", 3, 0.99, 0.0))),
+                vec![],
+            ),
+            (
+                "healthy: a GPU doing nothing is gpu_stalled's",
+                eight(Box::new(|b| gpu(b, "b", 3, 0.01, 0.0))),
                 vec![],
             ),
             (
