@@ -15,8 +15,10 @@ use std::collections::BTreeMap;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, AggregationTemporality, Metric, NumberDataPoint,
+    metric::Data, AggregationTemporality, ExponentialHistogramDataPoint, HistogramDataPoint,
+    Metric, NumberDataPoint, SummaryDataPoint,
 };
 
 use crate::store::{identity_hash, PointValue, RejectReason, SeriesKind, Store};
@@ -195,120 +197,105 @@ pub fn ingest_parsed(store: &mut Store, parsed: &ParsedRequest<'_>) -> IngestOut
     out
 }
 
+/// The parts of an OTLP data point the store needs, whatever its type.
+trait WirePoint {
+    fn attributes(&self) -> &[KeyValue];
+    fn raw(&self) -> RawPoint;
+}
+
+macro_rules! wire_point {
+    ($t:ty, $value:expr) => {
+        impl WirePoint for $t {
+            fn attributes(&self) -> &[KeyValue] {
+                &self.attributes
+            }
+            fn raw(&self) -> RawPoint {
+                RawPoint {
+                    time: self.time_unix_nano,
+                    flags: self.flags,
+                    value: $value(self),
+                }
+            }
+        }
+    };
+}
+
+wire_point!(NumberDataPoint, |p| number(p).map(PointValue::Number));
+wire_point!(HistogramDataPoint, |p| Some(PointValue::Histogram(
+    explicit_histogram(p)
+)));
+wire_point!(ExponentialHistogramDataPoint, |p| Some(
+    PointValue::Histogram(exponential_histogram(p))
+));
+wire_point!(SummaryDataPoint, |p| Some(PointValue::Histogram(summary(
+    p
+))));
+
+fn store_all<'a, P: WirePoint>(
+    store: &mut Store,
+    set: &mut AttrSet<'a>,
+    metric: MetricInfo<'_>,
+    points: &'a [P],
+    out: &mut IngestOutcome,
+) {
+    for p in points {
+        let attrs = p
+            .attributes()
+            .iter()
+            .map(|kv| (kv.key.as_str(), value_str(kv.value.as_ref())));
+        store_point(store, set, metric, attrs, p.raw(), out);
+    }
+}
+
 fn ingest_metric<'a>(
     store: &mut Store,
     set: &mut AttrSet<'a>,
     metric: &'a Metric,
     out: &mut IngestOutcome,
 ) {
-    let delta_of = |t: i32| t == AggregationTemporality::Delta as i32;
+    let delta = |t: i32| t == AggregationTemporality::Delta as i32;
     let info = |kind, delta| MetricInfo {
         name: &metric.name,
         unit: &metric.unit,
         kind,
         delta,
     };
-    let attrs = |kvs: &'a [opentelemetry_proto::tonic::common::v1::KeyValue]| {
-        kvs.iter()
-            .map(|kv| (kv.key.as_str(), value_str(kv.value.as_ref())))
-    };
-    let numbers = |store: &mut Store,
-                   set: &mut AttrSet<'a>,
-                   m: MetricInfo<'_>,
-                   points: &'a [NumberDataPoint],
-                   out: &mut IngestOutcome| {
-        for p in points {
-            let value = number(p).map(PointValue::Number);
-            store_point(
+    match &metric.data {
+        None => {}
+        Some(Data::Gauge(g)) => {
+            store_all(
                 store,
                 set,
-                m,
-                attrs(&p.attributes),
-                RawPoint {
-                    time: p.time_unix_nano,
-                    flags: p.flags,
-                    value,
-                },
+                info(SeriesKind::Gauge, false),
+                &g.data_points,
                 out,
             );
         }
-    };
-    match &metric.data {
-        None => {}
-        Some(Data::Gauge(g)) => numbers(
-            store,
-            set,
-            info(SeriesKind::Gauge, false),
-            &g.data_points,
-            out,
-        ),
         Some(Data::Sum(s)) => {
             let kind = if s.is_monotonic {
                 SeriesKind::Counter
             } else {
                 SeriesKind::UpDownCounter
             };
-            numbers(
+            let m = info(kind, delta(s.aggregation_temporality));
+            store_all(store, set, m, &s.data_points, out);
+        }
+        Some(Data::Histogram(h)) => {
+            let m = info(SeriesKind::Histogram, delta(h.aggregation_temporality));
+            store_all(store, set, m, &h.data_points, out);
+        }
+        Some(Data::ExponentialHistogram(h)) => {
+            let m = info(SeriesKind::Histogram, delta(h.aggregation_temporality));
+            store_all(store, set, m, &h.data_points, out);
+        }
+        Some(Data::Summary(s)) => {
+            store_all(
                 store,
                 set,
-                info(kind, delta_of(s.aggregation_temporality)),
+                info(SeriesKind::Summary, false),
                 &s.data_points,
                 out,
             );
-        }
-        Some(Data::Histogram(h)) => {
-            let m = info(SeriesKind::Histogram, delta_of(h.aggregation_temporality));
-            for p in &h.data_points {
-                let value = Some(PointValue::Histogram(explicit_histogram(p)));
-                store_point(
-                    store,
-                    set,
-                    m,
-                    attrs(&p.attributes),
-                    RawPoint {
-                        time: p.time_unix_nano,
-                        flags: p.flags,
-                        value,
-                    },
-                    out,
-                );
-            }
-        }
-        Some(Data::ExponentialHistogram(h)) => {
-            let m = info(SeriesKind::Histogram, delta_of(h.aggregation_temporality));
-            for p in &h.data_points {
-                let value = Some(PointValue::Histogram(exponential_histogram(p)));
-                store_point(
-                    store,
-                    set,
-                    m,
-                    attrs(&p.attributes),
-                    RawPoint {
-                        time: p.time_unix_nano,
-                        flags: p.flags,
-                        value,
-                    },
-                    out,
-                );
-            }
-        }
-        Some(Data::Summary(s)) => {
-            let m = info(SeriesKind::Summary, false);
-            for p in &s.data_points {
-                let value = Some(PointValue::Histogram(summary(p)));
-                store_point(
-                    store,
-                    set,
-                    m,
-                    attrs(&p.attributes),
-                    RawPoint {
-                        time: p.time_unix_nano,
-                        flags: p.flags,
-                        value,
-                    },
-                    out,
-                );
-            }
         }
     }
 }
