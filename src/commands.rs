@@ -117,16 +117,41 @@ async fn dashboard(
     result.context("the dashboard failed")
 }
 
-async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let duration = run_duration(&args.run)?;
-    let log = if args.run.headless {
+/// What `up` and `demo` share: the run's duration, where logs go (a file while the
+/// dashboard owns the terminal), and the config with the listen flags applied.
+struct Session {
+    duration: Option<Duration>,
+    log: Option<std::path::PathBuf>,
+    config: Config,
+}
+
+fn session(
+    run: &HeadlessArgs,
+    file: &crate::cli::ConfigFile,
+    listen: &ListenArgs,
+) -> anyhow::Result<Session> {
+    let duration = run_duration(run)?;
+    let log = if run.headless {
         logging::to_stderr("warn");
         None
     } else {
         logging::to_file()
     };
-    let mut config = Config::load_or_default(args.config.config.as_deref())?;
-    apply_listen(&mut config, &args.listen);
+    let mut config = Config::load_or_default(file.config.as_deref())?;
+    apply_listen(&mut config, listen);
+    Ok(Session {
+        duration,
+        log,
+        config,
+    })
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let Session {
+        duration,
+        log,
+        mut config,
+    } = session(&args.run, &args.config, &args.listen)?;
     if let Some(i) = &args.interval {
         config.agent.interval.clone_from(i);
     }
@@ -201,15 +226,11 @@ fn local_sampler(settings: &gpuwatch_agent::AgentSettings, simulate: usize) -> B
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let duration = run_duration(&args.run)?;
-    let log = if args.run.headless {
-        logging::to_stderr("warn");
-        None
-    } else {
-        logging::to_file()
-    };
-    let mut config = Config::load_or_default(args.config.config.as_deref())?;
-    apply_listen(&mut config, &args.listen);
+    let Session {
+        duration,
+        log,
+        config,
+    } = session(&args.run, &args.config, &args.listen)?;
     let s = settings(&config)?;
     let collector = gpuwatch_collector::start(&s.collector).await?;
     let mut agent_settings = s.agent.clone();
