@@ -20,6 +20,7 @@ pub fn router(state: Arc<CollectorState>) -> Router {
         .route("/api/v1/gpus", get(gpus))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/series", get(series))
+        .route("/api/v1/cost", get(cost))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ok\n" }))
@@ -33,8 +34,7 @@ async fn gpus(State(state): State<Arc<CollectorState>>) -> Response {
 
 /// Prometheus text exposition, format 0.0.4.
 async fn metrics(State(state): State<Arc<CollectorState>>) -> Response {
-    let firing = state.alerts(StateFilter::Firing);
-    let body = crate::exposition::render(&state.store(), &firing, &state.telemetry);
+    let body = state.render_metrics();
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -43,6 +43,37 @@ async fn metrics(State(state): State<Arc<CollectorState>>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CostQuery {
+    window: Option<String>,
+    by: Option<String>,
+}
+
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+}
+
+async fn cost(State(state): State<Arc<CollectorState>>, Query(q): Query<CostQuery>) -> Response {
+    let window = q.window.as_deref().unwrap_or("1h");
+    let Ok(length) = gpuwatch_model::duration::parse(window) else {
+        return bad_request(format!(
+            "window must be a duration such as 15m or 1h, got {window:?}"
+        ));
+    };
+    let by = q.by.as_deref().unwrap_or("job");
+    let Some(by) = crate::cost::By::parse(by) else {
+        return bad_request(format!("by must be job, team, node or model, got {by:?}"));
+    };
+    let length = i64::try_from(length.as_nanos()).unwrap_or(i64::MAX);
+    match state.cost(length, by) {
+        Some(body) => Json(body).into_response(),
+        None => bad_request(format!(
+            "the live ledger keeps the last hour (or collector.cost.idle_window); \
+             window {window} is longer: use `gpuwatch report cost` for history"
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost::{CostConfig, CostSettings};
 use crate::detect::{AlertSettings, AlertsConfig};
 use crate::store::{StoreConfig, StoreSettings};
 
@@ -41,6 +42,8 @@ pub struct CollectorConfig {
     pub store: StoreConfig,
     /// Detectors' thresholds and the alert manager.
     pub alerts: AlertsConfig,
+    /// Prices and the idle-spend alert.
+    pub cost: CostConfig,
 }
 
 impl Default for CollectorConfig {
@@ -52,6 +55,7 @@ impl Default for CollectorConfig {
             max_request_bytes: 8 * 1024 * 1024,
             store: StoreConfig::default(),
             alerts: AlertsConfig::default(),
+            cost: CostConfig::default(),
         }
     }
 }
@@ -65,6 +69,7 @@ pub struct CollectorSettings {
     pub max_request_bytes: usize,
     pub store: StoreSettings,
     pub alerts: AlertSettings,
+    pub cost: CostSettings,
 }
 
 fn listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -94,6 +99,7 @@ impl CollectorConfig {
             max_request_bytes: self.max_request_bytes,
             store: self.store.validate()?,
             alerts: self.alerts.validate()?,
+            cost: self.cost.validate()?,
         })
     }
 }

@@ -9,7 +9,7 @@ mod hang;
 mod stall;
 mod straggler;
 mod throttle;
-mod window;
+pub(crate) mod window;
 mod xid;
 
 use gpuwatch_model::Finding;

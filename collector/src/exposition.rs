@@ -11,6 +11,7 @@ use gpuwatch_model::{Alert, AlertKind, Severity};
 
 pub use naming::{label_name, metric_name};
 
+use crate::cost::{GpuAccount, Ledger};
 use crate::store::{HistogramPoint, Series, SeriesKind, Store};
 use crate::telemetry::{RequestRejection, Telemetry};
 
@@ -100,7 +101,7 @@ fn write_histogram(out: &mut String, name: &str, base: &[(String, &str)], h: &Hi
 }
 
 /// The text exposition of the store, the firing alerts and the collector's health.
-pub fn render(store: &Store, alerts: &[Alert], telemetry: &Telemetry) -> String {
+pub fn render(store: &Store, alerts: &[Alert], ledger: &Ledger, telemetry: &Telemetry) -> String {
     // Group series into families by Prometheus name; a family keeps the type of its
     // first series and skips series of another type (two OTel metrics that map to one
     // Prometheus name).
@@ -143,8 +144,61 @@ pub fn render(store: &Store, alerts: &[Alert], telemetry: &Telemetry) -> String 
         }
     }
     render_alerts(&mut out, alerts);
+    render_cost(&mut out, ledger);
     render_health(&mut out, store, telemetry);
     out
+}
+
+fn render_cost(out: &mut String, ledger: &Ledger) {
+    let owner_labels = |a: &GpuAccount| {
+        let o = &a.owner;
+        let mut l: Vec<(String, &str)> = vec![
+            ("host_name".into(), o.node.as_str()),
+            ("hw_id".into(), o.gpu.as_str()),
+            ("hw_name".into(), o.name.as_str()),
+            ("hw_model".into(), o.model.as_str()),
+        ];
+        if let Some(job) = &o.job {
+            l.push(("gpuwatch_job_id".into(), job));
+        }
+        if let Some(team) = &o.team {
+            l.push(("gpuwatch_team".into(), team));
+        }
+        l.sort();
+        labels(l)
+    };
+    let current: Vec<&GpuAccount> = ledger
+        .accounts()
+        .iter()
+        .filter(|a| ledger.is_current(a))
+        .collect();
+    out.push_str("# HELP gpuwatch_gpu_cost_usd_per_hour Burn rate of each GPU reporting now, dollars per hour.\n# TYPE gpuwatch_gpu_cost_usd_per_hour gauge\n");
+    for a in &current {
+        let _ = writeln!(
+            out,
+            "gpuwatch_gpu_cost_usd_per_hour{} {}",
+            owner_labels(a),
+            number(a.burn_usd_per_hour)
+        );
+    }
+    out.push_str("# HELP gpuwatch_gpu_idle_cost_usd_per_hour The part of a GPU's burn rate spent idle.\n# TYPE gpuwatch_gpu_idle_cost_usd_per_hour gauge\n");
+    for a in &current {
+        let _ = writeln!(
+            out,
+            "gpuwatch_gpu_idle_cost_usd_per_hour{} {}",
+            owner_labels(a),
+            number(a.idle_burn_usd_per_hour)
+        );
+    }
+    out.push_str("# HELP gpuwatch_cost_usd_total Dollars accrued by each GPU since the collector started.\n# TYPE gpuwatch_cost_usd_total counter\n");
+    for a in ledger.accounts() {
+        let _ = writeln!(
+            out,
+            "gpuwatch_cost_usd_total{} {}",
+            owner_labels(a),
+            number(a.total.usd)
+        );
+    }
 }
 
 fn severity_str(s: Severity) -> &'static str {

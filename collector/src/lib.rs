@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod cost;
 pub mod detect;
 pub mod exposition;
 pub mod ingest;

@@ -82,6 +82,7 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
     let state = Arc::new(CollectorState::new(
         settings.store.clone(),
         settings.alerts.clone(),
+        settings.cost.clone(),
     ));
     let (grpc_listener, otlp_grpc) =
         bind(settings.otlp_grpc_listen, "OTLP/gRPC", "otlp_grpc_listen").await?;

@@ -7,6 +7,7 @@ use gpuwatch_model::Alert;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 use crate::alerts::{AlertManager, StateFilter, Transition};
+use crate::cost::{By, CostSettings, Ledger};
 use crate::detect::{self, AlertSettings};
 use crate::ingest::{ingest, ingest_parsed, parse_protobuf, IngestOutcome, WireError};
 use crate::store::{Store, StoreSettings};
@@ -27,6 +28,7 @@ pub struct CollectorState {
 struct Evaluation {
     settings: AlertSettings,
     manager: AlertManager,
+    ledger: Ledger,
     /// The last event time evaluated.
     done_to: Option<i64>,
 }
@@ -36,12 +38,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl CollectorState {
-    pub fn new(store: StoreSettings, alerts: AlertSettings) -> Self {
+    pub fn new(store: StoreSettings, alerts: AlertSettings, cost: CostSettings) -> Self {
         CollectorState {
             store: Mutex::new(Store::new(store)),
             telemetry: Telemetry::default(),
             alerts: Mutex::new(Evaluation {
                 manager: AlertManager::new(alerts.clone()),
+                ledger: Ledger::new(cost),
                 settings: alerts,
                 done_to: None,
             }),
@@ -70,12 +73,27 @@ impl CollectorState {
             if t > target {
                 return (changes, true);
             }
-            let findings = detect::evaluate(&store, &eval.settings, t);
+            let mut findings = detect::evaluate(&store, &eval.settings, t);
+            eval.ledger.accrue(&store, t, step);
+            findings.extend(eval.ledger.findings(t));
             changes.extend(eval.manager.update(findings, t));
             eval.done_to = Some(t);
             t += step;
         }
         (changes, t > target)
+    }
+
+    /// Spend over `window` (nanoseconds) grouped `by`; `None` past what is kept.
+    pub fn cost(&self, window: i64, by: By) -> Option<gpuwatch_model::api::CostResponse> {
+        lock(&self.alerts).ledger.breakdown(window, by)
+    }
+
+    /// The Prometheus exposition of everything: series, alerts, cost, health.
+    pub fn render_metrics(&self) -> String {
+        let eval = lock(&self.alerts);
+        let firing = eval.manager.alerts(StateFilter::Firing);
+        let store = self.store();
+        crate::exposition::render(&store, &firing, &eval.ledger, &self.telemetry)
     }
 
     /// Alerts in `state`, as `/api/v1/alerts` lists them.

@@ -79,6 +79,34 @@ pub struct SeriesResponse {
     pub series: Vec<SeriesView>,
 }
 
+/// Spend of one group (a job, team, node or model) over the window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostRow {
+    pub key: String,
+    /// GPUs that reported in the window.
+    pub gpus: usize,
+    pub gpu_hours: f64,
+    /// GPU-hours under the idle threshold.
+    pub idle_gpu_hours: f64,
+    pub cost_usd: f64,
+    pub idle_cost_usd: f64,
+    /// `idle_cost_usd / cost_usd`.
+    pub waste_share: f64,
+    /// Burn of the group's GPUs reporting now, $/h, and the part of it idle.
+    pub burn_usd_per_hour: f64,
+    pub idle_burn_usd_per_hour: f64,
+}
+
+/// `GET /api/v1/cost?window=1h&by=job|team|node|model` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostResponse {
+    pub window: String,
+    pub by: String,
+    pub total: CostRow,
+    /// Most expensive first.
+    pub rows: Vec<CostRow>,
+}
+
 /// `GET /api/v1/gpus` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GpusResponse {

@@ -107,6 +107,17 @@ fn store() -> Store {
     store
 }
 
+/// A ledger that priced one step of `store()`'s GPU.
+fn ledger() -> Ledger {
+    let mut l = Ledger::new(
+        crate::cost::CostConfig::default()
+            .validate()
+            .expect("defaults"),
+    );
+    l.accrue(&store(), 1_795_860_000_000_000_000, 5_000_000_000);
+    l
+}
+
 fn firing() -> Vec<Alert> {
     let labels = std::collections::BTreeMap::from([
         ("host.name".to_string(), "node-0".to_string()),
@@ -127,7 +138,7 @@ fn firing() -> Vec<Alert> {
 
 #[test]
 fn series_are_named_typed_and_labelled_as_the_contract_says() {
-    let text = render(&store(), &firing(), &Telemetry::default());
+    let text = render(&store(), &firing(), &ledger(), &Telemetry::default());
     for line in [
         "# TYPE hw_gpu_utilization_ratio gauge",
         r#"hw_gpu_utilization_ratio{gpuwatch_cluster="prod",host_name="node-0",hw_id="GPU-1",hw_name="gpu0"} 0.5"#,
@@ -144,6 +155,9 @@ fn series_are_named_typed_and_labelled_as_the_contract_says() {
         "gpuwatch_ingest_points_total 3",
         r#"gpuwatch_ingest_rejected_total{reason="cardinality_limit"} 0"#,
         r#"gpuwatch_ingest_rejected_total{reason="undecodable"} 0"#,
+        // No hw.model: priced at the fallback, $2/h; busy at 50%.
+        r#"gpuwatch_gpu_cost_usd_per_hour{host_name="node-0",hw_id="GPU-1",hw_model="unknown",hw_name="gpu0"} 2"#,
+        r#"gpuwatch_gpu_idle_cost_usd_per_hour{host_name="node-0",hw_id="GPU-1",hw_model="unknown",hw_name="gpu0"} 0"#,
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -167,7 +181,7 @@ fn series_are_named_typed_and_labelled_as_the_contract_says() {
 /// CI and is skipped, loudly, elsewhere.
 #[test]
 fn promtool_accepts_the_exposition() {
-    let text = render(&store(), &firing(), &Telemetry::default());
+    let text = render(&store(), &firing(), &ledger(), &Telemetry::default());
     let child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

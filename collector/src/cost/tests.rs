@@ -1,0 +1,162 @@
+use super::*;
+use crate::store::builder::{every, Builder, S};
+
+const H100: &str = "NVIDIA H100 80GB HBM3";
+
+/// Two H100s of job 7 for ten minutes: gpu0 busy, gpu1 idle; and a T4 without a job.
+fn store() -> Store {
+    let mut b = Builder::new();
+    for (i, util) in [(0u32, 0.9), (1, 0.0)] {
+        b.gpu(
+            "n",
+            i,
+            Some("7"),
+            metric::GPU_UTILIZATION,
+            &[("hw.model", H100), ("gpuwatch.team", "ml")],
+            every(5, 0, 600, |_| util),
+        );
+    }
+    b.gpu(
+        "m",
+        0,
+        None,
+        metric::GPU_UTILIZATION,
+        &[("hw.model", "Tesla T4")],
+        every(5, 0, 600, |_| 0.5),
+    );
+    b.build()
+}
+
+fn ledger(store: &Store, until: i64) -> Ledger {
+    let mut l = Ledger::new(CostConfig::default().validate().expect("defaults"));
+    for t in (5..=until).step_by(5) {
+        l.accrue(store, t * S, 5 * S);
+    }
+    l
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn accrues_by_price_busy_and_idle() {
+    let store = store();
+    let l = ledger(&store, 600);
+    let by_job = l.breakdown(60 * 60 * S, By::Job).expect("an hour is kept");
+    // Ten minutes: 2 H100 × $4/h × 1/6 h = $1.333..., half of it idle.
+    let job = &by_job.rows[0];
+    assert_eq!(job.key, "7");
+    assert_eq!(job.gpus, 2);
+    assert!(close(job.gpu_hours, 2.0 / 6.0), "{job:?}");
+    assert!(close(job.cost_usd, 8.0 / 6.0), "{job:?}");
+    assert!(close(job.idle_cost_usd, 4.0 / 6.0), "{job:?}");
+    assert!(close(job.waste_share, 0.5));
+    assert!(close(job.burn_usd_per_hour, 8.0) && close(job.idle_burn_usd_per_hour, 4.0));
+    // The T4 has no job: $0.40/h for 10 minutes.
+    let none = &by_job.rows[1];
+    assert_eq!(none.key, "(none)");
+    assert!(close(none.cost_usd, 0.4 / 6.0));
+    assert!(close(by_job.total.cost_usd, 8.4 / 6.0));
+    let by_model = l.breakdown(60 * 60 * S, By::Model).expect("kept");
+    assert_eq!(
+        by_model
+            .rows
+            .iter()
+            .map(|r| r.key.as_str())
+            .collect::<Vec<_>>(),
+        [H100, "Tesla T4"]
+    );
+    let by_team = l.breakdown(60 * 60 * S, By::Team).expect("kept");
+    assert_eq!(by_team.rows[0].key, "ml");
+}
+
+#[test]
+fn windows_count_only_their_minutes() {
+    let store = store();
+    let l = ledger(&store, 600);
+    let five = l.breakdown(5 * 60 * S, By::Node).expect("kept");
+    let n = five.rows.iter().find(|r| r.key == "n").expect("node n");
+    // (300 s, 600 s]: two GPUs for five minutes.
+    assert!(close(n.gpu_hours, 2.0 * 300.0 / 3600.0), "{n:?}");
+    assert!(
+        l.breakdown(2 * 60 * 60 * S, By::Node).is_none(),
+        "longer than what is kept"
+    );
+}
+
+#[test]
+fn idle_spend_past_the_threshold_is_a_finding() {
+    // One idle H100 burns $4/h: $10 takes 2.5 hours, past the default 1h window.
+    let mut b = Builder::new();
+    for i in 0..4 {
+        b.gpu(
+            "n",
+            i,
+            Some("r"),
+            metric::GPU_UTILIZATION,
+            &[("hw.model", H100)],
+            every(5, 0, 3600, |_| 0.0),
+        );
+    }
+    let store = b.build();
+    let l = ledger(&store, 3600);
+    // Four idle H100s for an hour: $16.
+    let found = l.findings(3600 * S);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, AlertKind::IdleGpuCost);
+    assert!(close(found[0].value, 16.0), "{}", found[0].value);
+    assert_eq!(
+        found[0].summary,
+        "job r: $16.00 spent on idle GPUs in the last 1h (4 GPUs idle)"
+    );
+    // Half an hour in: $8, under the $10 threshold.
+    assert!(ledger(&store, 1800).findings(1800 * S).is_empty());
+}
+
+#[test]
+fn energy_is_added_when_priced() {
+    let mut b = Builder::new();
+    b.gpu(
+        "n",
+        0,
+        None,
+        metric::GPU_UTILIZATION,
+        &[("hw.model", H100)],
+        every(5, 0, 3600, |_| 1.0),
+    )
+    .gpu(
+        "n",
+        0,
+        None,
+        metric::POWER,
+        &[],
+        every(5, 0, 3600, |_| 500.0),
+    );
+    let store = b.build();
+    let settings = CostConfig {
+        energy_usd_per_kwh: 0.2,
+        ..CostConfig::default()
+    }
+    .validate()
+    .expect("valid");
+    let mut l = Ledger::new(settings);
+    for t in (5..=3600).step_by(5) {
+        l.accrue(&store, t * S, 5 * S);
+    }
+    // $4 for the GPU-hour and 0.5 kWh at $0.20.
+    assert!(
+        close(l.accounts()[0].total.usd, 4.1),
+        "{}",
+        l.accounts()[0].total.usd
+    );
+}
+
+#[test]
+fn missing_data_costs_nothing() {
+    let l = ledger(&Builder::new().build(), 600);
+    assert!(l.accounts().is_empty());
+    let b = l.breakdown(60 * S, By::Job).expect("kept");
+    assert!(b.rows.is_empty());
+    assert_eq!(b.total.cost_usd, 0.0);
+}
