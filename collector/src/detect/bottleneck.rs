@@ -262,6 +262,23 @@ mod tests {
                 vec!["network"],
             ),
             (
+                "healthy: swinging under load, a NIC steady at 210 MB/s",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    b.series(
+                        metric::NETWORK_IO,
+                        &[
+                            ("host.name", "n"),
+                            ("network.interface.name", "eth0"),
+                            ("network.io.direction", "receive"),
+                        ],
+                        every(5, 0, 120, |t| t as f64 * 0.21e9),
+                    );
+                }),
+                vec![],
+            ),
+            (
                 "borderline: swinging, host at 85% CPU is no cause",
                 Box::new(|b| {
                     gpus(b, swinging);

@@ -178,7 +178,8 @@ pub struct BottleneckConfig {
     /// `network`: an interface receiving at this share of the highest rate it was seen
     /// at in the store...
     pub network_ceiling_share: f64,
-    /// ...when that is at least this many bytes/s.
+    /// ...when that is at least this many bytes/s (a link a data loader can saturate;
+    /// an inference server's steady traffic stays under it).
     pub min_network_bytes_per_second: f64,
 }
 
@@ -193,7 +194,7 @@ impl Default for BottleneckConfig {
             min_disk_busy: 0.9,
             min_cpu: 0.9,
             network_ceiling_share: 0.9,
-            min_network_bytes_per_second: 100e6,
+            min_network_bytes_per_second: 1e9,
         }
     }
 }

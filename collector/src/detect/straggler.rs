@@ -47,6 +47,16 @@ pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for members in jobs.into_values() {
+        // Hung and idle GPUs are other detectors' business, and left out of the medians
+        // too: half a job hanging must not make its healthy half look fast.
+        let members: Vec<Member> = members
+            .into_iter()
+            .filter(|m| {
+                let looks_hung = m.util >= 0.95 && m.nvlink.is_some_and(|r| r < 1e6);
+                let does_nothing = m.util < 0.05;
+                !looks_hung && !does_nothing
+            })
+            .collect();
         if members.len() < s.min_gpus {
             continue;
         }
@@ -61,11 +71,6 @@ pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
             median(&mut members.iter().filter_map(|m| m.nvlink).collect::<Vec<_>>())
                 .filter(|m| *m > 0.0);
         for m in members {
-            let looks_hung = m.util >= 0.95 && m.nvlink.is_some_and(|r| r < 1e6);
-            let does_nothing = m.util < 0.05;
-            if looks_hung || does_nothing {
-                continue;
-            }
             let util_score = m.util / util_median;
             let nvlink_score = nvlink_median.zip(m.nvlink).map(|(med, r)| r / med);
             let score = nvlink_score.map_or(util_score, |n| n.min(util_score));
@@ -170,6 +175,19 @@ mod tests {
                 "healthy: a GPU doing nothing is gpu_stalled's",
                 eight(Box::new(|b| gpu(b, "b", 3, 0.01, 0.0))),
                 vec![],
+            ),
+            (
+                "faulty: half the job hangs; the medians come from the rest",
+                Box::new(|b| {
+                    for i in 0..4 {
+                        gpu(b, "a", i, 0.99, 0.0);
+                    }
+                    for i in 0..3 {
+                        gpu(b, "b", i, 0.96, 190.0);
+                    }
+                    gpu(b, "b", 3, 0.60, 95.0);
+                }),
+                vec!["b gpu3 (job 9)"],
             ),
             (
                 "healthy: an idle job has no straggler",
