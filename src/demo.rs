@@ -59,6 +59,8 @@ impl Demo {
             let host_name = node_name(i);
             let mut settings = opts.agent.clone();
             settings.host_name = host_name.clone();
+            // One agent per spool directory: simulated nodes keep their queues in memory.
+            settings.spool_dir = None;
             settings.collector = match settings.protocol {
                 Protocol::Http => format!("http://{}", collector.otlp_http),
                 Protocol::Grpc => format!("http://{}", collector.otlp_grpc),

@@ -1,10 +1,11 @@
 //! The gpuwatch node agent: samplers read GPUs (`nvml`), the host (`host`) or a
 //! simulation (`simulated`) into the model's `NodeSample`; `export` turns samples into
-//! OTLP metrics with CONTRACT.md's names; `runtime` holds the configuration and the
-//! sample-export loop.
+//! OTLP metrics with CONTRACT.md's names; `delivery` holds them while the collector
+//! is away; `runtime` holds the configuration and the sample-export loop.
 //!
 //! Samplers know nothing of OTLP; the exporter knows nothing of where samples come from.
 
+pub mod delivery;
 pub mod export;
 pub mod host;
 pub mod nvml;

@@ -8,29 +8,32 @@ use gpuwatch_model::names::{attr, metric, unit, value};
 use gpuwatch_model::NodeSample;
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_otlp::WithExportConfig;
-use opentelemetry_sdk::error::OTelSdkError;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::Resource;
+use prost::Message;
 
 use super::points::{self, PointsFn};
 use super::reader::SharedReader;
-use super::settings::{ExportError, ExporterSettings, Protocol, ResourceInfo};
+use super::settings::{ExportError, ExporterSettings, ResourceInfo};
+use super::transport::{SendOutcome, Transport};
 
 type Latest = Arc<Mutex<Option<NodeSample>>>;
 
 /// Sends samples to a collector as OTLP metrics.
 ///
-/// Build it inside a tokio runtime (the gRPC channel and the async HTTP client need
-/// one); `export` must be awaited on that runtime.
+/// Build it inside a tokio runtime (the gRPC channel needs one); `export` must be
+/// awaited on that runtime.
 pub struct OtlpExporter {
     provider: SdkMeterProvider,
     reader: SharedReader,
     latest: Latest,
-    client: opentelemetry_otlp::MetricExporter,
+    /// Held while one sample is stored and collected, so concurrent encodes do not
+    /// read each other's sample.
+    collecting: Mutex<()>,
+    transport: Transport,
     url: String,
     /// Keeps the instruments (and so their callbacks) alive with the exporter.
     _instruments: Vec<Box<dyn Any + Send + Sync>>,
@@ -46,29 +49,7 @@ impl fmt::Debug for OtlpExporter {
 
 impl OtlpExporter {
     pub fn new(settings: ExporterSettings) -> Result<OtlpExporter, ExportError> {
-        let url = settings.url();
-        let build_error = |e: opentelemetry_otlp::ExporterBuildError| ExportError::Build {
-            url: url.clone(),
-            message: e.to_string(),
-        };
-        let builder =
-            opentelemetry_otlp::MetricExporter::builder().with_temporality(Temporality::Cumulative);
-        let client = match settings.protocol {
-            Protocol::Http => builder
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_endpoint(url.clone())
-                .with_timeout(settings.timeout)
-                .build(),
-            Protocol::Grpc => builder
-                .with_tonic()
-                .with_protocol(opentelemetry_otlp::Protocol::Grpc)
-                .with_endpoint(url.clone())
-                .with_timeout(settings.timeout)
-                .build(),
-        }
-        .map_err(build_error)?;
-
+        let transport = Transport::new(&settings)?;
         let reader = SharedReader::cumulative();
         let provider = SdkMeterProvider::builder()
             .with_resource(resource(&settings.resource))
@@ -85,8 +66,9 @@ impl OtlpExporter {
             provider,
             reader,
             latest,
-            client,
-            url,
+            collecting: Mutex::new(()),
+            transport,
+            url: settings.url(),
             _instruments: instruments,
         })
     }
@@ -96,39 +78,50 @@ impl OtlpExporter {
         &self.url
     }
 
-    /// Sends `sample` as one OTLP request: every contract metric the sample has.
+    /// Sends `sample` as one OTLP request: every contract metric the sample has. One
+    /// attempt, no queue: the agent loop queues and retries (see `crate::delivery`).
     pub async fn export(&self, sample: NodeSample) -> Result<(), ExportError> {
+        let body = self.encode(sample)?;
+        match self.send(&body, false).await {
+            SendOutcome::Delivered => Ok(()),
+            SendOutcome::Retry { reason, .. } | SendOutcome::Refused { reason } => {
+                Err(self.send_error(reason))
+            }
+        }
+    }
+
+    /// `sample` as an encoded `ExportMetricsServiceRequest`, its points stamped now.
+    pub(crate) fn encode(&self, sample: NodeSample) -> Result<Vec<u8>, ExportError> {
+        let _one_at_a_time = self
+            .collecting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(sample);
         let mut metrics = ResourceMetrics::default();
         self.reader
             .collect(&mut metrics)
             .map_err(|e| ExportError::Collect(e.to_string()))?;
-        self.client
-            .export(&metrics)
-            .await
-            .map_err(|e| ExportError::Send {
-                url: self.url.clone(),
-                message: sdk_error_message(e),
-            })
+        Ok(ExportMetricsServiceRequest::from(&metrics).encode_to_vec())
     }
 
-    /// Stops the provider and the client; later exports fail.
+    /// One attempt to deliver an encoded request, gzip-compressed when `gzip`.
+    pub(crate) async fn send(&self, body: &[u8], gzip: bool) -> SendOutcome {
+        self.transport.send(body, gzip).await
+    }
+
+    /// The error for a request that did not get through.
+    pub(crate) fn send_error(&self, message: String) -> ExportError {
+        ExportError::Send {
+            url: self.url.clone(),
+            message,
+        }
+    }
+
+    /// Stops the provider; later exports fail to collect.
     pub fn shutdown(&self) {
         if let Err(error) = self.provider.shutdown() {
             tracing::debug!(%error, "meter provider shutdown");
         }
-        if let Err(error) = self.client.shutdown() {
-            tracing::debug!(%error, "OTLP client shutdown");
-        }
-    }
-}
-
-/// The SDK's error without its "Operation failed: " prefix.
-fn sdk_error_message(error: OTelSdkError) -> String {
-    match error {
-        OTelSdkError::InternalFailure(message) => message,
-        OTelSdkError::Timeout(after) => format!("timed out after {after:?}"),
-        OTelSdkError::AlreadyShutdown => "the exporter is shut down".to_string(),
     }
 }
 
@@ -344,4 +337,44 @@ fn register(meter: &Meter, latest: &Latest) -> Vec<Box<dyn Any + Send + Sync>> {
         ));
     }
     instruments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::Protocol;
+    use crate::sampler::Sampler;
+    use crate::simulated::{demo_profiles, SimulatedSampler};
+    use std::time::Duration;
+
+    #[test]
+    fn encode_gives_one_request_per_sample() {
+        let exporter = OtlpExporter::new(ExporterSettings {
+            endpoint: "http://127.0.0.1:1".into(),
+            protocol: Protocol::Http,
+            timeout: Duration::from_secs(1),
+            resource: ResourceInfo {
+                host_name: "n".into(),
+                cluster: "c".into(),
+                service_version: "0".into(),
+                extra: Vec::new(),
+            },
+        })
+        .expect("exporter");
+        let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
+        let sample = sampler.sample(1_000_000_000).expect("sample");
+        let body = exporter.encode(sample).expect("encodes");
+        let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("decodes");
+        assert_eq!(request.resource_metrics.len(), 1);
+        let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+        assert!(metrics.iter().any(|m| m.name == metric::GPU_UTILIZATION));
+        // What one queued export costs: the queue's memory is this times its length.
+        assert!(body.len() < 64 * 1024, "{} bytes for 8 GPUs", body.len());
+        let packed = crate::export::gzip(&body).expect("gzip");
+        println!(
+            "an 8-GPU sample encodes to {} bytes, {} gzipped",
+            body.len(),
+            packed.len()
+        );
+    }
 }

@@ -62,7 +62,7 @@ pub struct ExporterSettings {
     /// `/v1/metrics`), `http://127.0.0.1:4317` for gRPC.
     pub endpoint: String,
     pub protocol: Protocol,
-    /// Per export, retries included.
+    /// How long one attempt to send a request may take, connecting included.
     pub timeout: Duration,
     pub resource: ResourceInfo,
 }

@@ -1,5 +1,6 @@
-//! The agent loop: sample, export, record; on shutdown, export the last sample once
-//! more and close the exporter.
+//! The agent loop: sample, encode, queue; a delivery task sends the queue (see
+//! `crate::delivery`). On shutdown: queue the last sample once more, drain under the
+//! timeout, spool or count what is left, close the exporter.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,8 +10,11 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::config::AgentSettings;
+use super::delivery::Delivery;
 use super::status::AgentStatus;
-use crate::export::{ExportError, OtlpExporter};
+use super::warn::WarnLimiter;
+use crate::delivery::{ExportQueue, Restored};
+use crate::export::OtlpExporter;
 use crate::sampler::Sampler;
 
 /// How often a repeating failure is logged; the failures in between are counted.
@@ -22,7 +26,8 @@ pub struct Agent {
     /// `None` only while a sample is being taken on a blocking thread, or after the
     /// sampler panicked.
     sampler: Option<Box<dyn Sampler>>,
-    exporter: OtlpExporter,
+    exporter: Arc<OtlpExporter>,
+    delivery: Delivery,
     status: Arc<AgentStatus>,
     last_sample: Option<NodeSample>,
     export_warnings: WarnLimiter,
@@ -41,11 +46,16 @@ impl std::fmt::Debug for Agent {
 
 impl Agent {
     /// Runs until `shutdown` turns `true` (or its sender is dropped): each interval
-    /// takes a sample stamped with the wall clock, exports it and updates `status`.
-    /// Failed exports are counted and logged (at most every 30 s) and the loop goes on.
-    /// On shutdown it stops sampling, exports the last sample once more, so the
-    /// collector's newest values are exactly the agent's last sample, and shuts the
-    /// exporter down. The final export is bounded by the exporter's timeout.
+    /// takes a sample stamped with the wall clock, encodes it and queues it for the
+    /// delivery task, which sends the queue in order, holds it while the collector is
+    /// away (up to `agent.queue_for`) and replays it when the collector is back.
+    /// Sampling never waits for the collector. Failures are counted in `status` and
+    /// logged (at most every 30 s).
+    ///
+    /// On shutdown it stops sampling, queues the last sample once more, so the
+    /// collector's newest values are exactly the agent's last sample, sends what is
+    /// queued within `agent.timeout`, spools the rest (or counts it as dropped without
+    /// a spool) and shuts the exporter down.
     pub async fn run(
         settings: AgentSettings,
         sampler: Box<dyn Sampler>,
@@ -53,10 +63,15 @@ impl Agent {
         mut shutdown: watch::Receiver<bool>,
         status: Arc<AgentStatus>,
     ) {
+        let exporter = Arc::new(exporter);
+        let queue = open_queue(&settings, &status);
+        let (capacity, spool) = (queue.capacity(), queue.spool_dir().map(|d| d.to_owned()));
+        let delivery = Delivery::start(exporter.clone(), queue, status.clone(), settings.interval);
         let mut agent = Agent {
             settings,
             sampler: Some(sampler),
             exporter,
+            delivery,
             status,
             last_sample: None,
             export_warnings: WarnLimiter::new(WARN_EVERY),
@@ -66,6 +81,8 @@ impl Agent {
             sampler = %agent.sampler.as_ref().map(|s| s.describe()).unwrap_or_default(),
             collector = %agent.exporter.url(),
             interval = ?agent.settings.interval,
+            queue = capacity,
+            spool = %spool.as_deref().map_or("none".into(), |d| d.display().to_string()),
             "agent started"
         );
         agent.sample_and_export(&mut shutdown).await;
@@ -81,15 +98,22 @@ impl Agent {
                 () = stopped(shutdown) => return,
                 _ = ticker.tick() => {}
             }
-            let Some(sample) = self.take_sample().await else {
-                continue;
-            };
-            let result = tokio::select! {
-                biased;
-                () = stopped(shutdown) => return,
-                result = self.exporter.export(sample) => result,
-            };
-            self.record_export(result);
+            if let Some(sample) = self.take_sample().await {
+                self.queue_export(sample);
+            }
+        }
+    }
+
+    /// Encodes `sample` and queues it; only the delivery task touches the network.
+    fn queue_export(&mut self, sample: NodeSample) {
+        match self.exporter.encode(sample) {
+            Ok(body) => self.delivery.push(body),
+            Err(error) => {
+                if let Some(since) = self.export_warnings.check(Instant::now()) {
+                    tracing::warn!(failures_since_last_warning = since, "{error}");
+                }
+                self.status.record_export_failure(error.to_string());
+            }
         }
     }
 
@@ -136,27 +160,58 @@ impl Agent {
         }
     }
 
-    fn record_export(&mut self, result: Result<(), ExportError>) {
-        if let Err(error) = &result {
-            if let Some(since) = self.export_warnings.check(Instant::now()) {
-                tracing::warn!(failures_since_last_warning = since, "{error}");
-            }
-        }
-        self.status.record_export(result.map_err(|e| e.to_string()));
-    }
-
     async fn finish(mut self) {
         if let Some(sample) = self.last_sample.take() {
-            let result = self.exporter.export(sample).await;
-            self.record_export(result);
+            self.queue_export(sample);
         }
+        self.delivery.finish(self.settings.timeout).await;
         self.exporter.shutdown();
         tracing::info!(
             samples = self.status.samples(),
             exports_ok = self.status.exports_ok(),
             exports_failed = self.status.exports_failed(),
+            replayed = self.status.replayed(),
+            dropped = self.status.dropped(),
             "agent stopped"
         );
+    }
+}
+
+/// The queue `settings` ask for. A spool that cannot be opened is logged and the
+/// agent queues in memory: monitoring goes on without it.
+fn open_queue(settings: &AgentSettings, status: &AgentStatus) -> ExportQueue {
+    let capacity = settings.queue_capacity();
+    let Some(dir) = &settings.spool_dir else {
+        return ExportQueue::memory(capacity);
+    };
+    match ExportQueue::spooled(capacity, dir) {
+        Ok((queue, Restored { queued, dropped })) => {
+            if queued > 0 {
+                tracing::info!(
+                    queued,
+                    dir = %dir.display(),
+                    "replaying exports an earlier run spooled"
+                );
+            }
+            if dropped > 0 {
+                status.record_dropped(dropped as u64);
+                tracing::warn!(
+                    dropped,
+                    dir = %dir.display(),
+                    "the spool held more than agent.queue_for; dropped the oldest"
+                );
+            }
+            queue
+        }
+        Err(e) => {
+            let error = format!(
+                "could not open the spool directory {} (agent.spool_dir): {e}; queueing in memory only",
+                dir.display()
+            );
+            tracing::error!("{error}");
+            status.set_error(error);
+            ExportQueue::memory(capacity)
+        }
     }
 }
 
@@ -171,54 +226,9 @@ fn unix_nanos_now() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Lets a repeating warning through at most once per `every`, counting the rest.
-#[derive(Debug)]
-struct WarnLimiter {
-    every: Duration,
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl WarnLimiter {
-    fn new(every: Duration) -> WarnLimiter {
-        WarnLimiter {
-            every,
-            last: None,
-            suppressed: 0,
-        }
-    }
-
-    /// `Some(n)` when this occurrence should be logged, `n` being the occurrences
-    /// swallowed since the last one logged; `None` when it should stay quiet.
-    fn check(&mut self, now: Instant) -> Option<u64> {
-        match self.last {
-            Some(last) if now.saturating_duration_since(last) < self.every => {
-                self.suppressed += 1;
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.suppressed))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn warnings_are_limited_and_counted() {
-        let start = Instant::now();
-        let mut limiter = WarnLimiter::new(Duration::from_secs(30));
-        assert_eq!(limiter.check(start), Some(0));
-        assert_eq!(limiter.check(start + Duration::from_secs(1)), None);
-        assert_eq!(limiter.check(start + Duration::from_secs(29)), None);
-        assert_eq!(limiter.check(start + Duration::from_secs(30)), Some(2));
-        assert_eq!(limiter.check(start + Duration::from_secs(31)), None);
-        assert_eq!(limiter.check(start + Duration::from_secs(61)), Some(1));
-    }
 
     #[test]
     fn now_is_after_2020() {

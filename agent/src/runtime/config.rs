@@ -12,6 +12,9 @@ use crate::export::{ExporterSettings, Protocol, ResourceInfo};
 /// The shortest sampling interval the agent accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The most exports the queue may hold (`queue_for / interval`): a day at 1 s.
+pub const MAX_QUEUED: u64 = 86_400;
+
 /// The agent's configuration as written (`[agent]` in `config.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,7 +26,8 @@ pub struct AgentConfig {
     pub protocol: String,
     /// How often to sample and export, e.g. `1s`, `500ms`; at least 100ms.
     pub interval: String,
-    /// How long one export may take, retries included, e.g. `10s`.
+    /// How long one attempt to send an export may take, e.g. `10s`; also how long
+    /// the agent tries to send what is queued when it stops.
     pub timeout: String,
     /// Name of the cluster this node belongs to (`gpuwatch.cluster` on every export).
     pub cluster: String,
@@ -32,6 +36,13 @@ pub struct AgentConfig {
     /// Path of `libnvidia-ml.so`; unset means the dynamic loader's search path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nvml_library: Option<PathBuf>,
+    /// How much export to keep while the collector is unreachable or refuses with
+    /// 429/503, e.g. `10m`: `queue_for / interval` exports; past that the oldest are
+    /// dropped. At least one interval.
+    pub queue_for: String,
+    /// Directory where waiting exports are also written, so that a restart of the
+    /// agent loses none; empty means memory only.
+    pub spool_dir: String,
 }
 
 impl Default for AgentConfig {
@@ -44,6 +55,8 @@ impl Default for AgentConfig {
             cluster: "default".to_string(),
             host_name: String::new(),
             nvml_library: None,
+            queue_for: "10m".to_string(),
+            spool_dir: String::new(),
         }
     }
 }
@@ -77,9 +90,19 @@ pub struct AgentSettings {
     /// Resolved: the configured name or the machine's hostname.
     pub host_name: String,
     pub nvml_library: Option<PathBuf>,
+    /// How much export the queue holds, as time.
+    pub queue_for: Duration,
+    /// Where waiting exports are spooled; `None`: memory only.
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl AgentSettings {
+    /// How many exports the queue holds: `queue_for / interval`, rounded up.
+    pub fn queue_capacity(&self) -> usize {
+        let capacity = queued_exports(self.queue_for, self.interval).clamp(1, MAX_QUEUED);
+        usize::try_from(capacity).unwrap_or(usize::MAX)
+    }
+
     /// What the exporter needs, with `service_version` (the binary's version).
     pub fn exporter_settings(&self, service_version: &str) -> ExporterSettings {
         ExporterSettings {
@@ -166,6 +189,32 @@ impl AgentConfig {
             ));
         }
 
+        let queue_for = parse_duration("queue_for", &self.queue_for)?;
+        if queue_for < interval {
+            return Err(error(
+                "queue_for",
+                format!(
+                    "must be at least agent.interval ({}), got {}",
+                    duration::format(interval),
+                    duration::format(queue_for)
+                ),
+            ));
+        }
+        let queued = queued_exports(queue_for, interval);
+        if queued > MAX_QUEUED {
+            return Err(error(
+                "queue_for",
+                format!(
+                    "must hold at most {MAX_QUEUED} exports (queue_for / interval), got {} / {} = {queued}",
+                    duration::format(queue_for),
+                    duration::format(interval)
+                ),
+            ));
+        }
+
+        let spool_dir = self.spool_dir.trim();
+        let spool_dir = (!spool_dir.is_empty()).then(|| PathBuf::from(spool_dir));
+
         Ok(AgentSettings {
             collector: collector.to_string(),
             protocol,
@@ -174,8 +223,16 @@ impl AgentConfig {
             cluster: cluster.to_string(),
             host_name,
             nvml_library: self.nvml_library.clone(),
+            queue_for,
+            spool_dir,
         })
     }
+}
+
+/// `queue_for / interval`, rounded up.
+fn queued_exports(queue_for: Duration, interval: Duration) -> u64 {
+    let interval = interval.as_nanos().max(1);
+    u64::try_from(queue_for.as_nanos().div_ceil(interval)).unwrap_or(u64::MAX)
 }
 
 fn parse_duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
@@ -218,11 +275,30 @@ mod tests {
                 cluster: "default".to_string(),
                 host_name: "node-01".to_string(),
                 nvml_library: None,
+                queue_for: Duration::from_secs(600),
+                spool_dir: None,
             }
         );
+        assert_eq!(settings.queue_capacity(), 600);
         let exporter = settings.exporter_settings("1.2.3");
         assert_eq!(exporter.url(), "http://127.0.0.1:4318/v1/metrics");
         assert_eq!(exporter.resource.service_version, "1.2.3");
+    }
+
+    #[test]
+    fn the_queue_bound_is_counted_in_intervals() {
+        let settings = with(|c| {
+            c.interval = "300ms".into();
+            c.queue_for = "1s".into();
+            c.spool_dir = " /var/spool/gpuwatch ".into();
+        })
+        .validate()
+        .expect("valid");
+        assert_eq!(settings.queue_capacity(), 4, "rounded up");
+        assert_eq!(
+            settings.spool_dir.as_deref(),
+            Some(std::path::Path::new("/var/spool/gpuwatch"))
+        );
     }
 
     #[test]
@@ -262,6 +338,21 @@ mod tests {
             (
                 with(|c| c.nvml_library = Some(PathBuf::new())),
                 "agent.nvml_library must be a path to libnvidia-ml.so; leave it out to use the loader's search path",
+            ),
+            (
+                with(|c| c.queue_for = "500ms".into()),
+                "agent.queue_for must be at least agent.interval (1s), got 500ms",
+            ),
+            (
+                with(|c| c.queue_for = "later".into()),
+                "agent.queue_for must be a duration: `later` is not a duration: expected a number (write e.g. 500ms, 30s, 5m, 1h30m, 7d)",
+            ),
+            (
+                with(|c| {
+                    c.queue_for = "7d".into();
+                    c.interval = "100ms".into();
+                }),
+                "agent.queue_for must hold at most 86400 exports (queue_for / interval), got 7d / 100ms = 6048000",
             ),
         ];
         for (config, message) in cases {

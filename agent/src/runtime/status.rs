@@ -13,6 +13,10 @@ pub struct AgentStatus {
     sample_errors: AtomicU64,
     exports_ok: AtomicU64,
     exports_failed: AtomicU64,
+    queued: AtomicU64,
+    dropped: AtomicU64,
+    rejected: AtomicU64,
+    replayed: AtomicU64,
     last_sample: Mutex<Option<NodeSample>>,
     last_error: Mutex<Option<String>>,
 }
@@ -37,9 +41,32 @@ impl AgentStatus {
         self.exports_ok.load(Ordering::Relaxed)
     }
 
-    /// Exports that failed.
+    /// Export attempts that failed: each failed try of a request the agent keeps for
+    /// retry, and each request the collector refused.
     pub fn exports_failed(&self) -> u64 {
         self.exports_failed.load(Ordering::Relaxed)
+    }
+
+    /// Exports waiting for the collector now.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Exports given up on: pushed out of the full queue (the oldest first), refused by
+    /// the collector (also counted in `rejected`), unreadable in the spool, or left in
+    /// memory at shutdown without a spool.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Exports the collector refused outright (e.g. HTTP 400), dropped unretried.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Exports delivered after waiting out a failure, or left by an earlier run.
+    pub fn replayed(&self) -> u64 {
+        self.replayed.load(Ordering::Relaxed)
     }
 
     /// The latest sample taken.
@@ -71,19 +98,39 @@ impl AgentStatus {
         self.set_error(error);
     }
 
-    pub(crate) fn record_export(&self, result: Result<(), String>) {
-        match result {
-            Ok(()) => {
-                self.exports_ok.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(error) => {
-                self.exports_failed.fetch_add(1, Ordering::Relaxed);
-                self.set_error(error);
-            }
+    /// An export reached the collector; `replayed` when it had been held.
+    pub(crate) fn record_delivered(&self, replayed: bool) {
+        self.exports_ok.fetch_add(1, Ordering::Relaxed);
+        if replayed {
+            self.replayed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn set_error(&self, error: String) {
+    /// An export could not be made or sent; it is kept for retry if it exists.
+    pub(crate) fn record_export_failure(&self, error: String) {
+        self.exports_failed.fetch_add(1, Ordering::Relaxed);
+        self.set_error(error);
+    }
+
+    /// The collector refused an export; it is dropped.
+    pub(crate) fn record_rejected(&self, error: String) {
+        self.exports_failed.fetch_add(1, Ordering::Relaxed);
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.set_error(error);
+    }
+
+    /// `n` exports were given up on for another reason than a refusal.
+    pub(crate) fn record_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_queued(&self, n: usize) {
+        self.queued
+            .store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_error(&self, error: String) {
         *self
             .last_error
             .lock()

@@ -1,9 +1,13 @@
 //! A fake OTLP/HTTP collector: a raw TCP server that reads HTTP/1.1 requests by hand,
-//! answers with a fixed status and hands every request to the test.
+//! answers with the status the test sets and hands every request to the test. It can
+//! be stopped (port closed, connections cut) and started again on the same port.
 
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gpuwatch_agent::{ExporterSettings, Protocol, ResourceInfo};
@@ -12,8 +16,9 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric, NumberDataPoint};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// One HTTP request as the fake collector saw it.
 #[derive(Debug, Clone)]
@@ -22,6 +27,8 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The status the fake collector answered.
+    pub status: u16,
 }
 
 impl Request {
@@ -32,28 +39,79 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The body as the collector reads it: gunzipped per Content-Encoding, decoded.
     pub fn decode(&self) -> ExportMetricsServiceRequest {
-        ExportMetricsServiceRequest::decode(self.body.as_slice()).expect("an OTLP metrics request")
+        let body = match self.header("content-encoding") {
+            Some("gzip") => {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(self.body.as_slice())
+                    .read_to_end(&mut out)
+                    .expect("a gzip body");
+                out
+            }
+            None => self.body.clone(),
+            Some(other) => panic!("unexpected content-encoding {other}"),
+        };
+        ExportMetricsServiceRequest::decode(body.as_slice()).expect("an OTLP metrics request")
     }
 }
 
 pub struct FakeCollector {
     pub addr: SocketAddr,
     pub requests: mpsc::UnboundedReceiver<Request>,
+    status: Arc<AtomicU16>,
+    sender: mpsc::UnboundedSender<Request>,
+    server: Option<JoinHandle<()>>,
 }
 
 impl FakeCollector {
     /// Starts a server answering every request with `status` and an empty body.
     pub async fn start(status: u16) -> FakeCollector {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let (tx, requests) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
+        let (sender, requests) = mpsc::unbounded_channel();
+        let mut collector = FakeCollector {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            requests,
+            status: Arc::new(AtomicU16::new(status)),
+            sender,
+            server: None,
+        };
+        collector.listen().await;
+        collector
+    }
+
+    async fn listen(&mut self) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(self.addr).expect("bind");
+        let listener = socket.listen(64).expect("listen");
+        self.addr = listener.local_addr().expect("local addr");
+        let (status, tx) = (self.status.clone(), self.sender.clone());
+        self.server = Some(tokio::spawn(async move {
+            // Dropped with the task: stopping the server cuts every connection.
+            let mut connections = JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, status, tx.clone()));
+                connections.spawn(serve(stream, status.clone(), tx.clone()));
             }
-        });
-        FakeCollector { addr, requests }
+        }));
+    }
+
+    /// Answers `status` from now on.
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Closes the port and cuts every open connection.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.listen().await;
     }
 
     pub fn endpoint(&self) -> String {
@@ -67,15 +125,25 @@ impl FakeCollector {
             .expect("a request within 10s")
             .expect("server running")
     }
+
+    /// Every request received so far, in order.
+    pub fn received(&mut self) -> Vec<Request> {
+        let mut requests = Vec::new();
+        while let Ok(request) = self.requests.try_recv() {
+            requests.push(request);
+        }
+        requests
+    }
 }
 
-async fn serve(mut stream: TcpStream, status: u16, tx: mpsc::UnboundedSender<Request>) {
+async fn serve(mut stream: TcpStream, status: Arc<AtomicU16>, tx: mpsc::UnboundedSender<Request>) {
     let mut buffer = Vec::new();
     loop {
-        let Some(request) = read_request(&mut stream, &mut buffer).await else {
+        let Some(mut request) = read_request(&mut stream, &mut buffer).await else {
             return;
         };
-        let _ = tx.send(request);
+        let status = status.load(Ordering::SeqCst);
+        request.status = status;
         let reason = if status == 200 { "OK" } else { "Error" };
         let response = format!(
             "HTTP/1.1 {status} {reason}\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
@@ -83,6 +151,7 @@ async fn serve(mut stream: TcpStream, status: u16, tx: mpsc::UnboundedSender<Req
         if stream.write_all(response.as_bytes()).await.is_err() {
             return;
         }
+        let _ = tx.send(request);
     }
 }
 
@@ -127,6 +196,7 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
         path,
         headers,
         body,
+        status: 0,
     })
 }
 
