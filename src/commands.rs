@@ -95,10 +95,14 @@ fn run_duration(run: &HeadlessArgs) -> anyhow::Result<Option<Duration>> {
         .context("--duration")
 }
 
-/// The dashboard over an in-process collector.
+/// The dashboard over an in-process collector: its GPUs and its alerts.
 fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
-    let view = Arc::new(move || gpuwatch_collector::view::gpus(&state.store()));
-    Arc::new(FnSource::new(what, view))
+    let gpus_state = state.clone();
+    let gpus = Arc::new(move || gpuwatch_collector::view::gpus(&gpus_state.store()));
+    let alerts = Arc::new(move || gpuwatch_model::api::AlertsResponse {
+        alerts: state.alerts(gpuwatch_collector::alerts::StateFilter::All),
+    });
+    Arc::new(FnSource::new(what, gpus).with_alerts(alerts))
 }
 
 async fn dashboard(

@@ -1,6 +1,7 @@
 //! Draws the GPU table of 1,024 GPUs (128 nodes × 8) into a ratatui buffer, as
-//! `gpuwatch top` does on each key press ("render") and on each new fetch, which also
-//! regroups, filters and sorts the rows ("fetch + render"). Prints the mean and p99
+//! `gpuwatch top` does on each key press ("render") and on each new fetch of the GPUs
+//! and the alerts (~100 firing, 16 resolved), which also recomputes the state badges
+//! and regroups, filters and sorts the rows ("fetch + render"). Prints the mean and p99
 //! time per frame, then the process's peak RSS (VmHWM), which holds the dashboard's
 //! state for those GPUs.
 //!
@@ -8,7 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use gpuwatch_model::api::{GpuView, GpusResponse};
+use std::collections::BTreeMap;
+
+use gpuwatch_model::api::{AlertsResponse, GpuView, GpusResponse};
+use gpuwatch_model::{Alert, AlertKind, AlertState, Severity, Timestamp};
 use gpuwatch_tui::{render, App, Event, Key};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -65,6 +69,59 @@ fn fleet(step: u64) -> GpusResponse {
         points_received: 123_456_789,
         nodes: NODES,
     }
+}
+
+fn alert(kind: AlertKind, labels: &[(&str, String)], resolved: bool) -> Alert {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    Alert {
+        id: Alert::fingerprint(kind, &labels),
+        kind,
+        severity: Severity::Warning,
+        state: if resolved {
+            AlertState::Resolved
+        } else {
+            AlertState::Firing
+        },
+        summary: format!("{kind} on {labels:?}"),
+        labels,
+        value: 1.0,
+        started_at: Timestamp::from_unix_millis(NOW_UNIX_MS - 600_000),
+        ended_at: resolved.then(|| Timestamp::from_unix_millis(NOW_UNIX_MS - 60_000)),
+    }
+}
+
+/// Alerts over [`fleet`]: per-GPU kinds on every tenth GPU, a storage bottleneck on
+/// every 16th node, a hang of a whole job, an absent node, and resolved ones.
+fn alerts() -> AlertsResponse {
+    let per_gpu = [
+        AlertKind::GpuHang,
+        AlertKind::GpuStalled,
+        AlertKind::GpuStraggler,
+        AlertKind::GpuThrottle,
+        AlertKind::GpuXid,
+    ];
+    let mut alerts = Vec::new();
+    for n in (0..NODES * GPUS_PER_NODE).step_by(10) {
+        let (node, index) = (n / GPUS_PER_NODE, n % GPUS_PER_NODE);
+        let labels = [
+            ("host.name", format!("node-{node:03}")),
+            ("hw.id", format!("GPU-{node:03}-{index}")),
+        ];
+        let kind = per_gpu[(n / 10) % per_gpu.len()];
+        alerts.push(alert(kind, &labels, n % 80 == 0));
+    }
+    for node in (0..NODES).step_by(16) {
+        let labels = [("host.name", format!("node-{node:03}"))];
+        alerts.push(alert(AlertKind::DataBottleneck, &labels, false));
+    }
+    let job = [("gpuwatch.job.id", "4010".to_string())];
+    alerts.push(alert(AlertKind::GpuHang, &job, false));
+    let absent = [("host.name", format!("node-{:03}", NODES - 1))];
+    alerts.push(alert(AlertKind::NodeAbsent, &absent, false));
+    AlertsResponse { alerts }
 }
 
 struct Case {
@@ -131,6 +188,18 @@ fn main() {
             height: 48,
             keys: "c",
         },
+        Case {
+            name: "160x48 sorted by state",
+            width: 160,
+            height: 48,
+            keys: "ssssssssss",
+        },
+        Case {
+            name: "160x48 Alerts tab",
+            width: 160,
+            height: 48,
+            keys: "2",
+        },
     ];
     println!(
         "{} GPUs ({NODES} nodes × {GPUS_PER_NODE}), {FRAMES} frames after {WARMUP} warm-up, \
@@ -153,6 +222,10 @@ fn main() {
             result: Ok(fleet(0)),
             at_unix_ms: NOW_UNIX_MS,
         });
+        app.update(Event::Alerts {
+            result: Ok(alerts()),
+            at_unix_ms: NOW_UNIX_MS,
+        });
         for key in keys_of(case.keys) {
             app.update(Event::Key(key));
         }
@@ -170,15 +243,21 @@ fn main() {
             }
         }
 
-        // New data: regroup, filter, sort, then draw.
+        // New data: recompute the badges, regroup, filter, sort, then draw.
         let responses: Vec<GpusResponse> = (1..=8).map(fleet).collect();
+        let alerts = alerts();
         let mut fetch_times = Vec::with_capacity(FRAMES);
         for frame in 0..WARMUP + FRAMES {
             let response = responses[frame % responses.len()].clone();
+            let fresh_alerts = alerts.clone();
             buf.reset();
             let start = Instant::now();
             app.update(Event::Data {
                 result: Ok(response),
+                at_unix_ms: NOW_UNIX_MS,
+            });
+            app.update(Event::Alerts {
+                result: Ok(fresh_alerts),
                 at_unix_ms: NOW_UNIX_MS,
             });
             render(&app, NOW_UNIX_MS, area, &mut buf);

@@ -1,16 +1,19 @@
 //! The dashboard's state and its one way to change: [`App::update`] with an [`Event`].
-//! Keys, fetched data and resizes all arrive here as typed events; the renderer only
-//! reads. `update` says whether the screen needs drawing again, so the loop redraws
-//! on new data or input and at no other time.
+//! Keys, fetched data and alerts, and resizes all arrive here as typed events; the
+//! renderer only reads. `update` says whether the screen needs drawing again, so the
+//! loop redraws on new data or input and at no other time.
 
+mod alert_list;
 mod view;
 
-use gpuwatch_model::api::{GpuView, GpusResponse};
+use gpuwatch_model::api::{AlertsResponse, GpuView, GpusResponse};
 
 use crate::filter::Filter;
+use crate::gpu_state::{self, GpuState, StateIndex};
 use crate::sort::Sort;
 use crate::ui;
 
+pub(crate) use alert_list::{changed_unix_ms, AlertList};
 use view::Folds;
 pub(crate) use view::{NodeGroup, RowRef};
 
@@ -28,6 +31,8 @@ pub enum Key {
     Enter,
     Backspace,
     Esc,
+    Tab,
+    BackTab,
     /// A character typed without Ctrl.
     Char(char),
     /// A character typed with Ctrl held.
@@ -50,6 +55,8 @@ impl From<crossterm::event::KeyEvent> for Key {
             KeyCode::Enter => Key::Enter,
             KeyCode::Backspace => Key::Backspace,
             KeyCode::Esc => Key::Esc,
+            KeyCode::Tab => Key::Tab,
+            KeyCode::BackTab => Key::BackTab,
             KeyCode::Char(c) if ev.modifiers.contains(KeyModifiers::CONTROL) => Key::Ctrl(c),
             KeyCode::Char(c) => Key::Char(c),
             _ => Key::Other,
@@ -66,6 +73,12 @@ pub enum Event {
         result: Result<GpusResponse, String>,
         at_unix_ms: i64,
     },
+    /// The outcome of one alerts fetch (made alongside the GPUs'), and when it
+    /// completed. A failure leaves the GPUs as they are.
+    Alerts {
+        result: Result<AlertsResponse, String>,
+        at_unix_ms: i64,
+    },
     /// The terminal's new size.
     Resize {
         width: u16,
@@ -73,10 +86,20 @@ pub enum Event {
     },
 }
 
+/// The view on screen: `Tab`, `1` and `2` switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Tab {
+    /// The GPU table, grouped by node.
+    #[default]
+    Gpus,
+    /// Firing alerts, then recently resolved ones.
+    Alerts,
+}
+
 /// What the keys do now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Moving through the table.
+    /// Moving through the table (or the list of the Alerts tab).
     Table,
     /// Typing a filter after `/`. `error` says why the last Enter was refused.
     Filter {
@@ -92,6 +115,13 @@ pub(crate) enum Mode {
 pub struct App {
     /// Every GPU of the latest fetch, sorted by [`GpuView::sort_key`].
     pub(crate) gpus: Vec<GpuView>,
+    /// The state badge of each of `gpus`, at the same index.
+    pub(crate) states: Vec<GpuState>,
+    /// The firing alerts of the latest good alerts fetch, by what they touch.
+    state_index: StateIndex,
+    /// The Alerts tab, and the alerts the header counts.
+    pub(crate) alerts: AlertList,
+    pub(crate) tab: Tab,
     /// The nodes with GPUs that pass the filter, in table order.
     pub(crate) groups: Vec<NodeGroup>,
     /// The table's rows: node headers, and the GPUs of nodes that are not folded.
@@ -113,7 +143,9 @@ pub struct App {
     pub(crate) last_ok_fetch_unix_ms: Option<i64>,
     /// A paused dashboard keeps showing the data it has and holds back new data.
     pub(crate) paused: bool,
+    /// The newest GPU data and alerts that arrived while paused.
     held: Option<Event>,
+    held_alerts: Option<Event>,
     pub(crate) filter: Filter,
     pub(crate) sort: Sort,
     folds: Folds,
@@ -125,6 +157,10 @@ impl App {
     pub fn new(source: impl Into<String>) -> Self {
         App {
             gpus: Vec::new(),
+            states: Vec::new(),
+            state_index: StateIndex::default(),
+            alerts: AlertList::default(),
+            tab: Tab::Gpus,
             groups: Vec::new(),
             rows: Vec::new(),
             selected: 0,
@@ -138,6 +174,7 @@ impl App {
             last_ok_fetch_unix_ms: None,
             paused: false,
             held: None,
+            held_alerts: None,
             filter: Filter::default(),
             sort: Sort::default(),
             folds: Folds::default(),
@@ -163,6 +200,18 @@ impl App {
         self.groups.iter().map(|g| g.gpus.len()).sum()
     }
 
+    /// The badge of a node's row: the worst state of its shown GPUs (ABSENT when it
+    /// stopped reporting).
+    pub(crate) fn node_state(&self, group: &NodeGroup) -> GpuState {
+        group
+            .gpus
+            .iter()
+            .filter_map(|&i| self.states.get(i))
+            .copied()
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Applies `ev`; true when the screen may look different, so it needs drawing.
     pub fn update(&mut self, ev: Event) -> bool {
         match ev {
@@ -175,19 +224,73 @@ impl App {
                 self.held = Some(ev);
                 false
             }
+            Event::Alerts { .. } if self.paused => {
+                self.held_alerts = Some(ev);
+                false
+            }
             Event::Data { result, at_unix_ms } => self.on_data(result, at_unix_ms),
+            Event::Alerts { result, at_unix_ms } => self.on_alerts(result, at_unix_ms),
             Event::Resize { height, .. } => {
                 self.visible_rows = ui::table_body_rows(height).max(1);
                 self.keep_selection_visible();
+                self.alerts.keep_selection_visible(self.visible_rows);
                 true
             }
         }
     }
 
+    /// Keys of both tabs, then those of the tab on screen.
     fn on_table_key(&mut self, key: Key) -> bool {
-        let page = self.visible_rows.max(1);
         match key {
             Key::Char('q') | Key::Ctrl('c') => self.should_quit = true,
+            Key::Tab | Key::BackTab => {
+                self.tab = match self.tab {
+                    Tab::Gpus => Tab::Alerts,
+                    Tab::Alerts => Tab::Gpus,
+                }
+            }
+            Key::Char('1') => return self.show(Tab::Gpus),
+            Key::Char('2') => return self.show(Tab::Alerts),
+            Key::Char('?') => self.mode = Mode::Help,
+            Key::Char('p') => {
+                self.paused = !self.paused;
+                if !self.paused {
+                    for held in [self.held.take(), self.held_alerts.take()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        self.update(held);
+                    }
+                }
+            }
+            _ => {
+                return match self.tab {
+                    Tab::Gpus => self.on_gpus_key(key),
+                    Tab::Alerts => self.on_alerts_key(key),
+                }
+            }
+        }
+        true
+    }
+
+    /// Switches to `tab`; false when it is on screen already.
+    fn show(&mut self, tab: Tab) -> bool {
+        let changed = self.tab != tab;
+        self.tab = tab;
+        changed
+    }
+
+    fn on_alerts_key(&mut self, key: Key) -> bool {
+        match key {
+            // Esc backs out one step: to the GPUs.
+            Key::Esc => self.show(Tab::Gpus),
+            _ => self.alerts.on_key(key, self.visible_rows),
+        }
+    }
+
+    fn on_gpus_key(&mut self, key: Key) -> bool {
+        let page = self.visible_rows.max(1);
+        match key {
             // Esc backs out one step: first the filter, then the dashboard.
             Key::Esc if !self.filter.is_empty() => self.set_filter(Filter::default()),
             Key::Esc => self.should_quit = true,
@@ -213,15 +316,6 @@ impl App {
                 self.mode = Mode::Filter {
                     input: self.filter.text().to_string(),
                     error: None,
-                }
-            }
-            Key::Char('?') => self.mode = Mode::Help,
-            Key::Char('p') => {
-                self.paused = !self.paused;
-                if !self.paused {
-                    if let Some(held) = self.held.take() {
-                        self.update(held);
-                    }
                 }
             }
             _ => return false,
@@ -279,6 +373,7 @@ impl App {
                 let anchor = self.anchor();
                 self.gpus = gpus;
                 self.newest_point_unix_ms = response.newest_point_unix_ms;
+                self.refresh_states();
                 self.points_received = response.points_received;
                 self.nodes = response.nodes;
                 self.last_error = None;
@@ -292,6 +387,31 @@ impl App {
                 true
             }
         }
+    }
+
+    /// A good alerts fetch changes the badges, and so what a `state=` filter or a sort
+    /// by state shows; a failed one keeps the alerts of the last good one.
+    fn on_alerts(&mut self, result: Result<AlertsResponse, String>, at_unix_ms: i64) -> bool {
+        match result {
+            Ok(response) => {
+                self.alerts
+                    .set(response.alerts, at_unix_ms, self.visible_rows);
+                self.state_index = StateIndex::new(&self.alerts.alerts);
+                self.refresh_states();
+                self.rebuild();
+                true
+            }
+            Err(message) => self.alerts.fail(message),
+        }
+    }
+
+    fn refresh_states(&mut self) {
+        self.states = gpu_state::states(
+            &self.gpus,
+            &self.state_index,
+            self.newest_point_unix_ms,
+            ui::STALE_GPU_MS,
+        );
     }
 
     /// Folds (`Some(true)`), unfolds (`Some(false)`) or toggles (`None`) the node of the
@@ -336,7 +456,13 @@ impl App {
     /// Recomputes the rows and highlights `anchor`'s row; where that is gone, the row
     /// at the same place.
     fn rebuild_keeping(&mut self, anchor: Option<view::Anchor>) {
-        let (groups, rows) = view::build(&self.gpus, &self.filter, self.sort, &self.folds);
+        let (groups, rows) = view::build(
+            &self.gpus,
+            &self.states,
+            &self.filter,
+            self.sort,
+            &self.folds,
+        );
         self.groups = groups;
         self.rows = rows;
         let index = anchor

@@ -15,13 +15,15 @@ pub enum Column {
     NvlinkRx,
     PcieTx,
     PcieRx,
+    /// The badge: OK, IDLE, THROTTLE, ..., HANG, XID, ABSENT.
+    State,
     Job,
     Team,
 }
 
 impl Column {
     /// Left to right; also the order `s` cycles the sort through.
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 13] = [
         Column::Name,
         Column::Model,
         Column::Util,
@@ -32,6 +34,7 @@ impl Column {
         Column::NvlinkRx,
         Column::PcieTx,
         Column::PcieRx,
+        Column::State,
         Column::Job,
         Column::Team,
     ];
@@ -49,6 +52,7 @@ impl Column {
             Column::NvlinkRx => "NVL RX",
             Column::PcieTx => "PCIE TX",
             Column::PcieRx => "PCIE RX",
+            Column::State => "STATE",
             Column::Job => "JOB",
             Column::Team => "TEAM",
         }
@@ -67,12 +71,14 @@ impl Column {
             Column::NvlinkRx => "nvlink rx",
             Column::PcieTx => "pcie tx",
             Column::PcieRx => "pcie rx",
+            Column::State => "state",
             Column::Job => "job",
             Column::Team => "team",
         }
     }
 
-    /// Numbers read best biggest first; names read best in alphabetical order.
+    /// Numbers read best biggest first, and states worst first; names read best in
+    /// alphabetical order.
     pub fn numeric(self) -> bool {
         !matches!(
             self,

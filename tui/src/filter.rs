@@ -7,12 +7,17 @@
 //!   `temp>80` (°C), also with `<=` and `>=`; a GPU that did not send the value does not
 //!   match;
 //! - `node=node-0*`, `gpu=gpu3`, `model=*h100*`, `job=4411`, `team=search`: the whole
-//!   value, `*` matching anything; `!=` for "not".
+//!   value, `*` matching anything; `!=` for "not";
+//! - `state=hang`, `state!=ok`, `state=st*`: the state badge (OK, IDLE, THROTTLE,
+//!   STARVED, STRAGGLER, STALL, HANG, XID, ABSENT); a word that is none of them is
+//!   refused rather than matching nothing.
 //!
 //! Case never matters. Parsing is separate from matching, and an error names the term
 //! and says what would be right.
 
 use gpuwatch_model::api::GpuView;
+
+use crate::gpu_state::GpuState;
 
 /// A parsed filter. The default one matches every GPU.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,6 +57,7 @@ enum LabelField {
     Model,
     Job,
     Team,
+    State,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +91,12 @@ pub enum FilterError {
     },
     #[error("`{term}`: one comparison per term; separate terms with spaces")]
     TwoOperators { term: String },
+    #[error("`{term}`: no state `{value}`; try {STATES}")]
+    UnknownState { term: String, value: String },
 }
 
-const FIELDS: &str = "util mem power temp node gpu model job team";
+const FIELDS: &str = "util mem power temp node gpu model job team state";
+const STATES: &str = "ok idle throttle starved straggler stall hang xid absent";
 
 impl Filter {
     /// Parses what the user typed. Empty text (or only spaces) is the match-all filter.
@@ -112,14 +121,14 @@ impl Filter {
         &self.text
     }
 
-    /// Whether `gpu` passes every term.
-    pub fn matches(&self, gpu: &GpuView) -> bool {
-        self.terms.iter().all(|t| t.matches(gpu))
+    /// Whether `gpu`, whose badge is `state`, passes every term.
+    pub fn matches(&self, gpu: &GpuView, state: GpuState) -> bool {
+        self.terms.iter().all(|t| t.matches(gpu, state))
     }
 }
 
 impl Term {
-    fn matches(&self, gpu: &GpuView) -> bool {
+    fn matches(&self, gpu: &GpuView, state: GpuState) -> bool {
         match self {
             Term::Word(glob) => [
                 Some(gpu.node.as_str()),
@@ -142,7 +151,9 @@ impl Term {
                 pattern,
             } => {
                 // A GPU without a job is not `job=4411`, and is `job!=4411`.
-                let found = field.value(gpu).is_some_and(|text| pattern.matches(text));
+                let found = field
+                    .value(gpu, state)
+                    .is_some_and(|text| pattern.matches(text));
                 found != *negate
             }
         }
@@ -200,6 +211,7 @@ impl LabelField {
             "model" => LabelField::Model,
             "job" => LabelField::Job,
             "team" => LabelField::Team,
+            "state" => LabelField::State,
             _ => return None,
         })
     }
@@ -211,6 +223,7 @@ impl LabelField {
             LabelField::Model => "model",
             LabelField::Job => "job",
             LabelField::Team => "team",
+            LabelField::State => "state",
         }
     }
 
@@ -221,11 +234,13 @@ impl LabelField {
             LabelField::Model => "*h100*",
             LabelField::Job => "4411",
             LabelField::Team => "search",
+            LabelField::State => "hang",
         }
     }
 
-    fn value(self, gpu: &GpuView) -> Option<&str> {
+    fn value(self, gpu: &GpuView, state: GpuState) -> Option<&str> {
         match self {
+            LabelField::State => Some(state.word()),
             LabelField::Node => Some(&gpu.node),
             LabelField::Gpu => Some(&gpu.name),
             LabelField::Model => gpu.model.as_deref(),
@@ -332,6 +347,13 @@ fn parse_term(term: &str) -> Result<Term, FilterError> {
                 term: term.into(),
                 field: field.name(),
                 example: field.example(),
+            });
+        }
+        // A misspelt state would match nothing and look like good news.
+        if field == LabelField::State && !value.contains('*') && GpuState::parse(value).is_none() {
+            return Err(FilterError::UnknownState {
+                term: term.into(),
+                value: value.into(),
             });
         }
         return Ok(Term::Label {

@@ -139,6 +139,18 @@ pub fn age(millis: i64) -> String {
     }
 }
 
+/// How long ago, in one unit, for lists: `42s`, `12m`, `3h`, `2d`. Negative ages
+/// count as zero.
+pub fn age_short(millis: i64) -> String {
+    let s = millis.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
 /// The time of day of a Unix-millisecond instant, UTC: `10:00:03 UTC`.
 pub fn clock_utc(unix_ms: i64) -> String {
     let rfc = Timestamp::from_unix_millis(unix_ms).to_rfc3339();
@@ -270,6 +282,22 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(age(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn short_age_has_one_unit() {
+        let cases = [
+            (-500, "0s"),
+            (999, "0s"),
+            (42_000, "42s"),
+            (720_000, "12m"),
+            (3_599_000, "59m"),
+            (7_380_000, "2h"),
+            (352_800_000, "4d"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(age_short(input), want, "{input}");
         }
     }
 

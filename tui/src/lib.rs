@@ -1,15 +1,17 @@
 //! `gpuwatch top`: the live terminal dashboard of a GPU fleet.
 //!
-//! One row per GPU (utilization, memory, power, temperature, NVLink and PCIe traffic,
-//! job, team) under a row per node that folds, sorted by any column and filtered with a
-//! small language (`util<5 node=node-0*`), with cluster totals above and the data's age
-//! and source below. The data comes from a
-//! [`Source`]: a collector's JSON API ([`HttpSource`], `GET /api/v1/gpus`) or a function
-//! in the same process ([`FnSource`], for `gpuwatch up` and `demo`). This crate knows the
-//! collector only through `gpuwatch_model::api`.
+//! One row per GPU (utilization, memory, power, temperature, NVLink and PCIe traffic, a
+//! state badge from the firing alerts, job, team) under a row per node that folds,
+//! sorted by any column and filtered with a small language (`util<5 node=node-0*
+//! state=idle`), with cluster totals and firing alerts above and the data's age and
+//! source below; a second tab lists the alerts. The data comes from a [`Source`]: a
+//! collector's JSON API ([`HttpSource`], `GET /api/v1/gpus` and `/api/v1/alerts`) or
+//! functions in the same process ([`FnSource`], for `gpuwatch up` and `demo`). This
+//! crate knows the collector only through `gpuwatch_model`.
 //!
 //! - `source`: where data comes from;
 //! - `app`: the state and its one way to change, [`App::update`] with an [`Event`];
+//! - `gpu_state`: the badge of each GPU, from the alerts that touch it;
 //! - `filter`, `sort`, `column`: the `/` filter language, the table's order, its columns;
 //! - `ui`: drawing a `&App`, never changing it;
 //! - `run`: the terminal loop, [`run`];
@@ -19,6 +21,7 @@ mod app;
 mod column;
 mod filter;
 mod format;
+mod gpu_state;
 mod run;
 mod sort;
 mod source;
@@ -26,5 +29,5 @@ mod ui;
 
 pub use app::{App, Event, Key};
 pub use run::{run, TuiError, DEFAULT_REFRESH};
-pub use source::{FnSource, HttpSource, Source, SourceError, HTTP_TIMEOUT};
+pub use source::{AlertsFn, FnSource, HttpSource, Source, SourceError, HTTP_TIMEOUT};
 pub use ui::{render, MIN_HEIGHT, MIN_WIDTH};

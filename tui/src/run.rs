@@ -117,7 +117,13 @@ where
                 // No more input: the terminal is gone.
                 None => break Ok(()),
             },
-            Some(ev) = data_rx.recv() => dirty |= app.update(ev),
+            Some(ev) = data_rx.recv() => {
+                dirty |= app.update(ev);
+                // The GPUs and the alerts of one fetch arrive together: one frame.
+                while let Ok(ev) = data_rx.try_recv() {
+                    dirty |= app.update(ev);
+                }
+            }
             _ = fetch_timer.tick() => fetcher.start(),
         }
     };
@@ -125,8 +131,8 @@ where
     result
 }
 
-/// Runs at most one fetch at a time, each in its own task, so a slow collector delays
-/// data and never keys.
+/// Runs at most one fetch (GPUs and alerts) at a time, each in its own task, so a slow
+/// collector delays data and never keys.
 struct Fetcher {
     source: Arc<dyn Source>,
     tx: mpsc::Sender<Event>,
@@ -141,13 +147,31 @@ impl Fetcher {
         let source = Arc::clone(&self.source);
         let tx = self.tx.clone();
         self.in_flight = Some(tokio::spawn(async move {
-            let result = source.fetch().await.map_err(|e| {
+            // Both at once; a failed alerts read leaves the GPUs alone.
+            let (gpus, alerts) = futures::join!(source.fetch(), source.fetch_alerts());
+            let gpus = gpus.map_err(|e| {
                 tracing::debug!(error = %e, "fetch failed");
+                e.to_string()
+            });
+            let alerts = alerts.map_err(|e| {
+                tracing::debug!(error = %e, "alerts fetch failed");
                 e.to_string()
             });
             let at_unix_ms = ui::now_unix_ms();
             // The loop may have ended meanwhile; then nobody needs the data.
-            let _ = tx.send(Event::Data { result, at_unix_ms }).await;
+            let data = Event::Data {
+                result: gpus,
+                at_unix_ms,
+            };
+            let alerts = Event::Alerts {
+                result: alerts,
+                at_unix_ms,
+            };
+            for ev in [data, alerts] {
+                if tx.send(ev).await.is_err() {
+                    break;
+                }
+            }
         }));
     }
 
@@ -201,7 +225,7 @@ mod tests {
     use super::*;
     use crate::source::{FnSource, SourceError};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use gpuwatch_model::api::{GpuView, GpusResponse};
+    use gpuwatch_model::api::{AlertsResponse, GpuView, GpusResponse};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -220,6 +244,28 @@ mod tests {
         }
     }
 
+    /// The GPU of [`one_gpu`] hangs.
+    fn one_hang() -> AlertsResponse {
+        use gpuwatch_model::{Alert, AlertKind, AlertState, Severity, Timestamp};
+        let labels = [("host.name", "node-42"), ("hw.id", "GPU-42")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AlertsResponse {
+            alerts: vec![Alert {
+                id: "1".into(),
+                kind: AlertKind::GpuHang,
+                severity: Severity::Critical,
+                state: AlertState::Firing,
+                summary: "node-42 gpu0 hangs".into(),
+                labels,
+                value: 0.99,
+                started_at: Timestamp::from_unix_millis(0),
+                ended_at: None,
+            }],
+        }
+    }
+
     fn press(code: KeyCode) -> io::Result<TermEvent> {
         Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
     }
@@ -235,7 +281,9 @@ mod tests {
             let _ = keys_tx.send(press(KeyCode::Down)).await;
             let _ = keys_tx.send(press(KeyCode::Char('q'))).await;
         });
-        let source = Arc::new(FnSource::new("test source", Arc::new(one_gpu)));
+        let source = Arc::new(
+            FnSource::new("test source", Arc::new(one_gpu)).with_alerts(Arc::new(one_hang)),
+        );
         let mut terminal = Terminal::new(TestBackend::new(100, 12)).expect("terminal");
         let mut draws = 0;
         let draw = |app: &App| {
@@ -256,6 +304,8 @@ mod tests {
         let screen = terminal.backend().to_string();
         assert!(screen.contains("node-42"), "{screen}");
         assert!(screen.contains("test source"), "{screen}");
+        assert!(screen.contains("alerts 1 crit"), "{screen}");
+        assert!(screen.contains("HANG"), "{screen}");
     }
 
     /// A collector that never answers.

@@ -8,6 +8,7 @@ use gpuwatch_model::api::GpuView;
 
 use crate::column::Column;
 use crate::format;
+use crate::gpu_state::GpuState;
 
 /// What the table is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +65,14 @@ impl Sort {
         }
     }
 
-    /// How `a` and `b` stand in this order. Ties, and GPUs both missing the value, fall
-    /// back to node and GPU index, so the order is total and stable between fetches.
-    pub fn compare(self, a: &GpuView, b: &GpuView) -> Ordering {
+    /// How `a` and `b` (each a GPU and its state badge) stand in this order. Ties, and
+    /// GPUs both missing the value, fall back to node and GPU index, so the order is
+    /// total and stable between fetches.
+    pub fn compare(
+        self,
+        (a, a_state): (&GpuView, GpuState),
+        (b, b_state): (&GpuView, GpuState),
+    ) -> Ordering {
         let by_place = || a.sort_key().cmp(&b.sort_key());
         if self.column == Column::Name {
             let order = by_place();
@@ -76,7 +82,7 @@ impl Sort {
                 order
             };
         }
-        let order = match (self.key(a), self.key(b)) {
+        let order = match (self.key(a, a_state), self.key(b, b_state)) {
             (Key::Number(x), Key::Number(y)) => {
                 let (x, y) = (x.filter(|v| v.is_finite()), y.filter(|v| v.is_finite()));
                 missing_last(x, y, |x, y| self.direct(x.total_cmp(&y)))
@@ -96,8 +102,10 @@ impl Sort {
         }
     }
 
-    fn key(self, gpu: &GpuView) -> Key<'_> {
+    fn key(self, gpu: &GpuView, state: GpuState) -> Key<'_> {
         match self.column {
+            // Worst first is the natural (descending) direction.
+            Column::State => Key::Number(Some(f64::from(state.rank()))),
             Column::Name => Key::Text(Some(&gpu.node)),
             Column::Model => Key::Text(gpu.model.as_deref().map(format::short_model)),
             Column::Util => Key::Number(gpu.utilization),
@@ -142,7 +150,7 @@ mod tests {
     }
 
     fn order(sort: Sort, mut gpus: Vec<GpuView>) -> Vec<String> {
-        gpus.sort_by(|a, b| sort.compare(a, b));
+        gpus.sort_by(|a, b| sort.compare((a, GpuState::Ok), (b, GpuState::Ok)));
         gpus.iter()
             .map(|g| format!("{}/{}", g.node, g.name))
             .collect()

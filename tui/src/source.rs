@@ -1,25 +1,31 @@
 //! Where the dashboard's data comes from: a collector's JSON API over HTTP
 //! ([`HttpSource`]), or a function in the same process ([`FnSource`], for `gpuwatch up`
-//! and `demo`, where the binary hands in the collector's store). The TUI knows nothing
-//! else about the collector.
+//! and `demo`, where the binary hands in the collector's store). Two reads: the GPUs
+//! and the alerts. The TUI knows nothing else about the collector.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use gpuwatch_model::api::GpusResponse;
+use gpuwatch_model::api::{AlertsResponse, GpusResponse};
 
-/// How long one `GET /api/v1/gpus` may take before it counts as failed.
+/// How long one `GET` may take before it counts as failed.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Something that can be asked for the newest view of every GPU.
+/// Something that can be asked for the newest view of every GPU, and for the alerts.
 pub trait Source: Send + Sync {
     /// One line for the footer: the collector URL, or `in-process collector`.
     fn describe(&self) -> String;
 
     /// The newest view of every GPU.
     fn fetch(&self) -> BoxFuture<'_, Result<GpusResponse, SourceError>>;
+
+    /// The firing, pending and recently resolved alerts. A source that knows none
+    /// answers an empty list: every GPU is then OK or IDLE.
+    fn fetch_alerts(&self) -> BoxFuture<'_, Result<AlertsResponse, SourceError>> {
+        Box::pin(std::future::ready(Ok(AlertsResponse::default())))
+    }
 }
 
 /// Why a fetch failed. The text is short: the footer shows it next to the source.
@@ -43,11 +49,13 @@ pub enum SourceError {
     Decode(#[source] serde_json::Error),
 }
 
-/// Reads `GET {base}/api/v1/gpus` from a running collector.
+/// Reads `GET {base}/api/v1/gpus` and `GET {base}/api/v1/alerts?state=all` from a
+/// running collector.
 #[derive(Debug, Clone)]
 pub struct HttpSource {
     base: String,
-    url: reqwest::Url,
+    gpus_url: reqwest::Url,
+    alerts_url: reqwest::Url,
     client: reqwest::Client,
 }
 
@@ -65,25 +73,34 @@ impl HttpSource {
             url: base_url.to_string(),
             reason,
         };
-        let url = reqwest::Url::parse(&format!("{base}/api/v1/gpus"))
-            .map_err(|e| invalid(e.to_string()))?;
-        if url.scheme() != "http" {
+        let parse = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}")).map_err(|e| invalid(e.to_string()))
+        };
+        let gpus_url = parse("/api/v1/gpus")?;
+        if gpus_url.scheme() != "http" {
             return Err(invalid(format!(
                 "scheme {:?} is not supported, use http://",
-                url.scheme()
+                gpus_url.scheme()
             )));
         }
+        let alerts_url = parse("/api/v1/alerts?state=all")?;
         let client = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .build()
             .map_err(SourceError::Client)?;
-        Ok(HttpSource { base, url, client })
+        Ok(HttpSource {
+            base,
+            gpus_url,
+            alerts_url,
+            client,
+        })
     }
 
-    async fn get(&self) -> Result<GpusResponse, SourceError> {
+    /// The body of a successful `GET url`.
+    async fn get(&self, url: &reqwest::Url) -> Result<Vec<u8>, SourceError> {
         let response = self
             .client
-            .get(self.url.clone())
+            .get(url.clone())
             .send()
             .await
             .map_err(request_error)?;
@@ -92,6 +109,16 @@ impl HttpSource {
             return Err(SourceError::Status(status.as_u16()));
         }
         let body = response.bytes().await.map_err(request_error)?;
+        Ok(body.to_vec())
+    }
+
+    async fn get_gpus(&self) -> Result<GpusResponse, SourceError> {
+        let body = self.get(&self.gpus_url).await?;
+        serde_json::from_slice(&body).map_err(SourceError::Decode)
+    }
+
+    async fn get_alerts(&self) -> Result<AlertsResponse, SourceError> {
+        let body = self.get(&self.alerts_url).await?;
         serde_json::from_slice(&body).map_err(SourceError::Decode)
     }
 }
@@ -102,7 +129,11 @@ impl Source for HttpSource {
     }
 
     fn fetch(&self) -> BoxFuture<'_, Result<GpusResponse, SourceError>> {
-        Box::pin(self.get())
+        Box::pin(self.get_gpus())
+    }
+
+    fn fetch_alerts(&self) -> BoxFuture<'_, Result<AlertsResponse, SourceError>> {
+        Box::pin(self.get_alerts())
     }
 }
 
@@ -131,13 +162,18 @@ fn without_os_error_code(text: &str) -> &str {
     }
 }
 
+/// The function that produces the alerts of an [`FnSource`].
+pub type AlertsFn = Arc<dyn Fn() -> AlertsResponse + Send + Sync>;
+
 /// A function in the same process that produces the view, e.g. a read of the
-/// collector's store that the binary wires in. It is called on a tokio worker; keep it
-/// quick (a snapshot under a lock), it does not block the keyboard either way.
+/// collector's store that the binary wires in, and optionally one for the alerts
+/// ([`FnSource::with_alerts`]). They are called on a tokio worker; keep them quick (a
+/// snapshot under a lock), they do not block the keyboard either way.
 #[derive(Clone)]
 pub struct FnSource {
     description: String,
     produce: Arc<dyn Fn() -> GpusResponse + Send + Sync>,
+    alerts: Option<AlertsFn>,
 }
 
 impl FnSource {
@@ -148,6 +184,17 @@ impl FnSource {
         FnSource {
             description: description.into(),
             produce,
+            alerts: None,
+        }
+    }
+
+    /// Answers [`Source::fetch_alerts`] with `alerts`: firing, pending and recently
+    /// resolved ones, as `GET /api/v1/alerts?state=all` would. Without it the source
+    /// has no alerts.
+    pub fn with_alerts(self, alerts: Arc<dyn Fn() -> AlertsResponse + Send + Sync>) -> Self {
+        FnSource {
+            alerts: Some(alerts),
+            ..self
         }
     }
 }
@@ -156,6 +203,7 @@ impl fmt::Debug for FnSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnSource")
             .field("description", &self.description)
+            .field("alerts", &self.alerts.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +215,10 @@ impl Source for FnSource {
 
     fn fetch(&self) -> BoxFuture<'_, Result<GpusResponse, SourceError>> {
         Box::pin(async move { Ok((self.produce)()) })
+    }
+
+    fn fetch_alerts(&self) -> BoxFuture<'_, Result<AlertsResponse, SourceError>> {
+        Box::pin(async move { Ok(self.alerts.as_ref().map(|f| f()).unwrap_or_default()) })
     }
 }
 
@@ -239,6 +291,45 @@ mod tests {
         assert_eq!(server.await.expect("server"), "GET /api/v1/gpus HTTP/1.1");
     }
 
+    fn canned_alerts() -> AlertsResponse {
+        use gpuwatch_model::{Alert, AlertKind, AlertState, Severity, Timestamp};
+        let labels = [("host.name", "node-01"), ("hw.id", "GPU-1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AlertsResponse {
+            alerts: vec![Alert {
+                id: "f00d".into(),
+                kind: AlertKind::GpuHang,
+                severity: Severity::Critical,
+                state: AlertState::Firing,
+                summary: "node-01 gpu0: 99% busy at 71 W".into(),
+                labels,
+                value: 0.99,
+                started_at: Timestamp::from_unix_millis(1_000),
+                ended_at: None,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn http_source_reads_every_alert() {
+        let body = serde_json::to_string(&canned_alerts()).expect("serialize");
+        let (base, server) = serve_once("200 OK", body).await;
+        let source = HttpSource::new(&base).expect("source");
+        let got = source.fetch_alerts().await.expect("fetch");
+        assert_eq!(got, canned_alerts());
+        assert_eq!(
+            server.await.expect("server"),
+            "GET /api/v1/alerts?state=all HTTP/1.1"
+        );
+
+        let (base, _server) = serve_once("404 Not Found", String::new()).await;
+        let source = HttpSource::new(&base).expect("source");
+        let err = source.fetch_alerts().await.expect_err("an older collector");
+        assert!(matches!(err, SourceError::Status(404)), "{err}");
+    }
+
     #[tokio::test]
     async fn http_source_reports_status_and_bad_json() {
         let (base, _server) = serve_once("503 Service Unavailable", String::new()).await;
@@ -304,5 +395,35 @@ mod tests {
         let source = FnSource::new("in-process collector", Arc::new(canned));
         assert_eq!(source.describe(), "in-process collector");
         assert_eq!(source.fetch().await.expect("fetch"), canned());
+        let none = source
+            .fetch_alerts()
+            .await
+            .expect("no alerts is not an error");
+        assert_eq!(none, AlertsResponse::default());
+
+        let source = source.with_alerts(Arc::new(canned_alerts));
+        assert_eq!(source.fetch().await.expect("fetch"), canned());
+        let alerts = source.fetch_alerts().await.expect("fetch alerts");
+        assert_eq!(alerts, canned_alerts());
+        assert!(format!("{source:?}").contains("alerts: true"));
+    }
+
+    /// A source written before alerts existed still compiles and has none.
+    struct GpusOnly;
+
+    impl Source for GpusOnly {
+        fn describe(&self) -> String {
+            "gpus only".into()
+        }
+
+        fn fetch(&self) -> BoxFuture<'_, Result<GpusResponse, SourceError>> {
+            Box::pin(async { Ok(canned()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn sources_have_no_alerts_unless_they_say() {
+        let alerts = GpusOnly.fetch_alerts().await.expect("default");
+        assert!(alerts.alerts.is_empty());
     }
 }

@@ -1,12 +1,15 @@
-//! Drawing the dashboard: a line of cluster totals, the GPU table grouped by node, a
-//! footer with the source, the age of the data, the filter and sort, and the keys; the
-//! `?` overlay on top. Rendering reads an [`App`] and the current time and never
-//! changes either; [`render`] takes "now" so tests can fix it.
+//! Drawing the dashboard: a line of cluster totals and firing alerts, the GPU table
+//! grouped by node (or, on the Alerts tab, the alerts), a footer with the source, the
+//! age of the data, the filter and sort, and the keys; the `?` overlay on top.
+//! Rendering reads an [`App`] and the current time and never changes either;
+//! [`render`] takes "now" so tests can fix it.
 //!
 //! - `columns`: which columns fit and how wide;
 //! - `node_totals`: what a node's header row sums up;
-//! - `table`: the rows; `status`: the lines above and below; `help`: the overlay.
+//! - `table`: the rows; `alerts`: the Alerts tab; `status`: the lines above and below;
+//!   `help`: the overlay.
 
+mod alerts;
 mod columns;
 mod help;
 mod node_totals;
@@ -20,7 +23,7 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use crate::app::{App, Mode};
+use crate::app::{App, Mode, Tab};
 
 /// Below this the dashboard says so instead of drawing a mangled table.
 pub const MIN_WIDTH: u16 = 60;
@@ -64,10 +67,10 @@ pub fn render(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
     ])
     .areas(area);
     status::render_totals(app, totals, buf);
-    if app.rows.is_empty() {
-        render_empty(app, body, buf);
-    } else {
-        table::render_table(app, body, buf);
+    match app.tab {
+        Tab::Alerts => alerts::render_alerts(app, now_unix_ms, body, buf),
+        Tab::Gpus if app.rows.is_empty() => render_empty(app, body, buf),
+        Tab::Gpus => table::render_table(app, body, buf),
     }
     status::render_footer(app, now_unix_ms, footer, buf);
     if app.mode == Mode::Help {

@@ -1,8 +1,10 @@
 //! Key handling and data arrival as a pure function: events in, state out. Folding,
-//! sorting and filtering keys are in `tests/fold_sort_filter.rs`.
+//! sorting and filtering keys are in `tests/fold_sort_filter.rs`; tabs, alerts and
+//! state badges in `tests/alerts.rs`.
 
 use super::*;
 
+mod alerts;
 mod fold_sort_filter;
 
 fn gpu(node: &str, index: usize) -> GpuView {
@@ -111,6 +113,8 @@ fn crossterm_keys_map_to_keys() {
         (KeyCode::Enter, KeyModifiers::NONE, Key::Enter),
         (KeyCode::Backspace, KeyModifiers::NONE, Key::Backspace),
         (KeyCode::Left, KeyModifiers::NONE, Key::Left),
+        (KeyCode::Tab, KeyModifiers::NONE, Key::Tab),
+        (KeyCode::BackTab, KeyModifiers::SHIFT, Key::BackTab),
         (KeyCode::Right, KeyModifiers::NONE, Key::Right),
         (KeyCode::F(1), KeyModifiers::NONE, Key::Other),
     ];

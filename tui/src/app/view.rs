@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use gpuwatch_model::api::GpuView;
 
 use crate::filter::Filter;
+use crate::gpu_state::GpuState;
 use crate::sort::Sort;
 
 /// One node and those of its GPUs that pass the filter.
@@ -73,9 +74,11 @@ pub(crate) enum Anchor {
 
 /// Groups `gpus` (sorted by [`GpuView::sort_key`], so each node's GPUs are adjacent)
 /// into nodes, keeps what passes `filter`, orders GPUs within a node by `sort` and
-/// nodes by their first GPU, and lists the rows that `folds` leave visible.
+/// nodes by their first GPU, and lists the rows that `folds` leave visible. `states`
+/// holds the badge of each GPU, at the same index.
 pub(crate) fn build(
     gpus: &[GpuView],
+    states: &[GpuState],
     filter: &Filter,
     sort: Sort,
     folds: &Folds,
@@ -88,9 +91,12 @@ pub(crate) fn build(
             .iter()
             .position(|g| &g.node != node)
             .map_or(gpus.len(), |n| start + n);
-        let mut shown: Vec<usize> = (start..end).filter(|&i| filter.matches(&gpus[i])).collect();
+        let state = |i: usize| states.get(i).copied().unwrap_or_default();
+        let mut shown: Vec<usize> = (start..end)
+            .filter(|&i| filter.matches(&gpus[i], state(i)))
+            .collect();
         if !shown.is_empty() {
-            shown.sort_by(|&a, &b| sort.compare(&gpus[a], &gpus[b]));
+            shown.sort_by(|&a, &b| sort.compare((&gpus[a], state(a)), (&gpus[b], state(b))));
             groups.push(NodeGroup {
                 node: node.clone(),
                 gpus: shown,
@@ -100,7 +106,11 @@ pub(crate) fn build(
         }
         start = end;
     }
-    groups.sort_by(|a, b| sort.compare(&gpus[a.gpus[0]], &gpus[b.gpus[0]]));
+    let first = |g: &NodeGroup| {
+        let i = g.gpus[0];
+        (&gpus[i], states.get(i).copied().unwrap_or_default())
+    };
+    groups.sort_by(|a, b| sort.compare(first(a), first(b)));
 
     let mut rows = Vec::with_capacity(groups.len() + gpus.len());
     for (group, g) in groups.iter().enumerate() {

@@ -35,9 +35,13 @@ fn bare() -> GpuView {
 }
 
 fn matches(filter: &str, gpu: &GpuView) -> bool {
+    matches_in_state(filter, gpu, GpuState::Ok)
+}
+
+fn matches_in_state(filter: &str, gpu: &GpuView, state: GpuState) -> bool {
     Filter::parse(filter)
         .unwrap_or_else(|e| panic!("{filter:?} should parse: {e}"))
-        .matches(gpu)
+        .matches(gpu, state)
 }
 
 #[test]
@@ -111,7 +115,7 @@ fn bad_terms_are_refused_with_a_reason() {
         ("<5", "`<5`: put a field before `<`, e.g. util<5"),
         (
             "foo>1",
-            "`foo>1`: no field `foo`; try util mem power temp node gpu model job team",
+            "`foo>1`: no field `foo`; try util mem power temp node gpu model job team state",
         ),
         (
             "util=5",
@@ -134,6 +138,11 @@ fn bad_terms_are_refused_with_a_reason() {
         ("util<inf", "`util<inf`: `inf` is not a number"),
         ("power>NaN", "`power>NaN`: `NaN` is not a number"),
         ("util<5W", "`util<5W`: `5W` is not a number"),
+        (
+            "state=hung",
+            "`state=hung`: no state `hung`; try ok idle throttle starved straggler stall hang xid absent",
+        ),
+        ("state>ok", "`state>ok`: state takes = or !=, e.g. state=hang"),
         // The first bad term is the one reported, even after good ones.
         ("h100 util<5 mem>x", "`mem>x`: `x` is not a number"),
     ];
@@ -193,5 +202,36 @@ fn glob_stars_match_any_run() {
             want,
             "{pattern:?} on {text:?}"
         );
+    }
+}
+
+#[test]
+fn state_terms_match_the_badge() {
+    // (filter, state, matches)
+    let cases = [
+        ("state=hang", GpuState::Hang, true),
+        ("state=HANG", GpuState::Hang, true),
+        ("State=Hang", GpuState::Hang, true),
+        ("state=hang", GpuState::Stall, false),
+        ("state!=ok", GpuState::Idle, true),
+        ("state!=ok", GpuState::Ok, false),
+        ("state=st*", GpuState::Stall, true),
+        ("state=st*", GpuState::Straggler, true),
+        ("state=st*", GpuState::Starved, true),
+        ("state=st*", GpuState::Throttle, false),
+        ("state=absent", GpuState::Absent, true),
+        ("state=idle job=4411", GpuState::Idle, true),
+        ("state=idle job=17", GpuState::Idle, false),
+    ];
+    for (filter, state, want) in cases {
+        assert_eq!(
+            matches_in_state(filter, &busy(), state),
+            want,
+            "{filter:?} on {state:?}"
+        );
+    }
+    for state in GpuState::ALL {
+        let exact = format!("state={}", state.word().to_lowercase());
+        assert!(matches_in_state(&exact, &bare(), state), "{exact}");
     }
 }

@@ -8,6 +8,7 @@ use super::node_totals::{node_label, Distinct};
 use crate::app::NodeGroup;
 use crate::column::Column;
 use crate::format::{self, MISSING};
+use crate::gpu_state::GpuState;
 
 /// Marks the selected row, so the selection shows without colour too.
 pub(crate) const HIGHLIGHT_SYMBOL: &str = "▶ ";
@@ -30,14 +31,16 @@ const TEMP_TEXT: u16 = 5;
 const RATE_TEXT: u16 = 8;
 
 /// What goes when the terminal is too narrow for everything, first to last. The
-/// names, utilization and memory always stay.
+/// names, utilization, memory and state always stay. The job outlasts the temperature:
+/// an IDLE badge means money only next to the job holding the GPU, and a hot GPU shows
+/// as THROTTLE anyway.
 const DROP_ORDER: [&[Column]; 7] = [
     &[Column::Model],
     &[Column::PcieTx, Column::PcieRx],
     &[Column::NvlinkTx, Column::NvlinkRx],
     &[Column::Team],
-    &[Column::Job],
     &[Column::Temp],
+    &[Column::Job],
     &[Column::Power],
 ];
 
@@ -124,6 +127,7 @@ fn wishes(gpus: &[GpuView], groups: &[NodeGroup], column: Column) -> Wish {
         Column::NvlinkTx | Column::NvlinkRx | Column::PcieTx | Column::PcieRx => {
             Wish::fixed(RATE_TEXT)
         }
+        Column::State => Wish::fixed(GpuState::WIDTH),
         Column::Job => Wish::names(
             column,
             label(|g| g.job.as_deref(), "jobs").into_iter(),
@@ -243,7 +247,7 @@ mod tests {
     #[test]
     fn wide_terminals_get_every_column_and_wider_bars() {
         let (gpus, groups) = sample();
-        let layout = column_layout(&gpus, &groups, 200);
+        let layout = column_layout(&gpus, &groups, 210);
         assert_eq!(names(&layout), Column::ALL.to_vec());
         assert!(layout.util_bar > MIN_BAR && layout.memory_bar > MIN_BAR);
         assert!(layout.util_bar <= MAX_BAR && layout.memory_bar <= MAX_BAR);
@@ -252,7 +256,8 @@ mod tests {
             Some(28),
             "the whole job name"
         );
-        assert!(total(&layout.columns) <= 200);
+        assert_eq!(width_of(&layout, Column::State), Some(GpuState::WIDTH));
+        assert!(total(&layout.columns) <= 210);
     }
 
     #[test]
@@ -260,17 +265,23 @@ mod tests {
         let (gpus, groups) = sample();
         let at_80 = column_layout(&gpus, &groups, 80);
         let kept = names(&at_80);
-        for gone in [Column::Model, Column::PcieTx, Column::NvlinkTx] {
+        // The state badge takes the team's place.
+        for gone in [
+            Column::Model,
+            Column::PcieTx,
+            Column::NvlinkTx,
+            Column::Team,
+        ] {
             assert!(!kept.contains(&gone), "{gone:?} at 80 columns");
         }
-        for stays in [Column::Job, Column::Team, Column::Temp, Column::Power] {
+        for stays in [Column::State, Column::Job, Column::Temp, Column::Power] {
             assert!(kept.contains(&stays), "{stays:?} at 80 columns");
         }
         assert_eq!(total(&at_80.columns), 80, "every cell used");
 
         let at_60 = column_layout(&gpus, &groups, 60);
         let kept = names(&at_60);
-        for must in [Column::Name, Column::Util, Column::Memory] {
+        for must in [Column::Name, Column::Util, Column::Memory, Column::State] {
             assert!(kept.contains(&must), "{must:?} at 60 columns");
         }
         assert!(total(&at_60.columns) <= 60);

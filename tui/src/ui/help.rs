@@ -8,16 +8,16 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget};
 
 /// Key, what it does. The one list of keys: the footer's hints are a short selection.
 pub(crate) const KEYS: [(&str, &str); 13] = [
+    ("Tab  1 2", "switch tab: GPUs, Alerts"),
     ("↑ ↓  j k", "move"),
     ("PgUp PgDn", "move a page"),
     ("Home End  g G", "first / last row"),
     ("Enter  space", "fold or unfold the highlighted node"),
     ("← →  h l", "fold / unfold the node of the row"),
     ("c", "fold or unfold every node"),
-    ("s", "sort by the next column"),
-    ("S", "reverse the sort"),
+    ("s  S", "sort by the next column / reverse the sort"),
     ("/", "filter: Enter applies, Esc cancels"),
-    ("Esc", "clear the filter, else quit"),
+    ("Esc", "back out: the filter, the Alerts tab, then quit"),
     ("p", "pause / resume"),
     ("?", "this help (Esc or ? closes)"),
     ("q  Ctrl-C", "quit"),
@@ -29,7 +29,10 @@ const FILTER: [(&str, &str); 5] = [
     ("util<5 mem>50", "utilization, memory: % (of limit)"),
     ("power>300 temp>80", "watts, °C; also <= and >="),
     ("node=node-0*", "also gpu= model= job= team=; != not"),
-    ("a b", "every term must match; * any text"),
+    (
+        "state=idle",
+        "ok idle throttle starved straggler stall hang xid absent",
+    ),
 ];
 
 const KEY_WIDTH: usize = 14;
@@ -48,7 +51,10 @@ pub(crate) fn render_help(area: Rect, buf: &mut Buffer) {
         })
         .collect();
     lines.push(Line::default());
-    lines.push(Line::styled("Filter (/): terms separated by spaces", bold));
+    lines.push(Line::styled(
+        "Filter (/): every term must match; * any text",
+        bold,
+    ));
     lines.extend(FILTER.iter().map(|(example, what)| {
         Line::from(vec![
             Span::raw(format!("{example:<EXAMPLE_WIDTH$}")),

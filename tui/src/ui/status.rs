@@ -1,6 +1,8 @@
-//! The two status lines around the table: cluster totals above; source, freshness and
-//! keys below. Each line is a list of pieces; on a narrow terminal the least important
-//! pieces go first, and what still does not fit is cut with `…`.
+//! The two status lines around the table: cluster totals and firing alerts above (the
+//! GPU count and the alert count double as the two tabs, the one on screen
+//! underlined); source, freshness and keys below. Each line is a list of pieces; on a
+//! narrow terminal the least important pieces go first, and what still does not fit
+//! is cut with `…`.
 
 use gpuwatch_model::api::GpuView;
 use ratatui::buffer::Buffer;
@@ -9,26 +11,34 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::STALE_GPU_MS;
-use crate::app::{App, Mode};
+use crate::app::{App, Mode, Tab};
 use crate::format;
+use crate::gpu_state::GpuState;
 
 const SEPARATOR: &str = " · ";
 /// Key hints, longest first; the footer shows the longest that fits. `?` lists all.
 const KEYS_TABLE: [&str; 3] = [
-    "? help / filter s sort c fold p pause q quit",
-    "? help / filter q quit",
+    "? help / filter s sort c fold Tab alerts p pause q quit",
+    "? help / filter Tab alerts q quit",
     "? help q quit",
 ];
 const KEYS_PAUSED: [&str; 3] = [
-    "? help / filter s sort c fold p resume q quit",
+    "? help / filter s sort c fold Tab alerts p resume q quit",
+    "? help p resume q quit",
+    "p resume q quit",
+];
+const KEYS_ALERTS: [&str; 3] = [
+    "? help ↑↓ scroll Tab GPUs p pause q quit",
+    "? help Tab GPUs q quit",
+    "? help q quit",
+];
+const KEYS_ALERTS_PAUSED: [&str; 3] = [
+    "? help ↑↓ scroll Tab GPUs p resume q quit",
     "? help p resume q quit",
     "p resume q quit",
 ];
 const KEYS_PROMPT: [&str; 2] = ["Enter apply · Esc cancel · Ctrl-U clear", "Esc cancel"];
 const KEYS_HELP: [&str; 1] = ["Esc close"];
-/// Below this utilization a GPU counts as idle in the totals.
-const IDLE_BELOW: f64 = 0.05;
 
 /// One part of a status line.
 struct Piece {
@@ -112,13 +122,14 @@ fn truncate_line(line: Line<'static>, width: usize) -> Line<'static> {
     Line::from(out)
 }
 
-/// `gpuwatch  4 nodes (1 absent) · 8 GPUs (1 idle) · util 68% · power 2667 W · mem 362/520 GiB`
+/// `gpuwatch  4 nodes (1 absent) · 8 GPUs (1 idle) · alerts 2 crit 1 warn · util 68% ·
+/// power 2667 W · mem 362/520 GiB`
 pub(super) fn render_totals(app: &App, area: Rect, buf: &mut Buffer) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let tag = Span::styled(" gpuwatch ", bold.add_modifier(Modifier::REVERSED));
     let room = usize::from(area.width).saturating_sub(tag.width() + 1);
     let mut line = if app.last_ok_fetch_unix_ms.is_some() {
-        fit(totals(&app.gpus, app.nodes, app.newest_point_unix_ms), room)
+        fit(totals(app), room)
     } else {
         Line::default()
     };
@@ -127,29 +138,69 @@ pub(super) fn render_totals(app: &App, area: Rect, buf: &mut Buffer) {
     line.style(bold).render(area, buf);
 }
 
-/// Nodes whose GPUs all fell silent, relative to the newest point of any.
-fn absent_nodes(gpus: &[GpuView], newest: Option<i64>) -> usize {
-    let Some(newest) = newest else {
-        return 0;
-    };
-    gpus.chunk_by(|a, b| a.node == b.node)
-        .filter(|node| {
-            let last = node
-                .iter()
-                .map(|g| g.last_seen_unix_ms)
-                .max()
-                .unwrap_or(i64::MIN);
-            newest.saturating_sub(last) > STALE_GPU_MS
-        })
-        .count()
+/// Nodes whose GPUs are ABSENT: `node_absent` fires, or they all fell silent.
+fn absent_nodes(app: &App) -> usize {
+    let mut start = 0;
+    let mut absent = 0;
+    for node in app.gpus.chunk_by(|a, b| a.node == b.node) {
+        if app.states.get(start) == Some(&GpuState::Absent) {
+            absent += 1;
+        }
+        start += node.len();
+    }
+    absent
 }
 
-fn totals(gpus: &[GpuView], nodes: usize, newest: Option<i64>) -> Vec<Piece> {
+/// `alerts 2 crit 1 warn`, red while any is critical; `no alerts`; `alerts ?` when
+/// the collector has not answered for alerts yet (the footer says why).
+fn alerts_span(app: &App) -> Span<'static> {
+    let list = &app.alerts;
+    if list.last_ok_fetch_unix_ms.is_none() {
+        let text = if list.error.is_some() {
+            "alerts ?"
+        } else {
+            "alerts -"
+        };
+        return Span::raw(text);
+    }
+    let counts = list.firing_counts();
+    if counts.total() == 0 {
+        return Span::raw("no alerts");
+    }
+    let mut text = String::from("alerts");
+    for (n, word) in [
+        (counts.critical, "crit"),
+        (counts.warning, "warn"),
+        (counts.info, "info"),
+    ] {
+        if n > 0 {
+            text.push_str(&format!(" {n} {word}"));
+        }
+    }
+    let style = if counts.critical > 0 {
+        Style::new().fg(Color::Red)
+    } else if counts.warning > 0 {
+        Style::new().fg(Color::Yellow)
+    } else {
+        Style::new()
+    };
+    Span::styled(text, style)
+}
+
+fn totals(app: &App) -> Vec<Piece> {
+    let gpus = &app.gpus;
     let utils: Vec<f64> = gpus
         .iter()
         .filter_map(|g| g.utilization.filter(|u| u.is_finite()))
         .collect();
-    let idle = utils.iter().filter(|&&u| u < IDLE_BELOW).count();
+    let idle = app.states.iter().filter(|&&s| s == GpuState::Idle).count();
+    let on_screen = |tab: Tab| {
+        if app.tab == tab {
+            Style::new().add_modifier(Modifier::UNDERLINED)
+        } else {
+            Style::new()
+        }
+    };
     let sum = |value: fn(&GpuView) -> Option<f64>| -> Option<f64> {
         let known: Vec<f64> = gpus
             .iter()
@@ -159,12 +210,15 @@ fn totals(gpus: &[GpuView], nodes: usize, newest: Option<i64>) -> Vec<Piece> {
         (!known.is_empty()).then(|| known.iter().sum())
     };
 
+    let nodes = app.nodes;
+    let gpus_tab = format!("{} GPUs ({idle} idle)", gpus.len());
     let mut pieces = vec![
-        Piece::keep(match absent_nodes(gpus, newest) {
+        Piece::keep(match absent_nodes(app) {
             0 => format!("{nodes} nodes"),
             absent => format!("{nodes} nodes ({absent} absent)"),
         }),
-        Piece::keep(format!("{} GPUs ({idle} idle)", gpus.len())),
+        Piece::keep(Span::styled(gpus_tab, on_screen(Tab::Gpus))),
+        Piece::keep(alerts_span(app).patch_style(on_screen(Tab::Alerts))),
     ];
     if !utils.is_empty() {
         let mean = utils.iter().sum::<f64>() / utils.len() as f64;
@@ -193,11 +247,13 @@ fn totals(gpus: &[GpuView], nodes: usize, newest: Option<i64>) -> Vec<Piece> {
 /// a failed fetch, `collector … · stale since 09:59:59 UTC · <why>`; then the filter and
 /// sort in force; keys on the right. While a filter is typed, the prompt instead.
 pub(super) fn render_footer(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
-    let (status, keys): (Vec<Piece>, &[&str]) = match &app.mode {
-        Mode::Filter { input, error } => (prompt(input, error.as_deref()), &KEYS_PROMPT),
-        Mode::Help => (status(app, now_unix_ms), &KEYS_HELP),
-        Mode::Table if app.paused => (status(app, now_unix_ms), &KEYS_PAUSED),
-        Mode::Table => (status(app, now_unix_ms), &KEYS_TABLE),
+    let (status, keys): (Vec<Piece>, &[&str]) = match (&app.mode, app.tab) {
+        (Mode::Filter { input, error }, _) => (prompt(input, error.as_deref()), &KEYS_PROMPT),
+        (Mode::Help, _) => (status(app, now_unix_ms), &KEYS_HELP),
+        (Mode::Table, Tab::Gpus) if app.paused => (status(app, now_unix_ms), &KEYS_PAUSED),
+        (Mode::Table, Tab::Gpus) => (status(app, now_unix_ms), &KEYS_TABLE),
+        (Mode::Table, Tab::Alerts) if app.paused => (status(app, now_unix_ms), &KEYS_ALERTS_PAUSED),
+        (Mode::Table, Tab::Alerts) => (status(app, now_unix_ms), &KEYS_ALERTS),
     };
     // The longest key help that fits beside the status, else the shortest.
     let width = usize::from(area.width);
@@ -254,6 +310,11 @@ fn status(app: &App, now_unix_ms: i64) -> Vec<Piece> {
             let points = format::thousands(app.points_received);
             pieces.push(Piece::droppable(2, format!("{points} points")));
         }
+    }
+    // Only when the GPUs came: with the collector down, its error says it all.
+    if let (None, Some(error)) = (&app.last_error, &app.alerts.error) {
+        let warn = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+        pieces.push(Piece::keep(Span::styled(format!("alerts: {error}"), warn)));
     }
     if !app.sort.is_default() {
         let text = format!("sort {}{}", app.sort.column.label(), app.sort.arrow());

@@ -1,5 +1,6 @@
 //! The GPU table: a title row, then for each node a header row with its totals (▾
-//! unfolded, ▸ folded) and, unless folded, one row per GPU. Only the rows on screen
+//! unfolded, ▸ folded) and its worst state, and, unless folded, one row per GPU with
+//! its state badge. Only the rows on screen
 //! are built, and each cell is written straight into the buffer at the place the
 //! column layout gives it (ratatui's `Table` would solve the same layout again each
 //! frame), so a frame costs about the same for 8 GPUs or 1,024.
@@ -15,11 +16,12 @@ use super::columns::{
     column_layout, ColumnLayout, GPU_INDENT, HIGHLIGHT_SYMBOL, HIGHLIGHT_WIDTH, MEMORY_TEXT,
     SPACING,
 };
-use super::node_totals::{node_label, NodeTotals};
+use super::node_totals::{node_label, Distinct, NodeTotals};
 use super::STALE_GPU_MS;
 use crate::app::{App, NodeGroup, RowRef};
 use crate::column::Column;
 use crate::format::{self, MISSING};
+use crate::gpu_state::GpuState;
 
 const FOLDED: &str = "▸ ";
 const UNFOLDED: &str = "▾ ";
@@ -35,12 +37,15 @@ struct RowValues<'a> {
     power_limit_watts: Option<f64>,
     temperature_celsius: Option<f64>,
     rates: [Option<f64>; 4],
+    state: GpuState,
+    /// Whether the GPU (or a GPU of the node) runs a job: an idle one then costs.
+    has_job: bool,
     job: std::borrow::Cow<'a, str>,
     team: std::borrow::Cow<'a, str>,
 }
 
 impl<'a> RowValues<'a> {
-    fn gpu(gpu: &'a GpuView) -> Self {
+    fn gpu(gpu: &'a GpuView, state: GpuState) -> Self {
         let memory_ratio = match (gpu.memory_used_bytes, gpu.memory_limit_bytes) {
             (Some(u), Some(l)) if l > 0.0 => Some(u / l),
             _ => None,
@@ -67,12 +72,14 @@ impl<'a> RowValues<'a> {
                 gpu.pcie_tx_bytes_per_second,
                 gpu.pcie_rx_bytes_per_second,
             ],
+            state,
+            has_job: gpu.job.is_some(),
             job: gpu.job.as_deref().unwrap_or(MISSING).into(),
             team: gpu.team.as_deref().unwrap_or(MISSING).into(),
         }
     }
 
-    fn node(group: &NodeGroup, totals: &NodeTotals<'a>) -> Self {
+    fn node(group: &NodeGroup, totals: &NodeTotals<'a>, state: GpuState) -> Self {
         let mark = if group.folded { FOLDED } else { UNFOLDED };
         RowValues {
             name: format!("{mark}{}", node_label(group)),
@@ -92,6 +99,8 @@ impl<'a> RowValues<'a> {
                 totals.pcie_tx_bytes_per_second,
                 totals.pcie_rx_bytes_per_second,
             ],
+            state,
+            has_job: totals.job != Distinct::None,
             job: totals.job.text("jobs"),
             team: totals.team.text("teams"),
         }
@@ -123,6 +132,24 @@ fn bar_cell(ratio: Option<f64>, bar_width: u16, text: String, color: Color) -> L
         Span::raw(" "),
         Span::raw(text),
     ])
+}
+
+/// The badge's colour; the word says the same without it. Red for a GPU that does
+/// nothing or fails (white on red for XID and HANG, the pages), yellow for one that is
+/// slow, magenta for IDLE (bold when a job holds it: money spent on nothing), green
+/// for OK.
+pub(crate) fn state_style(state: GpuState, has_job: bool) -> Style {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    match state {
+        GpuState::Xid | GpuState::Hang => bold.fg(Color::White).bg(Color::Red),
+        GpuState::Absent | GpuState::Stall => bold.fg(Color::Red),
+        GpuState::Straggler | GpuState::Starved | GpuState::Throttle => {
+            Style::new().fg(Color::Yellow)
+        }
+        GpuState::Idle if has_job => bold.fg(Color::Magenta),
+        GpuState::Idle => Style::new().fg(Color::Magenta),
+        GpuState::Ok => Style::new().fg(Color::Green),
+    }
 }
 
 fn temperature_style(celsius: Option<f64>) -> Style {
@@ -192,6 +219,9 @@ fn cell(
         Column::NvlinkRx => rate(1),
         Column::PcieTx => rate(2),
         Column::PcieRx => rate(3),
+        Column::State => {
+            Line::from(values.state.word()).style(state_style(values.state, values.has_job))
+        }
         Column::Job => text(&values.job),
         Column::Team => text(&values.team),
     }
@@ -213,6 +243,7 @@ fn header(app: &App, layout: &ColumnLayout) -> Vec<Line<'static>> {
                     | Column::Model
                     | Column::Util
                     | Column::Memory
+                    | Column::State
                     | Column::Job
                     | Column::Team
             );
@@ -271,11 +302,17 @@ pub(crate) fn render_table(app: &App, area: Rect, buf: &mut Buffer) {
                 let totals = NodeTotals::of(&app.gpus, group);
                 let seen = totals.last_seen_unix_ms;
                 let bold = Style::new().add_modifier(Modifier::BOLD);
-                (RowValues::node(group, &totals), seen, bold)
+                let state = app.node_state(group);
+                (RowValues::node(group, &totals, state), seen, bold)
             }
-            RowRef::Gpu { gpu, .. } => {
-                let gpu = &app.gpus[gpu];
-                (RowValues::gpu(gpu), gpu.last_seen_unix_ms, Style::new())
+            RowRef::Gpu { gpu: i, .. } => {
+                let gpu = &app.gpus[i];
+                let state = app.states.get(i).copied().unwrap_or_default();
+                (
+                    RowValues::gpu(gpu, state),
+                    gpu.last_seen_unix_ms,
+                    Style::new(),
+                )
             }
         };
         if stale(last_seen) {

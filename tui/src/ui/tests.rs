@@ -1,7 +1,9 @@
 //! Snapshots of whole screens drawn from fixed data at a fixed "now".
 
-use gpuwatch_model::api::{GpuView, GpusResponse};
-use gpuwatch_model::Timestamp;
+use std::collections::BTreeMap;
+
+use gpuwatch_model::api::{AlertsResponse, GpuView, GpusResponse};
+use gpuwatch_model::{Alert, AlertKind, AlertState, Severity, Timestamp};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -49,11 +51,14 @@ fn h100(
     }
 }
 
-/// Four nodes: a training job with NVLink traffic, a GPU that looks hung next to an
-/// idle one, an A100 box serving a model beside a GPU that sent only its name, and a
-/// node that fell silent 40 s ago.
+/// Five nodes: a training job with NVLink traffic (one GPU straggling, one
+/// throttling), a GPU that hangs next to an idle one and one idle under a notebook, an
+/// A100 box serving a model (with an XID) beside a GPU that sent only its name, a node
+/// that fell silent 40 s ago, and an ETL node starved by storage with a stalled GPU.
+/// [`alerts`] puts every state on some GPU.
 fn fleet() -> GpusResponse {
     let train = Some(("4411", "llm-pretrain"));
+    let etl = Some(("etl-77", "data"));
     let mut gpus = vec![
         h100("node-01", 0, 0.97, 71.3, 612.0, 71.0, 182.3e9, train),
         h100("node-01", 1, 0.96, 71.1, 598.0, 69.0, 181.9e9, train),
@@ -61,6 +66,18 @@ fn fleet() -> GpusResponse {
         h100("node-01", 3, 0.98, 71.4, 689.0, 86.0, 180.0e9, train),
         h100("node-02", 0, 0.99, 64.0, 71.0, 41.0, 0.0, train),
         h100("node-02", 1, 0.0, 0.5, 62.0, 33.0, 0.0, None),
+        h100(
+            "node-02",
+            2,
+            0.01,
+            2.1,
+            64.0,
+            34.0,
+            0.0,
+            Some(("nb-sweep", "research")),
+        ),
+        h100("node-05", 0, 0.35, 22.0, 210.0, 48.0, 0.0, etl),
+        h100("node-05", 1, 0.0, 61.0, 68.0, 36.0, 0.0, etl),
     ];
     gpus.push(GpuView {
         node: "node-03".into(),
@@ -99,8 +116,147 @@ fn fleet() -> GpusResponse {
         gpus,
         newest_point_unix_ms: Some(now() - 1_200),
         points_received: 12_345,
-        nodes: 4,
+        nodes: 5,
     }
+}
+
+/// An alert that started `minutes` before [`now`] (and, resolved, ended `ended`
+/// minutes before it).
+fn alert(
+    kind: AlertKind,
+    severity: Severity,
+    labels: &[(&str, &str)],
+    summary: &str,
+    minutes: i64,
+    ended: Option<i64>,
+) -> Alert {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let ago = |m: i64| Timestamp::from_unix_millis(now() - m * 60_000);
+    Alert {
+        id: Alert::fingerprint(kind, &labels),
+        kind,
+        severity,
+        state: if ended.is_some() {
+            AlertState::Resolved
+        } else {
+            AlertState::Firing
+        },
+        summary: summary.into(),
+        labels,
+        value: 1.0,
+        started_at: ago(minutes),
+        ended_at: ended.map(ago),
+    }
+}
+
+/// What the collector's detectors would say about [`fleet`]: a firing alert for each
+/// state (ABSENT also from node-04's silence; IDLE from utilization alone), and two
+/// resolved ones. Shuffled on purpose: the app orders them.
+fn alerts() -> AlertsResponse {
+    use AlertKind::*;
+    use Severity::{Critical, Warning};
+    let alerts = vec![
+        alert(
+            GpuThrottle,
+            Warning,
+            &[
+                ("host.name", "node-01"),
+                ("hw.id", "GPU-node-01-3"),
+                ("gpuwatch.throttle.reason", "thermal"),
+            ],
+            "node-01 gpu3: thermal throttling at 86°C for 4m",
+            6,
+            None,
+        ),
+        alert(
+            GpuHang,
+            Critical,
+            &[
+                ("host.name", "node-02"),
+                ("hw.id", "GPU-node-02-0"),
+                ("gpuwatch.job.id", "4411"),
+            ],
+            "node-02 gpu0: 99% busy at 71 W with no NVLink traffic for 5m (job 4411)",
+            12,
+            None,
+        ),
+        alert(
+            GpuStraggler,
+            Warning,
+            &[
+                ("host.name", "node-01"),
+                ("hw.id", "GPU-node-01-2"),
+                ("gpuwatch.job.id", "4411"),
+            ],
+            "node-01 gpu2: 52% busy against the job's median 97%, NVLink 95 GB/s against 181 GB/s (score 0.52)",
+            9,
+            None,
+        ),
+        alert(
+            NodeAbsent,
+            Critical,
+            &[("host.name", "node-04")],
+            "node-04: no data for 40s",
+            0,
+            None,
+        ),
+        alert(
+            GpuXid,
+            Critical,
+            &[
+                ("host.name", "node-03"),
+                ("hw.id", "GPU-node-03-0"),
+                ("gpuwatch.xid.code", "31"),
+            ],
+            "node-03 gpu0: XID 31 (GPU memory page fault)",
+            3,
+            None,
+        ),
+        alert(
+            DataBottleneck,
+            Warning,
+            &[("host.name", "node-05"), ("gpuwatch.bottleneck", "storage")],
+            "node-05: 2 GPUs starved by storage: 18% busy on average, swinging 40 points; disk 98% busy",
+            15,
+            None,
+        ),
+        alert(
+            GpuStalled,
+            Warning,
+            &[
+                ("host.name", "node-05"),
+                ("hw.id", "GPU-node-05-1"),
+                ("gpuwatch.job.id", "etl-77"),
+            ],
+            "node-05 gpu1: 61 GiB held at 0% busy for 10m (job etl-77)",
+            14,
+            None,
+        ),
+        alert(
+            GpuXid,
+            Critical,
+            &[
+                ("host.name", "node-01"),
+                ("hw.id", "GPU-node-01-1"),
+                ("gpuwatch.xid.code", "79"),
+            ],
+            "node-01 gpu1: XID 79 (GPU has fallen off the bus)",
+            95,
+            Some(80),
+        ),
+        alert(
+            GpuHang,
+            Critical,
+            &[("gpuwatch.job.id", "ft-812")],
+            "job ft-812: every GPU hangs: node-04 gpu0, node-04 gpu1",
+            40,
+            Some(22),
+        ),
+    ];
+    AlertsResponse { alerts }
 }
 
 fn app_with(response: GpusResponse, width: u16, height: u16) -> App {
@@ -108,6 +264,10 @@ fn app_with(response: GpusResponse, width: u16, height: u16) -> App {
     app.update(Event::Resize { width, height });
     app.update(Event::Data {
         result: Ok(response),
+        at_unix_ms: now() - 800,
+    });
+    app.update(Event::Alerts {
+        result: Ok(alerts()),
         at_unix_ms: now() - 800,
     });
     app
@@ -206,6 +366,60 @@ fn a_bad_filter_says_why_in_the_footer() {
 #[test]
 fn help_lists_every_key() {
     assert_at_both_sizes("help", |app| keys(app, &[Key::Char('?')]));
+}
+
+#[test]
+fn the_alerts_tab_lists_firing_then_resolved() {
+    assert_at_both_sizes("alerts", |app| keys(app, &[Key::Tab, Key::Down]));
+}
+
+#[test]
+fn a_state_filter_keeps_the_gpus_in_that_state() {
+    assert_at_both_sizes("state_filtered", |app| {
+        keys(app, &[Key::Char('/')]);
+        type_text(app, "state!=ok");
+        keys(app, &[Key::Enter]);
+    });
+}
+
+#[test]
+fn sorted_by_state_worst_first() {
+    // Name → model → util → memory → power → temp → 4 rates → state.
+    let mut app = app_with(fleet(), 160, 48);
+    keys(&mut app, &[Key::Char('s'); 10]);
+    assert_screen("sorted_by_state_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn a_failed_alerts_fetch_keeps_the_table_and_says_why() {
+    let mut app = app_with(fleet(), 100, 12);
+    app.update(Event::Alerts {
+        result: Err("collector answered HTTP 404".into()),
+        at_unix_ms: now(),
+    });
+    assert_screen("alerts_failed_100x12", screen(&app, 100, 12));
+    // Never any alerts: the header does not claim there are none.
+    let mut app = App::new("collector http://127.0.0.1:9464");
+    app.update(Event::Resize {
+        width: 100,
+        height: 12,
+    });
+    app.update(Event::Data {
+        result: Ok(fleet()),
+        at_unix_ms: now(),
+    });
+    app.update(Event::Alerts {
+        result: Err("collector answered HTTP 404".into()),
+        at_unix_ms: now(),
+    });
+    let text = screen(&app, 100, 12);
+    assert!(text.contains("alerts ?"), "{text}");
+    assert!(
+        text.contains("alerts: collector answered HTTP 404"),
+        "{text}"
+    );
+    keys(&mut app, &[Key::Char('2')]);
+    assert_screen("alerts_unavailable_100x12", screen(&app, 100, 12));
 }
 
 #[test]
@@ -323,4 +537,51 @@ fn styles_mark_the_title_the_selection_nodes_and_silent_gpus() {
         "node-04 fell silent"
     );
     assert!(modifiers(silent + 1).contains(Modifier::DIM));
+}
+
+#[test]
+fn state_badges_are_coloured_and_keep_their_words() {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::style::Color;
+
+    let app = app_with(fleet(), 160, 48);
+    let area = Rect::new(0, 0, 160, 48);
+    let mut buf = Buffer::empty(area);
+    render(&app, now(), area, &mut buf);
+    let line = |y: u16| -> String { (0..160).map(|x| buf[(x, y)].symbol()).collect() };
+    let title = line(1);
+    let Some(column) = title.find("STATE") else {
+        panic!("no STATE column: {title}");
+    };
+    // Bytes to cells: everything left of STATE on the title row is ASCII.
+    let x = u16::try_from(column).unwrap_or(0);
+    let badge = |y: u16| -> (String, Color, Color) {
+        let word: String = (x..x + 9).map(|x| buf[(x, y)].symbol()).collect();
+        (word.trim().to_string(), buf[(x, y)].fg, buf[(x, y)].bg)
+    };
+    let mut seen = Vec::new();
+    // The footer is not the table.
+    for y in 2..47 {
+        let (word, fg, bg) = badge(y);
+        if word.is_empty() {
+            continue;
+        }
+        let want = match word.as_str() {
+            "XID" | "HANG" => (Color::White, Color::Red),
+            "ABSENT" | "STALL" => (Color::Red, Color::Reset),
+            "STRAGGLER" | "STARVED" | "THROTTLE" => (Color::Yellow, Color::Reset),
+            "IDLE" => (Color::Magenta, Color::Reset),
+            "OK" => (Color::Green, Color::Reset),
+            other => panic!("row {y}: unknown badge {other:?} in {}", line(y)),
+        };
+        assert_eq!((fg, bg), want, "{word} on row {y}");
+        seen.push(word);
+    }
+    for state in crate::gpu_state::GpuState::ALL {
+        assert!(
+            seen.iter().any(|w| w == state.word()),
+            "{state:?} in {seen:?}"
+        );
+    }
 }
