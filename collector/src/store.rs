@@ -71,6 +71,9 @@ pub struct Series {
     node: Option<u32>,
     /// `identity_hash` of the key.
     identity: u128,
+    /// The metric name's index in the store's metric list: detectors that look for
+    /// one metric among a GPU's series compare numbers, not strings.
+    pub metric_id: u32,
     /// Next series whose identity hash is the same (collision chain).
     next_same_hash: Option<SeriesId>,
 }
@@ -177,6 +180,7 @@ pub struct Store {
     series: Vec<Series>,
     index: FxHashMap<u64, SeriesId>,
     gpus: BTreeMap<(String, String), GpuEntry>,
+    metric_ids: FxHashMap<String, u32>,
     nodes: Vec<(String, i64)>,
     node_index: FxHashMap<String, u32>,
     newest_ts: Option<i64>,
@@ -220,6 +224,7 @@ impl Store {
             series: Vec::new(),
             index: FxHashMap::default(),
             gpus: BTreeMap::new(),
+            metric_ids: FxHashMap::default(),
             nodes: Vec::new(),
             node_index: FxHashMap::default(),
             newest_ts: None,
@@ -270,6 +275,11 @@ impl Store {
             SeriesId::try_from(self.series.len()).map_err(|_| RejectReason::CardinalityLimit)?;
         let key = SeriesKey::new(metric, attrs.iter().map(|(k, v)| (*k, v.as_ref())));
         let node = key.get(attr::HOST_NAME).map(|host| self.node_id(host));
+        let next_metric = self.metric_ids.len() as u32;
+        let metric_id = *self
+            .metric_ids
+            .entry(key.metric.clone())
+            .or_insert(next_metric);
         if let (Some(host), Some(gpu)) = (key.get(attr::HOST_NAME), key.get(attr::HW_ID)) {
             self.gpus
                 .entry((host.to_string(), gpu.to_string()))
@@ -289,6 +299,7 @@ impl Store {
             data,
             node,
             identity,
+            metric_id,
             next_same_hash: None,
         });
         match tail {
@@ -358,6 +369,11 @@ impl Store {
     /// Counts `n` refused points.
     pub fn count_rejected(&mut self, reason: RejectReason, n: u64) {
         *self.rejected.entry(reason).or_default() += n;
+    }
+
+    /// The index of a metric name, when any series of it exists.
+    pub fn metric_id(&self, metric: &str) -> Option<u32> {
+        self.metric_ids.get(metric).copied()
     }
 
     pub fn series(&self) -> &[Series] {

@@ -47,7 +47,7 @@ pub fn share(s: &Series, w: Window, test: impl Fn(f64) -> bool) -> Option<f64> {
 
 /// The newest value at or before `t`.
 pub fn value_at(s: &Series, t: i64) -> Option<f64> {
-    s.scalars()?.window(i64::MIN, t).last().map(|(_, v)| *v)
+    s.scalars()?.last_at(t).map(|(_, v)| *v)
 }
 
 /// How much a cumulative counter grew in the window. Counts from zero when the
@@ -61,8 +61,7 @@ pub fn increase(s: &Series, w: Window) -> Option<f64> {
     let baseline = if Some(t0) == first_ever {
         0.0
     } else {
-        ring.window(i64::MIN, w.from.saturating_sub(1))
-            .last()
+        ring.last_at(w.from.saturating_sub(1))
             .map_or(v0, |(_, v)| *v)
     };
     let mut total = 0.0;
@@ -97,11 +96,13 @@ pub fn gpu_series<'a>(
     metric: &'a str,
     with: &'a [(&'a str, &'a str)],
 ) -> impl Iterator<Item = &'a Series> + 'a {
+    let id = store.metric_id(metric);
     gpu.series
         .iter()
-        .filter_map(|&id| store.get(id))
+        .filter(move |_| id.is_some())
+        .filter_map(|&sid| store.get(sid))
         .filter(move |s| {
-            s.key.metric == metric && with.iter().all(|(k, v)| s.key.get(k) == Some(v))
+            Some(s.metric_id) == id && with.iter().all(|(k, v)| s.key.get(k) == Some(v))
         })
 }
 
@@ -115,7 +116,7 @@ pub fn current<'a>(
     t: i64,
 ) -> Option<&'a Series> {
     gpu_series(store, gpu, metric, with)
-        .filter_map(|s| Some((s.scalars()?.window(i64::MIN, t).last()?.0, s)))
+        .filter_map(|s| Some((s.scalars()?.last_at(t)?.0, s)))
         .max_by_key(|(ts, _)| *ts)
         .map(|(_, s)| s)
 }
@@ -144,7 +145,7 @@ pub fn utilization<'a>(store: &'a Store, gpu: &'a GpuEntry, t: i64) -> Option<&'
     use gpuwatch_model::names::{metric, value};
     gpu_series(store, gpu, metric::GPU_UTILIZATION, &[])
         .filter(|s| matches!(s.key.get(attr::GPU_TASK), None | Some(value::TASK_GENERAL)))
-        .filter_map(|s| Some((s.scalars()?.window(i64::MIN, t).last()?.0, s)))
+        .filter_map(|s| Some((s.scalars()?.last_at(t)?.0, s)))
         .max_by_key(|(ts, _)| *ts)
         .map(|(_, s)| s)
 }

@@ -91,6 +91,12 @@ impl<T> Ring<T> {
         Ok(())
     }
 
+    /// The newest point at or before `t`.
+    pub fn last_at(&self, t: i64) -> Option<(i64, &T)> {
+        let i = self.ts.partition_point(|&ts| ts <= t).checked_sub(1)?;
+        Some((self.ts[i], &self.vals[i]))
+    }
+
     /// Points with `from <= ts <= to`, oldest first.
     pub fn window(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, &T)> + '_ {
         let start = self.ts.partition_point(|&t| t < from);
@@ -152,6 +158,9 @@ mod tests {
         for t in [10, 20, 30, 40] {
             r.insert(t, t as f64, 100, HOUR).expect("in order");
         }
+        assert_eq!(r.last_at(35).map(|(t, _)| t), Some(30));
+        assert_eq!(r.last_at(30).map(|(t, _)| t), Some(30));
+        assert_eq!(r.last_at(9), None);
         let w: Vec<i64> = r.window(20, 30).map(|(t, _)| t).collect();
         assert_eq!(w, vec![20, 30]);
         assert_eq!(r.window(41, 50).count(), 0);
