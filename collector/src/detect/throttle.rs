@@ -5,23 +5,39 @@ use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 
 use super::config::ThrottleSettings;
-use super::window::{current, gpu_labels, gpu_title, share, value_at, Window};
-use crate::store::Store;
+use std::collections::BTreeMap;
+
+use super::window::{current, gpu_labels, gpu_series, gpu_title, share, value_at, Window};
+use crate::store::{Series, Store};
 
 pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
     let w = Window::ending_at(t, s.window);
     let mut out = Vec::new();
     for gpu in store.gpus().values() {
-        for reason in &s.reasons {
-            let with = [(attr::THROTTLE_REASON, reason.as_str())];
-            let Some(series) = current(store, gpu, metric::GPU_THROTTLE, &with, t) else {
+        // The current series of each reason that counts (a GPU that changed job has one
+        // per job), in one pass over the GPU's throttle series.
+        let mut newest: BTreeMap<&str, (i64, &Series)> = BTreeMap::new();
+        for series in gpu_series(store, gpu, metric::GPU_THROTTLE, &[]) {
+            let Some(reason) = series
+                .key
+                .get(attr::THROTTLE_REASON)
+                .filter(|r| s.reasons.iter().any(|x| x == r))
+            else {
                 continue;
             };
+            let Some((ts, _)) = series.scalars().and_then(|r| r.last_at(t)) else {
+                continue;
+            };
+            if newest.get(reason).is_none_or(|(seen, _)| ts > *seen) {
+                newest.insert(reason, (ts, series));
+            }
+        }
+        for (reason, (_, series)) in newest {
             let Some(held) = share(series, w, |v| v >= 0.5).filter(|x| *x >= s.min_share) else {
                 continue;
             };
             let mut labels = gpu_labels(series);
-            labels.insert(attr::THROTTLE_REASON.to_string(), reason.clone());
+            labels.insert(attr::THROTTLE_REASON.to_string(), reason.to_string());
             let temp = current(store, gpu, metric::GPU_TEMPERATURE, &[], t)
                 .and_then(|s| value_at(s, t))
                 .map(|c| format!(" at {c:.0} °C"))
