@@ -1,12 +1,12 @@
 //! `gpu_throttle`: a GPU held below its clocks for thermal or power reasons, most of
 //! the window.
 
+use std::collections::BTreeMap;
+
 use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 
 use super::config::ThrottleSettings;
-use std::collections::BTreeMap;
-
 use super::window::{current, gpu_labels, gpu_series, gpu_title, share, value_at, Window};
 use crate::store::{Series, Store};
 
