@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::{CostConfig, CostSettings};
 use crate::detect::{AlertSettings, AlertsConfig};
+use crate::notify::{NotifierConfig, NotifySettings};
 use crate::store::{StoreConfig, StoreSettings};
 
 /// A config value that breaks a rule; `key` is the full dotted path.
@@ -44,6 +45,12 @@ pub struct CollectorConfig {
     pub alerts: AlertsConfig,
     /// Prices and the idle-spend alert.
     pub cost: CostConfig,
+    /// Where notifications not yet delivered are kept so a restart loses none; empty
+    /// keeps them in memory only.
+    pub notify_spool_dir: String,
+    /// Where alerts are sent: `[[collector.notifiers]]` tables; none by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifiers: Vec<NotifierConfig>,
 }
 
 impl Default for CollectorConfig {
@@ -56,6 +63,8 @@ impl Default for CollectorConfig {
             store: StoreConfig::default(),
             alerts: AlertsConfig::default(),
             cost: CostConfig::default(),
+            notify_spool_dir: String::new(),
+            notifiers: Vec::new(),
         }
     }
 }
@@ -70,6 +79,7 @@ pub struct CollectorSettings {
     pub store: StoreSettings,
     pub alerts: AlertSettings,
     pub cost: CostSettings,
+    pub notify: NotifySettings,
 }
 
 fn listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -100,6 +110,7 @@ impl CollectorConfig {
             store: self.store.validate()?,
             alerts: self.alerts.validate()?,
             cost: self.cost.validate()?,
+            notify: crate::notify::config::validate(&self.notifiers, &self.notify_spool_dir)?,
         })
     }
 }

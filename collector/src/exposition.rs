@@ -278,6 +278,20 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
         "gpuwatch_otlp_requests_total{{transport=\"http\"}} {}",
         t.http_requests()
     );
+    let notifications = t.notifications.snapshot();
+    if !notifications.is_empty() {
+        out.push_str("# HELP gpuwatch_notifications_total Alert notifications by notifier and outcome (sent, retried, rejected, dropped).\n# TYPE gpuwatch_notifications_total counter\n");
+        for (notifier, outcome, n) in notifications {
+            let _ = writeln!(
+                out,
+                "gpuwatch_notifications_total{} {n}",
+                labels([
+                    ("notifier".to_string(), notifier.as_str()),
+                    ("outcome".to_string(), outcome.as_str()),
+                ])
+            );
+        }
+    }
     out.push_str("# HELP gpuwatch_store_series Series held in the live store.\n# TYPE gpuwatch_store_series gauge\n");
     let _ = writeln!(out, "gpuwatch_store_series {}", store.series().len());
 }

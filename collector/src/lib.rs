@@ -11,6 +11,7 @@ pub mod cost;
 pub mod detect;
 pub mod exposition;
 pub mod ingest;
+pub mod notify;
 pub mod receiver;
 pub mod server;
 pub mod state;

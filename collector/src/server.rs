@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::alerts::Transition;
 use crate::config::CollectorSettings;
+use crate::notify::{Notifier, NotifySender};
 use crate::state::CollectorState;
 use crate::{api, receiver};
 
@@ -37,6 +38,7 @@ pub struct RunningCollector {
     state: Arc<CollectorState>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    notifier: Notifier,
 }
 
 async fn bind(
@@ -128,6 +130,12 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
         }
     });
 
+    let notifier = Notifier::start(
+        &settings.notify,
+        state.telemetry.notifications.clone(),
+        &format!("http://{api}"),
+    );
+    let notify: NotifySender = notifier.sender();
     let evaluator = state.clone();
     let mut rx = stop_rx_for_eval;
     tasks.spawn(async move {
@@ -141,6 +149,7 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
                 let (changes, caught_up) = evaluator.evaluate();
                 for change in changes {
                     log_transition(&change);
+                    notify.submit(change);
                 }
                 if caught_up {
                     break;
@@ -158,6 +167,7 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
         state,
         stop,
         tasks,
+        notifier,
     })
 }
 
@@ -166,9 +176,16 @@ impl RunningCollector {
         self.state.clone()
     }
 
-    /// Stops accepting, lets requests in flight finish (up to `deadline`), then
-    /// cancels what is left.
+    /// Hands transitions to the notifiers, as the evaluator does.
+    pub fn notifications(&self) -> NotifySender {
+        self.notifier.sender()
+    }
+
+    /// Stops accepting, lets requests in flight finish, then flushes notifications,
+    /// all within `deadline`, then cancels what is left (undelivered notifications
+    /// stay in the spool).
     pub async fn shutdown(mut self, deadline: Duration) {
+        let started = tokio::time::Instant::now();
         let _ = self.stop.send(true);
         let drained = tokio::time::timeout(deadline, async {
             while self.tasks.join_next().await.is_some() {}
@@ -178,5 +195,7 @@ impl RunningCollector {
             tracing::warn!("collector did not drain within {deadline:?}; cancelling");
             self.tasks.abort_all();
         }
+        let left = deadline.saturating_sub(started.elapsed());
+        self.notifier.shutdown(left).await;
     }
 }

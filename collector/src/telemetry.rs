@@ -1,6 +1,8 @@
 //! The collector's own health: typed events that count (and log) in one place.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Why a whole request was refused before any point was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct Telemetry {
     http_requests: AtomicU64,
     grpc_requests: AtomicU64,
     rejected: [AtomicU64; 4],
+    /// Alert notifications by notifier and outcome, shared with the notifier tasks.
+    pub notifications: Arc<NotificationCounters>,
 }
 
 impl Telemetry {
@@ -65,5 +69,98 @@ impl Telemetry {
 
     pub fn requests_rejected(&self, why: RequestRejection) -> u64 {
         self.rejected[why as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// What became of one notification (or, for `Dropped`, one transition a notifier
+/// never saw).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NotificationOutcome {
+    /// The receiver answered 2xx.
+    Sent,
+    /// A 429, a 5xx or a network error: tried again later.
+    Retried,
+    /// Another 4xx: the receiver refused it for good; not tried again.
+    Rejected,
+    /// Lost before sending: the notifier's queue was full.
+    Dropped,
+}
+
+impl NotificationOutcome {
+    pub const ALL: [NotificationOutcome; 4] = [
+        NotificationOutcome::Sent,
+        NotificationOutcome::Retried,
+        NotificationOutcome::Rejected,
+        NotificationOutcome::Dropped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationOutcome::Sent => "sent",
+            NotificationOutcome::Retried => "retried",
+            NotificationOutcome::Rejected => "rejected",
+            NotificationOutcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// `gpuwatch_notifications_total{notifier,outcome}`: every notification outcome is
+/// logged and counted here, in one place. `detail` never holds a secret.
+#[derive(Debug, Default)]
+pub struct NotificationCounters {
+    counts: Mutex<BTreeMap<(String, NotificationOutcome), u64>>,
+}
+
+impl NotificationCounters {
+    /// Shows `notifier` with zero counts before anything happens.
+    pub fn register(&self, notifier: &str) {
+        let mut counts = self.lock();
+        for outcome in NotificationOutcome::ALL {
+            counts.entry((notifier.to_string(), outcome)).or_insert(0);
+        }
+    }
+
+    pub fn record(&self, notifier: &str, outcome: NotificationOutcome, detail: &str) {
+        match outcome {
+            NotificationOutcome::Sent => tracing::debug!(notifier, detail, "notification sent"),
+            NotificationOutcome::Retried => {
+                tracing::info!(notifier, detail, "notification failed; will retry");
+            }
+            NotificationOutcome::Rejected => {
+                tracing::warn!(
+                    notifier,
+                    detail,
+                    "notification refused by the receiver; dropped"
+                );
+            }
+            NotificationOutcome::Dropped => {
+                tracing::warn!(notifier, detail, "notification dropped");
+            }
+        }
+        *self
+            .lock()
+            .entry((notifier.to_string(), outcome))
+            .or_insert(0) += 1;
+    }
+
+    pub fn count(&self, notifier: &str, outcome: NotificationOutcome) -> u64 {
+        self.lock()
+            .get(&(notifier.to_string(), outcome))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every (notifier, outcome, count), in name order.
+    pub fn snapshot(&self) -> Vec<(String, NotificationOutcome, u64)> {
+        self.lock()
+            .iter()
+            .map(|((n, o), c)| (n.clone(), *o, *c))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, NotificationOutcome), u64>> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

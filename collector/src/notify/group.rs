@@ -1,0 +1,143 @@
+//! Grouping as Alertmanager does it: alerts with the same values of `group_by` share a
+//! group; a new group waits `group_wait` for more alerts before its first
+//! notification, later changes wait until `group_interval` after the last one, and a
+//! group whose alerts still fire but changed nothing is sent again after
+//! `repeat_interval`. Pure: the caller passes the time.
+
+use std::collections::BTreeMap;
+
+use gpuwatch_model::{Alert, AlertState};
+use tokio::time::Instant;
+
+use super::config::NotifierSettings;
+use super::notification::{group_value, Notification};
+
+#[derive(Debug)]
+struct Group {
+    labels: BTreeMap<String, String>,
+    /// By fingerprint: firing alerts, and resolved ones not yet sent.
+    alerts: BTreeMap<String, Alert>,
+    /// Something changed since the last notification.
+    dirty: bool,
+    /// When this group is looked at next.
+    next_flush: Instant,
+    last_flush: Option<Instant>,
+}
+
+/// One notifier's groups.
+#[derive(Debug)]
+pub struct Groups {
+    settings: NotifierSettings,
+    groups: BTreeMap<String, Group>,
+}
+
+impl Groups {
+    pub fn new(settings: NotifierSettings) -> Self {
+        Groups {
+            settings,
+            groups: BTreeMap::new(),
+        }
+    }
+
+    pub fn settings(&self) -> &NotifierSettings {
+        &self.settings
+    }
+
+    /// Whether this notifier wants `alert` at all (its kind and severity filters).
+    pub fn wants(&self, alert: &Alert) -> bool {
+        let s = &self.settings;
+        (s.kinds.is_empty() || s.kinds.contains(&alert.kind)) && alert.severity >= s.min_severity
+    }
+
+    /// Takes an alert that started firing or resolved.
+    pub fn add(&mut self, alert: Alert, now: Instant) {
+        if !self.wants(&alert) {
+            return;
+        }
+        let labels: BTreeMap<String, String> = self
+            .settings
+            .group_by
+            .iter()
+            .filter_map(|name| group_value(&alert, name).map(|v| (name.clone(), v)))
+            .collect();
+        let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        let key = format!("{}:{{{}}}", self.settings.name, pairs.join(","));
+        let resolved = alert.state == AlertState::Resolved;
+        let send_resolved = self.settings.send_resolved;
+        let group_wait = self.settings.group_wait;
+        let group_interval = self.settings.group_interval;
+        if resolved && !send_resolved {
+            // Nothing to say: forget it (it leaves the next notification's firing list).
+            if let Some(g) = self.groups.get_mut(&key) {
+                g.alerts.remove(&alert.id);
+                if g.alerts.is_empty() {
+                    self.groups.remove(&key);
+                }
+            }
+            return;
+        }
+        let group = self.groups.entry(key).or_insert_with(|| Group {
+            labels,
+            alerts: BTreeMap::new(),
+            dirty: false,
+            next_flush: now + group_wait,
+            last_flush: None,
+        });
+        group.alerts.insert(alert.id.clone(), alert);
+        if !group.dirty {
+            group.dirty = true;
+            if let Some(last) = group.last_flush {
+                group.next_flush = (last + group_interval).max(now);
+            }
+        }
+    }
+
+    /// When the next group is due, if any.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.groups.values().map(|g| g.next_flush).min()
+    }
+
+    /// The notifications of every group due at `now` (every group with something to
+    /// say when `all`, as at shutdown).
+    pub fn flush(&mut self, now: Instant, all: bool) -> Vec<Notification> {
+        let mut out = Vec::new();
+        let repeat = self.settings.repeat_interval;
+        let name = self.settings.name.clone();
+        self.groups.retain(|key, g| {
+            if !(g.next_flush <= now || (all && g.dirty)) {
+                return true;
+            }
+            let firing: Vec<Alert> = g
+                .alerts
+                .values()
+                .filter(|a| a.state != AlertState::Resolved)
+                .cloned()
+                .collect();
+            let resolved: Vec<Alert> = g
+                .alerts
+                .values()
+                .filter(|a| a.state == AlertState::Resolved)
+                .cloned()
+                .collect();
+            let repeat_due = g.last_flush.is_none_or(|last| now >= last + repeat);
+            if g.dirty || (!firing.is_empty() && repeat_due) {
+                let mut alerts = firing.clone();
+                alerts.extend(resolved);
+                if !alerts.is_empty() {
+                    out.push(Notification {
+                        notifier: name.clone(),
+                        group_key: key.clone(),
+                        group_labels: g.labels.clone(),
+                        alerts,
+                    });
+                }
+                g.last_flush = Some(now);
+            }
+            g.alerts.retain(|_, a| a.state != AlertState::Resolved);
+            g.dirty = false;
+            g.next_flush = g.last_flush.map_or(now, |last| last + repeat);
+            !g.alerts.is_empty()
+        });
+        out
+    }
+}
