@@ -360,3 +360,94 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `(utime + stime)` of a process in seconds, and its peak RSS in KiB, from /proc.
+fn process_usage(pid: u32, ticks_per_second: f64) -> anyhow::Result<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which sits in parentheses and may hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("a /proc stat line")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line; 12 and 13 after the name.
+    let ticks: f64 = fields
+        .get(11..13)
+        .context("utime and stime")?
+        .iter()
+        .map(|f| f.parse::<f64>().unwrap_or(0.0))
+        .sum();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmHWM")?;
+    Ok((ticks / ticks_per_second, hwm))
+}
+
+/// Runs `gpuwatch agent --simulate 8` as its own process against an in-process
+/// collector, and measures its CPU time per sample and its peak RSS from /proc.
+pub async fn agent_bench(duration: Duration) -> anyhow::Result<()> {
+    use gpuwatch_collector::CollectorSettings;
+
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build; run `cargo run --release -- bench agent` for real figures"
+        );
+    }
+    let ticks: f64 = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0);
+    let collector = gpuwatch_collector::start(&CollectorSettings::ephemeral()).await?;
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .args([
+            "agent",
+            "--simulate",
+            "8",
+            "--interval",
+            "1s",
+            "--host-name",
+            "bench-agent",
+        ])
+        .arg("--collector")
+        .arg(format!("http://{}", collector.otlp_http))
+        .env("GPUWATCH_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the agent process")?;
+    let pid = child.id().context("the agent's pid")?;
+    println!(
+        "agent: pid {pid}, 8 simulated GPUs and this host's /proc at 1 Hz, exporting OTLP/HTTP to {}",
+        collector.otlp_http
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (cpu0, _) = process_usage(pid, ticks)?;
+    let points0 = collector.state().store().points_accepted();
+    let started = Instant::now();
+    tokio::time::sleep(duration).await;
+    let (cpu1, hwm) = process_usage(pid, ticks)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let points = collector.state().store().points_accepted() - points0;
+    child.kill().await.ok();
+    collector.shutdown(Duration::from_secs(5)).await;
+    let cpu = cpu1 - cpu0;
+    let samples = elapsed.round().max(1.0);
+    println!(
+        "{:.0} s measured: {} points received, {:.2} s of CPU = {:.2} ms per sample = {:.3}% of one core",
+        elapsed,
+        thousands(points),
+        cpu,
+        cpu / samples * 1e3,
+        100.0 * cpu / elapsed
+    );
+    println!("peak RSS (VmHWM): {:.1} MiB", hwm as f64 / 1024.0);
+    if points == 0 {
+        bail!("the collector received nothing from the agent");
+    }
+    Ok(())
+}

@@ -140,6 +140,9 @@ pub struct AgentArgs {
     /// Take one sample, print it and exit (nothing is exported).
     #[arg(long)]
     pub once: bool,
+    /// Sample every interval and print a line per sample, exporting nothing.
+    #[arg(long, conflicts_with = "once")]
+    pub dry_run: bool,
     /// Output format of --once.
     #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
     pub format: OutputFormat,
@@ -182,6 +185,13 @@ pub enum BenchCommand {
     Ingest {
         /// How long to measure each side.
         #[arg(long, default_value = "3s")]
+        duration: String,
+    },
+    /// CPU time per sample and peak memory of an agent process (8 simulated GPUs and
+    /// this host's real /proc, 1 s interval) exporting to a collector.
+    Agent {
+        /// How long to measure, after a 5 s warm-up.
+        #[arg(long, default_value = "60s")]
         duration: String,
     },
     /// Time of one evaluation pass of every detector over a simulated fleet.

@@ -40,6 +40,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::ingest_bench(d).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Agent { duration: d }) => {
+            let d = duration::parse(&d).context("--duration")?;
+            crate::bench::agent_bench(d).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Detect { gpus, passes }) => {
             crate::bench::detect_bench(gpus, passes)?;
             Ok(ExitCode::SUCCESS)
@@ -274,7 +279,11 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
-    logging::to_stderr(if args.once { "warn" } else { "info" });
+    logging::to_stderr(if args.once || args.dry_run {
+        "warn"
+    } else {
+        "info"
+    });
     let mut config = Config::load_or_default(args.config.config.as_deref())?;
     let a = &mut config.agent;
     for (flag, field) in [
@@ -302,6 +311,24 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&sample)?);
         return Ok(ExitCode::SUCCESS);
     }
+    if args.dry_run {
+        let mut tick = tokio::time::interval(s.agent.interval);
+        let stop = crate::shutdown::signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return Ok(ExitCode::SUCCESS),
+                _ = tick.tick() => {}
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            match sampler.sample(now) {
+                Ok(sample) => println!("{}", dry_run_line(&sample)),
+                Err(e) => eprintln!("gpuwatch agent: sampling failed: {e}"),
+            }
+        }
+    }
     let exporter = OtlpExporter::new(s.agent.exporter_settings(env!("CARGO_PKG_VERSION")))?;
     let (stop, stop_rx) = watch::channel(false);
     let status = Arc::new(AgentStatus::new());
@@ -310,6 +337,34 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let _ = stop.send(true);
     let _ = task.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per sample for `agent --dry-run`.
+fn dry_run_line(sample: &gpuwatch_model::NodeSample) -> String {
+    let at = gpuwatch_model::Timestamp(i64::try_from(sample.time_unix_nano).unwrap_or(i64::MAX));
+    let gpus = &sample.gpus;
+    let mut line = format!("{at} {} GPUs", gpus.len());
+    if !gpus.is_empty() {
+        let n = gpus.len() as f64;
+        let util = gpus.iter().map(|g| g.utilization).sum::<f64>() / n;
+        let watts: f64 = gpus.iter().map(|g| g.power_watts).sum();
+        line.push_str(&format!(", mean util {:.0}%, {watts:.0} W", util * 100.0));
+    }
+    if let Some(host) = &sample.host {
+        if let Some(cpu) = host.cpu {
+            line.push_str(&format!(
+                "; host CPU {:.0}% busy, iowait {:.0}%",
+                (1.0 - cpu.idle) * 100.0,
+                cpu.iowait * 100.0
+            ));
+        }
+        line.push_str(&format!(
+            ", {} disks, {} NICs",
+            host.disks.len(),
+            host.networks.len()
+        ));
+    }
+    line
 }
 
 async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
