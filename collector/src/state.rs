@@ -13,9 +13,10 @@ use crate::ingest::{ingest, ingest_parsed, parse_protobuf, IngestOutcome, WireEr
 use crate::store::{Store, StoreSettings};
 use crate::telemetry::Telemetry;
 
-/// Most evaluation steps one `evaluate` call runs, so a long replay does not hold the
-/// store's lock for long; the next call goes on from there.
-const MAX_STEPS_PER_CALL: usize = 120;
+/// How long one `evaluate` call may hold the store's lock (it always runs at least one
+/// step), so catching up with a long replay never stalls ingest for long; the next
+/// call goes on from there.
+const STEP_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Debug)]
 pub struct CollectorState {
@@ -53,7 +54,7 @@ impl CollectorState {
 
     /// Runs every detector at each evaluation instant (multiples of
     /// `evaluation_interval` in event time) up to `evaluation_delay` behind the newest
-    /// point, at most `MAX_STEPS_PER_CALL` of them. Returns the alerts that started
+    /// point, for about `STEP_BUDGET` of wall time. Returns the alerts that started
     /// firing or resolved, and whether it caught up.
     pub fn evaluate(&self) -> (Vec<Transition>, bool) {
         let mut eval = lock(&self.alerts);
@@ -69,10 +70,16 @@ impl CollectorState {
             None => (oldest + step - 1).div_euclid(step) * step,
         };
         let mut changes = Vec::new();
-        for _ in 0..MAX_STEPS_PER_CALL {
+        let started = std::time::Instant::now();
+        let mut steps = 0usize;
+        loop {
             if t > target {
                 return (changes, true);
             }
+            if steps > 0 && started.elapsed() >= STEP_BUDGET {
+                return (changes, false);
+            }
+            steps += 1;
             let mut findings = detect::evaluate(&store, &eval.settings, t);
             eval.ledger.accrue(&store, t, step);
             findings.extend(eval.ledger.findings(t));
@@ -80,7 +87,6 @@ impl CollectorState {
             eval.done_to = Some(t);
             t += step;
         }
-        (changes, t > target)
     }
 
     /// Spend over `window` (nanoseconds) grouped `by`; `None` past what is kept.
