@@ -1,5 +1,6 @@
 //! The gpuwatch node agent: samplers read GPUs (`nvml`), the host (`host`) or a
-//! simulation (`simulated`) into the model's `NodeSample`; `export` turns samples into
+//! simulation (`simulated`) into the model's `NodeSample`; `inference` scrapes inference
+//! servers' Prometheus pages into latency histograms, attached at export; `export` turns samples into
 //! OTLP metrics with CONTRACT.md's names; `delivery` holds them while the collector
 //! is away; `runtime` holds the configuration and the sample-export loop.
 //!
@@ -8,6 +9,7 @@
 pub mod delivery;
 pub mod export;
 pub mod host;
+pub mod inference;
 pub mod nvml;
 pub mod runtime;
 pub mod sampler;
@@ -15,8 +17,9 @@ pub mod simulated;
 
 pub use export::{ExportError, ExporterSettings, OtlpExporter, Protocol, ResourceInfo};
 pub use host::HostSampler;
+pub use inference::{InferenceTarget, ServerKind, TargetStatus};
 pub use nvml::{NvmlError, NvmlSampler};
-pub use runtime::{Agent, AgentConfig, AgentSettings, AgentStatus, ConfigError};
+pub use runtime::{Agent, AgentConfig, AgentSettings, AgentStatus, ConfigError, InferenceConfig};
 pub use sampler::{CombinedSampler, SampleError, Sampler};
 pub use simulated::{
     demo_profiles, Fault, FaultSchedule, Profile, ScheduledFault, SimulatedSampler, Target,

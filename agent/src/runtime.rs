@@ -9,5 +9,5 @@ mod status;
 mod warn;
 
 pub use agent::Agent;
-pub use config::{AgentConfig, AgentSettings, ConfigError};
+pub use config::{AgentConfig, AgentSettings, ConfigError, InferenceConfig};
 pub use status::AgentStatus;

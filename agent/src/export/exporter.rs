@@ -9,6 +9,10 @@ use gpuwatch_model::NodeSample;
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+use opentelemetry_proto::tonic::metrics::v1::{
+    Metric, ResourceMetrics as ProtoResourceMetrics, ScopeMetrics,
+};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -35,6 +39,8 @@ pub struct OtlpExporter {
     collecting: Mutex<()>,
     transport: Transport,
     url: String,
+    /// The scope of appended metrics when the request has none.
+    scope: ProtoScope,
     /// Keeps the instruments (and so their callbacks) alive with the exporter.
     _instruments: Vec<Box<dyn Any + Send + Sync>>,
 }
@@ -69,6 +75,11 @@ impl OtlpExporter {
             collecting: Mutex::new(()),
             transport,
             url: settings.url(),
+            scope: ProtoScope {
+                name: value::SERVICE_AGENT.to_string(),
+                version: settings.resource.service_version.clone(),
+                ..ProtoScope::default()
+            },
             _instruments: instruments,
         })
     }
@@ -92,6 +103,16 @@ impl OtlpExporter {
 
     /// `sample` as an encoded `ExportMetricsServiceRequest`, its points stamped now.
     pub(crate) fn encode(&self, sample: NodeSample) -> Result<Vec<u8>, ExportError> {
+        self.encode_with(sample, Vec::new())
+    }
+
+    /// Like `encode`, with `extra` metrics appended to the request (the scraped
+    /// inference histograms: the SDK has no observable histogram).
+    pub(crate) fn encode_with(
+        &self,
+        sample: NodeSample,
+        extra: Vec<Metric>,
+    ) -> Result<Vec<u8>, ExportError> {
         let _one_at_a_time = self
             .collecting
             .lock()
@@ -101,7 +122,11 @@ impl OtlpExporter {
         self.reader
             .collect(&mut metrics)
             .map_err(|e| ExportError::Collect(e.to_string()))?;
-        Ok(ExportMetricsServiceRequest::from(&metrics).encode_to_vec())
+        let mut request = ExportMetricsServiceRequest::from(&metrics);
+        if !extra.is_empty() {
+            append(&mut request, extra, &self.scope);
+        }
+        Ok(request.encode_to_vec())
     }
 
     /// One attempt to deliver an encoded request, gzip-compressed when `gzip`.
@@ -123,6 +148,24 @@ impl OtlpExporter {
             tracing::debug!(%error, "meter provider shutdown");
         }
     }
+}
+
+/// Appends `extra` to the first scope of the first resource of `request`, creating
+/// them when the SDK collected nothing.
+fn append(request: &mut ExportMetricsServiceRequest, extra: Vec<Metric>, scope: &ProtoScope) {
+    if request.resource_metrics.is_empty() {
+        request
+            .resource_metrics
+            .push(ProtoResourceMetrics::default());
+    }
+    let resource = &mut request.resource_metrics[0];
+    if resource.scope_metrics.is_empty() {
+        resource.scope_metrics.push(ScopeMetrics {
+            scope: Some(scope.clone()),
+            ..ScopeMetrics::default()
+        });
+    }
+    resource.scope_metrics[0].metrics.extend(extra);
 }
 
 /// CONTRACT.md's resource attributes.
@@ -370,6 +413,24 @@ mod tests {
         assert!(metrics.iter().any(|m| m.name == metric::GPU_UTILIZATION));
         // What one queued export costs: the queue's memory is this times its length.
         assert!(body.len() < 64 * 1024, "{} bytes for 8 GPUs", body.len());
+        let extra = opentelemetry_proto::tonic::metrics::v1::Metric {
+            name: metric::INFERENCE_DURATION.to_string(),
+            ..Default::default()
+        };
+        let with = exporter
+            .encode_with(sampler.sample(2_000_000_000).expect("sample"), vec![extra])
+            .expect("encodes");
+        let with = ExportMetricsServiceRequest::decode(with.as_slice()).expect("decodes");
+        let scope = &with.resource_metrics[0].scope_metrics[0];
+        assert!(scope
+            .metrics
+            .iter()
+            .any(|m| m.name == metric::GPU_UTILIZATION));
+        assert_eq!(
+            scope.metrics.last().map(|m| m.name.as_str()),
+            Some(metric::INFERENCE_DURATION),
+            "appended to the sample's scope"
+        );
         let packed = crate::export::gzip(&body).expect("gzip");
         println!(
             "an 8-GPU sample encodes to {} bytes, {} gzipped",

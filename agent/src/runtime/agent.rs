@@ -15,6 +15,7 @@ use super::status::AgentStatus;
 use super::warn::WarnLimiter;
 use crate::delivery::{ExportQueue, Restored};
 use crate::export::OtlpExporter;
+use crate::inference::Inference;
 use crate::sampler::Sampler;
 
 /// How often a repeating failure is logged; the failures in between are counted.
@@ -32,6 +33,8 @@ pub struct Agent {
     last_sample: Option<NodeSample>,
     export_warnings: WarnLimiter,
     sample_warnings: WarnLimiter,
+    /// The inference servers' scrape tasks and latest results.
+    inference: Inference,
 }
 
 impl std::fmt::Debug for Agent {
@@ -67,6 +70,7 @@ impl Agent {
         let queue = open_queue(&settings, &status);
         let (capacity, spool) = (queue.capacity(), queue.spool_dir().map(|d| d.to_owned()));
         let delivery = Delivery::start(exporter.clone(), queue, status.clone(), settings.interval);
+        let inference = Inference::start(&settings.inference, settings.interval, &status);
         let mut agent = Agent {
             settings,
             sampler: Some(sampler),
@@ -76,6 +80,7 @@ impl Agent {
             last_sample: None,
             export_warnings: WarnLimiter::new(WARN_EVERY),
             sample_warnings: WarnLimiter::new(WARN_EVERY),
+            inference,
         };
         tracing::info!(
             sampler = %agent.sampler.as_ref().map(|s| s.describe()).unwrap_or_default(),
@@ -83,6 +88,7 @@ impl Agent {
             interval = ?agent.settings.interval,
             queue = capacity,
             spool = %spool.as_deref().map_or("none".into(), |d| d.display().to_string()),
+            inference_targets = agent.settings.inference.len(),
             "agent started"
         );
         agent.sample_and_export(&mut shutdown).await;
@@ -106,7 +112,7 @@ impl Agent {
 
     /// Encodes `sample` and queues it; only the delivery task touches the network.
     fn queue_export(&mut self, sample: NodeSample) {
-        match self.exporter.encode(sample) {
+        match self.exporter.encode_with(sample, self.inference.metrics()) {
             Ok(body) => self.delivery.push(body),
             Err(error) => {
                 if let Some(since) = self.export_warnings.check(Instant::now()) {
@@ -161,6 +167,7 @@ impl Agent {
     }
 
     async fn finish(mut self) {
+        self.inference.stop();
         if let Some(sample) = self.last_sample.take() {
             self.queue_export(sample);
         }

@@ -8,6 +8,7 @@ use gpuwatch_model::duration;
 use serde::{Deserialize, Serialize};
 
 use crate::export::{ExporterSettings, Protocol, ResourceInfo};
+use crate::inference::{InferenceTarget, ServerKind};
 
 /// The shortest sampling interval the agent accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -43,6 +44,36 @@ pub struct AgentConfig {
     /// Directory where waiting exports are also written, so that a restart of the
     /// agent loses none; empty means memory only.
     pub spool_dir: String,
+    /// Inference servers whose Prometheus `/metrics` the agent scrapes every interval
+    /// (`[[agent.inference]]` tables); none by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inference: Vec<InferenceConfig>,
+}
+
+/// One `[[agent.inference]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InferenceConfig {
+    /// The server's metrics URL, e.g. `http://127.0.0.1:8000/metrics`.
+    pub url: String,
+    /// `vllm`, `sglang`, `triton`, `tgi`, or `auto` (detected from the metric names).
+    pub kind: String,
+    /// How long one scrape may take, e.g. `2s`.
+    pub timeout: String,
+    /// The model name to report; empty: the page's model label (TGI has none).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub model: String,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        InferenceConfig {
+            url: String::new(),
+            kind: "auto".to_string(),
+            timeout: "2s".to_string(),
+            model: String::new(),
+        }
+    }
 }
 
 impl Default for AgentConfig {
@@ -57,6 +88,7 @@ impl Default for AgentConfig {
             nvml_library: None,
             queue_for: "10m".to_string(),
             spool_dir: String::new(),
+            inference: Vec::new(),
         }
     }
 }
@@ -94,6 +126,8 @@ pub struct AgentSettings {
     pub queue_for: Duration,
     /// Where waiting exports are spooled; `None`: memory only.
     pub spool_dir: Option<PathBuf>,
+    /// The inference servers to scrape.
+    pub inference: Vec<InferenceTarget>,
 }
 
 impl AgentSettings {
@@ -215,6 +249,13 @@ impl AgentConfig {
         let spool_dir = self.spool_dir.trim();
         let spool_dir = (!spool_dir.is_empty()).then(|| PathBuf::from(spool_dir));
 
+        let inference = self
+            .inference
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.validate(i))
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(AgentSettings {
             collector: collector.to_string(),
             protocol,
@@ -225,6 +266,58 @@ impl AgentConfig {
             nvml_library: self.nvml_library.clone(),
             queue_for,
             spool_dir,
+            inference,
+        })
+    }
+}
+
+impl InferenceConfig {
+    /// Checks `agent.inference[index]`. A scrape slower than the interval delays only
+    /// that target's next one.
+    fn validate(&self, index: usize) -> Result<InferenceTarget, ConfigError> {
+        let key = |k: &str| format!("inference[{index}].{k}");
+        let url = self.url.trim();
+        let has_host = ["http://", "https://"]
+            .iter()
+            .find_map(|scheme| url.strip_prefix(scheme))
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+        if !has_host || url.contains(char::is_whitespace) {
+            return Err(error(
+                &key("url"),
+                format!(
+                    "must be an http:// or https:// URL such as http://127.0.0.1:8000/metrics, got \"{}\"",
+                    self.url
+                ),
+            ));
+        }
+        let kind = match self.kind.trim() {
+            "auto" | "" => None,
+            "vllm" => Some(ServerKind::Vllm),
+            "sglang" => Some(ServerKind::Sglang),
+            "triton" => Some(ServerKind::Triton),
+            "tgi" => Some(ServerKind::Tgi),
+            other => {
+                return Err(error(
+                    &key("kind"),
+                    format!(
+                        "must be \"vllm\", \"sglang\", \"triton\", \"tgi\" or \"auto\", got \"{other}\""
+                    ),
+                ))
+            }
+        };
+        let timeout = parse_duration(&key("timeout"), &self.timeout)?;
+        if timeout.is_zero() {
+            return Err(error(
+                &key("timeout"),
+                format!("must be more than 0s, got {}", self.timeout.trim()),
+            ));
+        }
+        let model = self.model.trim();
+        Ok(InferenceTarget {
+            url: url.to_string(),
+            kind,
+            timeout,
+            model: (!model.is_empty()).then(|| model.to_string()),
         })
     }
 }
@@ -277,6 +370,7 @@ mod tests {
                 nvml_library: None,
                 queue_for: Duration::from_secs(600),
                 spool_dir: None,
+                inference: Vec::new(),
             }
         );
         assert_eq!(settings.queue_capacity(), 600);
@@ -383,6 +477,72 @@ mod tests {
             .expect_err("unknown key")
             .to_string();
         assert!(error.contains("unknown field `colector`"), "{error}");
+    }
+
+    #[test]
+    fn inference_targets_parse_with_defaults_and_errors_name_the_entry() {
+        let config: AgentConfig = toml::from_str(
+            "[[inference]]\nurl = \"http://127.0.0.1:8000/metrics\"\n\
+             [[inference]]\nurl = \"http://tgi:80/metrics\"\nkind = \"tgi\"\n\
+             timeout = \"500ms\"\nmodel = \"mistral-7b\"\n",
+        )
+        .expect("valid toml");
+        let settings = with(|c| c.inference = config.inference.clone())
+            .validate()
+            .expect("valid");
+        assert_eq!(
+            settings.inference,
+            vec![
+                InferenceTarget {
+                    url: "http://127.0.0.1:8000/metrics".into(),
+                    kind: None,
+                    timeout: Duration::from_secs(2),
+                    model: None,
+                },
+                InferenceTarget {
+                    url: "http://tgi:80/metrics".into(),
+                    kind: Some(ServerKind::Tgi),
+                    timeout: Duration::from_millis(500),
+                    model: Some("mistral-7b".into()),
+                },
+            ]
+        );
+        assert_eq!(
+            with(|c| c.inference = vec![InferenceConfig::default()])
+                .validate()
+                .expect_err("no url")
+                .to_string(),
+            "agent.inference[0].url must be an http:// or https:// URL such as http://127.0.0.1:8000/metrics, got \"\""
+        );
+        let valid = InferenceConfig {
+            url: "http://b/metrics".into(),
+            ..InferenceConfig::default()
+        };
+        let bad = |edit: fn(&mut InferenceConfig)| {
+            let mut target = InferenceConfig {
+                url: "http://a/metrics".into(),
+                ..InferenceConfig::default()
+            };
+            edit(&mut target);
+            with(|c| c.inference = vec![valid.clone(), target])
+                .validate()
+                .expect_err("invalid")
+                .to_string()
+        };
+        assert_eq!(
+            bad(|t| t.kind = "ollama".into()),
+            "agent.inference[1].kind must be \"vllm\", \"sglang\", \"triton\", \"tgi\" or \"auto\", got \"ollama\""
+        );
+        assert_eq!(
+            bad(|t| t.timeout = "0s".into()),
+            "agent.inference[1].timeout must be more than 0s, got 0s"
+        );
+        assert!(bad(|t| t.timeout = "soon".into())
+            .starts_with("agent.inference[1].timeout must be a duration"));
+        let error = toml::from_str::<AgentConfig>("[[inference]]\nurl = \"http://a\"\nkind2 = 1")
+            .expect_err("unknown key")
+            .to_string();
+        assert!(error.contains("unknown field `kind2`"), "{error}");
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::sync::{Mutex, PoisonError};
 
 use gpuwatch_model::NodeSample;
 
+use crate::inference::{ServerKind, TargetStatus};
+
 /// Counters and the latest sample and error; updated by `Agent`, read by anyone.
 #[derive(Debug, Default)]
 pub struct AgentStatus {
@@ -19,6 +21,7 @@ pub struct AgentStatus {
     replayed: AtomicU64,
     last_sample: Mutex<Option<NodeSample>>,
     last_error: Mutex<Option<String>>,
+    inference: Mutex<Vec<TargetStatus>>,
 }
 
 impl AgentStatus {
@@ -83,6 +86,54 @@ impl AgentStatus {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Each `[[agent.inference]]` target: up or down, why, and how many scrapes.
+    pub fn inference_targets(&self) -> Vec<TargetStatus> {
+        self.inference
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn init_inference_targets(&self, targets: Vec<TargetStatus>) {
+        *self
+            .inference
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = targets;
+    }
+
+    /// The end of one scrape of target `index`: the series it gave, or why it failed.
+    pub(crate) fn record_inference_scrape(
+        &self,
+        index: usize,
+        kind: Option<ServerKind>,
+        result: Result<usize, String>,
+    ) {
+        let mut targets = self
+            .inference
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(target) = targets.get_mut(index) else {
+            return;
+        };
+        if kind.is_some() {
+            target.kind = kind;
+        }
+        match result {
+            Ok(series) => {
+                target.up = Some(true);
+                target.last_error = None;
+                target.scrapes_ok += 1;
+                target.series = series;
+            }
+            Err(error) => {
+                target.up = Some(false);
+                target.last_error = Some(error);
+                target.scrapes_failed += 1;
+                target.series = 0;
+            }
+        }
     }
 
     pub(crate) fn record_sample(&self, sample: &NodeSample) {

@@ -1,0 +1,35 @@
+//! Inference servers: the agent scrapes the Prometheus `/metrics` pages listed in
+//! `[[agent.inference]]` and sends their latency histograms as CONTRACT.md's
+//! `gen_ai.server.*` (vLLM, SGLang, TGI) and `gpuwatch.inference.duration` (Triton),
+//! with the model name.
+//!
+//! - `parse`: a small parser of the Prometheus text format of our own.
+//! - `map`: which family becomes which contract metric, per server; Triton's cumulative
+//!   microsecond counters become a histogram of per-interval means and the gauge
+//!   `gpuwatch.inference.latency.mean` (see `map::TritonState`).
+//! - `scraper`: one task per target (timeout, backoff), the latest result of each, and
+//!   its conversion to OTLP `Metric`s, which the agent appends to each export
+//!   (`OtlpExporter::encode_with`): the SDK has no observable histogram.
+
+mod map;
+mod parse;
+mod scraper;
+#[cfg(test)]
+mod tests;
+
+pub use map::{
+    histograms, triton_totals, MeanLatency, ScrapedHistogram, ServerKind, TritonState,
+    TritonTotals, PHASES, TRITON_BOUNDS,
+};
+pub use parse::{parse, Exposition, Family, HistogramSeries, MetricType, ParseError, Sample};
+pub(crate) use scraper::Inference;
+pub use scraper::{InferenceTarget, TargetStatus};
+
+/// Gauge, s, attributes `gpuwatch.model` and `gpuwatch.inference.phase`: the mean
+/// latency of a Triton model's requests over the last scrape interval. Not yet in
+/// `gpuwatch_model::names`.
+pub const LATENCY_MEAN: &str = "gpuwatch.inference.latency.mean";
+
+/// Attribute of `LATENCY_MEAN`: `request`, `queue`, `compute_input`, `compute_infer`,
+/// `compute_output` (Triton's `nv_inference_*_duration_us`).
+pub const PHASE: &str = "gpuwatch.inference.phase";

@@ -1,0 +1,410 @@
+//! Scraping the targets: one task per target fetches `/metrics` every interval
+//! (reqwest, the target's timeout), parses and maps the page, and keeps the result for
+//! the next export. A target that fails (unreachable, timeout, HTTP error, a page that
+//! is not Prometheus text or has none of the server's metrics) waits out a backoff
+//! (the interval doubling to 60 s, ±20% jitter), its data is left out of exports, and
+//! the failure is logged once when the target goes from up to down (and once when it
+//! is back), not at every try. Other targets go on.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gpuwatch_model::names::{attr, unit};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint,
+};
+use tokio::task::JoinHandle;
+
+use super::map::{self, MeanLatency, ScrapedHistogram, ServerKind, TritonState};
+use super::parse;
+use super::{LATENCY_MEAN, PHASE};
+use crate::delivery::Backoff;
+use crate::runtime::AgentStatus;
+
+/// The longest wait between two tries at a failing target.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The largest page read; more is an error (a wrong URL serving a large file).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// One `[[agent.inference]]` table, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferenceTarget {
+    /// The `/metrics` URL.
+    pub url: String,
+    /// The server; `None`: detect it from the metric names (`kind = "auto"`).
+    pub kind: Option<ServerKind>,
+    /// How long one scrape may take.
+    pub timeout: Duration,
+    /// Replaces the model label of every series (TGI has none).
+    pub model: Option<String>,
+}
+
+/// How a target is doing, for `AgentStatus::inference_targets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetStatus {
+    pub url: String,
+    /// The configured kind, or the detected one once a scrape succeeded.
+    pub kind: Option<ServerKind>,
+    /// `None` before the first scrape ends.
+    pub up: Option<bool>,
+    /// Why the latest scrape failed (kept while the target is down).
+    pub last_error: Option<String>,
+    pub scrapes_ok: u64,
+    pub scrapes_failed: u64,
+    /// Latency series (model × metric) the latest good scrape gave.
+    pub series: usize,
+}
+
+/// One good scrape, mapped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    /// With the start time of each (cumulative) histogram.
+    pub histograms: Vec<(ScrapedHistogram, u64)>,
+    pub means: Vec<MeanLatency>,
+    /// When the page was read (Unix ns).
+    pub time: u64,
+}
+
+/// What one target's scrapes remember: the detected kind, Triton's totals, the start
+/// time of each histogram.
+#[derive(Debug)]
+pub(crate) struct TargetState {
+    target: InferenceTarget,
+    detected: Option<ServerKind>,
+    triton: TritonState,
+    /// (metric, model) → (start time, last count): a count that goes down (the server
+    /// restarted) starts the series again.
+    starts: Vec<SeriesStart>,
+}
+
+/// A histogram series (metric, model) and its (start time, last count).
+type SeriesStart = ((&'static str, String), (u64, u64));
+
+impl TargetState {
+    pub(crate) fn new(target: InferenceTarget) -> TargetState {
+        TargetState {
+            detected: target.kind,
+            target,
+            triton: TritonState::default(),
+            starts: Vec::new(),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> Option<ServerKind> {
+        self.detected
+    }
+
+    /// Parses and maps one page read at `now` (Unix ns).
+    pub(crate) fn ingest(&mut self, body: &str, now: u64) -> Result<Snapshot, String> {
+        let page = parse::parse(body).map_err(|e| format!("not Prometheus text: {e}"))?;
+        let kind = match self.target.kind {
+            Some(kind) => kind,
+            None => ServerKind::detect(&page).ok_or_else(|| {
+                format!(
+                    "no vLLM, SGLang, Triton or TGI metrics among {} families (kind = \"auto\")",
+                    page.families.len()
+                )
+            })?,
+        };
+        self.detected = Some(kind);
+        let model = self.target.model.as_deref();
+        let (histograms, means) = if kind == ServerKind::Triton {
+            let totals = map::triton_totals(&page, model);
+            if totals.is_empty() {
+                return Err("no nv_inference_* counters (kind = \"triton\")".into());
+            }
+            self.triton.update(totals)
+        } else {
+            (map::histograms(kind, &page, model), Vec::new())
+        };
+        if histograms.is_empty() {
+            return Err(format!("no {kind} latency histograms on the page"));
+        }
+        let histograms = histograms
+            .into_iter()
+            .map(|h| {
+                let start = self.start_of(&h, now);
+                (h, start)
+            })
+            .collect();
+        Ok(Snapshot {
+            histograms,
+            means,
+            time: now,
+        })
+    }
+
+    fn start_of(&mut self, h: &ScrapedHistogram, now: u64) -> u64 {
+        match self
+            .starts
+            .iter_mut()
+            .find(|((m, model), _)| *m == h.metric && *model == h.model)
+        {
+            Some((_, (start, last))) => {
+                if h.count < *last {
+                    *start = now;
+                }
+                *last = h.count;
+                *start
+            }
+            None => {
+                self.starts
+                    .push(((h.metric, h.model.clone()), (now, h.count)));
+                now
+            }
+        }
+    }
+}
+
+/// The latest snapshot of each target, shared by the scrape tasks and the exporter.
+#[derive(Debug, Default)]
+pub(crate) struct Inference {
+    snapshots: Arc<Mutex<Vec<Option<Snapshot>>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Inference {
+    /// Starts one scrape task per target (on the current tokio runtime); none without
+    /// targets.
+    pub(crate) fn start(
+        targets: &[InferenceTarget],
+        interval: Duration,
+        status: &Arc<AgentStatus>,
+    ) -> Inference {
+        let snapshots = Arc::new(Mutex::new(vec![None; targets.len()]));
+        status.init_inference_targets(
+            targets
+                .iter()
+                .map(|t| TargetStatus {
+                    url: t.url.clone(),
+                    kind: t.kind,
+                    up: None,
+                    last_error: None,
+                    scrapes_ok: 0,
+                    scrapes_failed: 0,
+                    series: 0,
+                })
+                .collect(),
+        );
+        let client = reqwest::Client::new();
+        let tasks = targets
+            .iter()
+            .enumerate()
+            .map(|(index, target)| {
+                tokio::spawn(scrape_loop(
+                    index,
+                    target.clone(),
+                    interval,
+                    client.clone(),
+                    snapshots.clone(),
+                    status.clone(),
+                ))
+            })
+            .collect();
+        Inference { snapshots, tasks }
+    }
+
+    /// The OTLP metrics of every target's latest good scrape.
+    pub(crate) fn metrics(&self) -> Vec<Metric> {
+        let snapshots = self
+            .snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        to_otlp(snapshots.iter().flatten())
+    }
+
+    /// Stops the scrape tasks.
+    pub(crate) fn stop(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Inference {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn scrape_loop(
+    index: usize,
+    target: InferenceTarget,
+    interval: Duration,
+    client: reqwest::Client,
+    snapshots: Arc<Mutex<Vec<Option<Snapshot>>>>,
+    status: Arc<AgentStatus>,
+) {
+    let mut state = TargetState::new(target.clone());
+    let mut backoff = Backoff::new(interval, MAX_BACKOFF.max(interval));
+    let mut was_up: Option<bool> = None;
+    loop {
+        let started = Instant::now();
+        let result = match fetch(&client, &target).await {
+            Ok(body) => state.ingest(&body, unix_nanos_now()),
+            Err(e) => Err(e),
+        };
+        let store = |snapshot: Option<Snapshot>| {
+            let mut all = snapshots.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(slot) = all.get_mut(index) {
+                *slot = snapshot;
+            }
+        };
+        let wait = match result {
+            Ok(snapshot) => {
+                let series = snapshot.histograms.len();
+                store(Some(snapshot));
+                backoff.reset();
+                let kind = state.kind().map_or("?", ServerKind::as_str);
+                match was_up {
+                    Some(true) => {}
+                    Some(false) => {
+                        tracing::info!(target = %target.url, kind, series, "inference target is back")
+                    }
+                    None => {
+                        tracing::info!(target = %target.url, kind, series, "scraping inference target")
+                    }
+                }
+                was_up = Some(true);
+                status.record_inference_scrape(index, state.kind(), Ok(series));
+                interval.saturating_sub(started.elapsed())
+            }
+            Err(error) => {
+                store(None);
+                let wait = backoff.wait(None, jitter());
+                if was_up != Some(false) {
+                    tracing::warn!(
+                        target = %target.url,
+                        "inference target failed: {error}; retrying with backoff (up to {}s), logged again when it is back",
+                        MAX_BACKOFF.as_secs()
+                    );
+                    status.set_error(format!("inference target {}: {error}", target.url));
+                }
+                was_up = Some(false);
+                status.record_inference_scrape(index, state.kind(), Err(error));
+                wait
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// GETs the page within the target's timeout.
+async fn fetch(client: &reqwest::Client, target: &InferenceTarget) -> Result<String, String> {
+    let response = client
+        .get(&target.url)
+        .timeout(target.timeout)
+        .send()
+        .await
+        .map_err(|e| describe(&e, target.timeout))?;
+    let code = response.status();
+    if !code.is_success() {
+        return Err(format!("HTTP {code}"));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| describe(&e, target.timeout))?;
+    if body.len() > MAX_BODY {
+        return Err(format!("page of {} bytes is too large", body.len()));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| "the page is not UTF-8 text".to_string())
+}
+
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        format!("no answer within {}ms (timeout)", timeout.as_millis())
+    } else {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
+}
+
+fn unix_nanos_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn jitter() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()))
+}
+
+fn string_attr(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_string())),
+        }),
+        ..KeyValue::default()
+    }
+}
+
+/// Snapshots as OTLP metrics: one histogram `Metric` per contract name (cumulative,
+/// one point per model) and the gauge of Triton's means.
+pub(crate) fn to_otlp<'a>(snapshots: impl Iterator<Item = &'a Snapshot>) -> Vec<Metric> {
+    let mut histograms: Vec<Metric> = Vec::new();
+    let mut means: Vec<NumberDataPoint> = Vec::new();
+    for snapshot in snapshots {
+        for (h, start) in &snapshot.histograms {
+            let point = HistogramDataPoint {
+                attributes: vec![string_attr(h.model_key, &h.model)],
+                start_time_unix_nano: *start,
+                time_unix_nano: snapshot.time,
+                count: h.count,
+                sum: Some(h.sum),
+                bucket_counts: h.bucket_counts.clone(),
+                explicit_bounds: h.bounds.clone(),
+                ..HistogramDataPoint::default()
+            };
+            let existing = histograms.iter_mut().find(|m| m.name == h.metric);
+            match existing.and_then(|m| m.data.as_mut()) {
+                Some(metric::Data::Histogram(data)) => data.data_points.push(point),
+                _ => histograms.push(Metric {
+                    name: h.metric.to_string(),
+                    description: String::new(),
+                    unit: unit::SECONDS.to_string(),
+                    metadata: Vec::new(),
+                    data: Some(metric::Data::Histogram(Histogram {
+                        data_points: vec![point],
+                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    })),
+                }),
+            }
+        }
+        for m in &snapshot.means {
+            means.push(NumberDataPoint {
+                attributes: vec![
+                    string_attr(attr::MODEL, &m.model),
+                    string_attr(PHASE, m.phase),
+                ],
+                start_time_unix_nano: 0,
+                time_unix_nano: snapshot.time,
+                value: Some(number_data_point::Value::AsDouble(m.seconds)),
+                ..NumberDataPoint::default()
+            });
+        }
+    }
+    if !means.is_empty() {
+        histograms.push(Metric {
+            name: LATENCY_MEAN.to_string(),
+            description: "Mean latency of a model's requests over the last interval, by phase"
+                .to_string(),
+            unit: unit::SECONDS.to_string(),
+            metadata: Vec::new(),
+            data: Some(metric::Data::Gauge(Gauge { data_points: means })),
+        });
+    }
+    histograms
+}
