@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod api;
 pub mod duration;
+pub mod format;
 pub mod names;
 pub mod sample;
 pub mod series;

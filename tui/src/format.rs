@@ -110,18 +110,7 @@ pub fn temperature(celsius: Option<f64>) -> String {
     }
 }
 
-/// An integer with thousands separators: `12,345`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use gpuwatch_model::format::thousands;
 
 /// How long ago, short: `0.4s`, `12s`, `3m05s`, `2h03m`, `4d02h`. Negative ages (a
 /// source whose clock runs ahead of ours) count as zero.
@@ -258,15 +247,6 @@ mod tests {
         assert_eq!(bytes_binary_pair(1229.0 * g, 2560.0 * g), "1.2/2.5 TiB");
         assert_eq!(temperature(Some(71.4)), "71°C");
         assert_eq!(temperature(None), "-");
-    }
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(12_345), "12,345");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]
