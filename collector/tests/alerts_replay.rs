@@ -2,11 +2,12 @@
 //! timestamps in well under a second: exactly the expected alerts fire, at the
 //! expected event times, and none on the healthy node.
 
+mod common;
+
 use std::time::Duration;
 
 use gpuwatch_collector::config::CollectorSettings;
 use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use gpuwatch_collector::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use gpuwatch_collector::otlp::metrics::v1::{
     metric, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum,
@@ -16,18 +17,11 @@ use gpuwatch_model::api::AlertsResponse;
 use gpuwatch_model::{AlertKind, AlertState, Timestamp};
 use prost::Message;
 
+use common::kv;
+use gpuwatch_collector::otlp::common::v1::KeyValue;
+
 /// 2026-11-28T10:00:00Z, the replay's first instant.
 const T0: i64 = 1_795_860_000;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 fn point(attrs: Vec<KeyValue>, secs: i64, v: f64) -> NumberDataPoint {
     NumberDataPoint {

@@ -1,6 +1,8 @@
 //! The OTLP receivers as a client sees them: a real collector on loopback ports,
 //! real HTTP and gRPC requests.
 
+mod common;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -9,7 +11,6 @@ use gpuwatch_collector::otlp::collector::metrics::v1::metrics_service_client::Me
 use gpuwatch_collector::otlp::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use gpuwatch_collector::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use gpuwatch_collector::otlp::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
@@ -19,15 +20,7 @@ use gpuwatch_collector::{start, RunningCollector};
 use gpuwatch_model::api::GpusResponse;
 use prost::Message;
 
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
+use common::kv;
 
 /// A request with one `hw.power` point per GPU of `host`.
 fn power_request(host: &str, gpus: usize, watts: f64) -> ExportMetricsServiceRequest {
