@@ -26,10 +26,9 @@ pub(crate) use scraper::Inference;
 pub use scraper::{InferenceTarget, TargetStatus};
 
 /// Gauge, s, attributes `gpuwatch.model` and `gpuwatch.inference.phase`: the mean
-/// latency of a Triton model's requests over the last scrape interval. Not yet in
-/// `gpuwatch_model::names`.
-pub const LATENCY_MEAN: &str = "gpuwatch.inference.latency.mean";
+/// latency of a Triton model's requests over the last scrape interval.
+pub const LATENCY_MEAN: &str = gpuwatch_model::names::metric::INFERENCE_LATENCY_MEAN;
 
 /// Attribute of `LATENCY_MEAN`: `request`, `queue`, `compute_input`, `compute_infer`,
 /// `compute_output` (Triton's `nv_inference_*_duration_us`).
-pub const PHASE: &str = "gpuwatch.inference.phase";
+pub const PHASE: &str = gpuwatch_model::names::attr::INFERENCE_PHASE;

@@ -52,6 +52,10 @@ pub mod metric {
     pub const MODEL_FEATURE: &str = "gpuwatch.model.feature";
     /// counter, {step}.
     pub const TRAIN_STEP: &str = "gpuwatch.train.step";
+    /// gauge, s, attributes `gpuwatch.model`, `gpuwatch.inference.phase`: a Triton
+    /// model's mean latency over the last scrape interval (added with the agent's
+    /// inference scraping).
+    pub const INFERENCE_LATENCY_MEAN: &str = "gpuwatch.inference.latency.mean";
 }
 
 /// Attribute keys (resource and data point).
@@ -88,6 +92,8 @@ pub mod attr {
     pub const MODEL: &str = "gpuwatch.model";
     pub const MODEL_VERSION: &str = "gpuwatch.model.version";
     pub const FEATURE: &str = "gpuwatch.feature";
+    /// `request`, `queue`, `compute_input`, `compute_infer`, `compute_output`.
+    pub const INFERENCE_PHASE: &str = "gpuwatch.inference.phase";
     pub const BOTTLENECK: &str = "gpuwatch.bottleneck";
 }
 
