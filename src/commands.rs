@@ -100,14 +100,25 @@ fn run_duration(run: &HeadlessArgs) -> anyhow::Result<Option<Duration>> {
         .context("--duration")
 }
 
-/// The dashboard over an in-process collector: its GPUs and its alerts.
+/// The dashboard over an in-process collector: its GPUs, its alerts and its burn.
 fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
     let gpus_state = state.clone();
     let gpus = Arc::new(move || gpuwatch_collector::view::gpus(&gpus_state.store()));
+    let alerts_state = state.clone();
     let alerts = Arc::new(move || gpuwatch_model::api::AlertsResponse {
-        alerts: state.alerts(gpuwatch_collector::alerts::StateFilter::All),
+        alerts: alerts_state.alerts(gpuwatch_collector::alerts::StateFilter::All),
     });
-    Arc::new(FnSource::new(what, gpus).with_alerts(alerts))
+    let five_minutes = 300 * 1_000_000_000;
+    let burn = Arc::new(move || {
+        state
+            .cost(five_minutes, gpuwatch_collector::cost::By::Team)
+            .map(|c| c.total)
+    });
+    Arc::new(
+        FnSource::new(what, gpus)
+            .with_alerts(alerts)
+            .with_burn(burn),
+    )
 }
 
 async fn dashboard(

@@ -6,7 +6,7 @@
 mod alert_list;
 mod view;
 
-use gpuwatch_model::api::{AlertsResponse, GpuView, GpusResponse};
+use gpuwatch_model::api::{AlertsResponse, CostRow, GpuView, GpusResponse};
 
 use crate::filter::Filter;
 use crate::gpu_state::{self, GpuState, StateIndex};
@@ -79,6 +79,8 @@ pub enum Event {
         result: Result<AlertsResponse, String>,
         at_unix_ms: i64,
     },
+    /// The cluster's burn rate from the newest fetch, when the source prices GPUs.
+    Burn(Option<CostRow>),
     /// The terminal's new size.
     Resize {
         width: u16,
@@ -146,6 +148,8 @@ pub struct App {
     /// The newest GPU data and alerts that arrived while paused.
     held: Option<Event>,
     held_alerts: Option<Event>,
+    /// The cluster's burn now ($/h, and its idle part), when the source prices GPUs.
+    pub(crate) burn: Option<CostRow>,
     pub(crate) filter: Filter,
     pub(crate) sort: Sort,
     folds: Folds,
@@ -175,6 +179,7 @@ impl App {
             paused: false,
             held: None,
             held_alerts: None,
+            burn: None,
             filter: Filter::default(),
             sort: Sort::default(),
             folds: Folds::default(),
@@ -227,6 +232,13 @@ impl App {
             Event::Alerts { .. } if self.paused => {
                 self.held_alerts = Some(ev);
                 false
+            }
+            // Paused, the screen stays as it was; the next fetch after resuming brings it.
+            Event::Burn(_) if self.paused => false,
+            Event::Burn(burn) => {
+                let changed = self.burn != burn;
+                self.burn = burn;
+                changed
             }
             Event::Data { result, at_unix_ms } => self.on_data(result, at_unix_ms),
             Event::Alerts { result, at_unix_ms } => self.on_alerts(result, at_unix_ms),

@@ -148,7 +148,8 @@ impl Fetcher {
         let tx = self.tx.clone();
         self.in_flight = Some(tokio::spawn(async move {
             // Both at once; a failed alerts read leaves the GPUs alone.
-            let (gpus, alerts) = futures::join!(source.fetch(), source.fetch_alerts());
+            let (gpus, alerts, burn) =
+                futures::join!(source.fetch(), source.fetch_alerts(), source.fetch_burn());
             let gpus = gpus.map_err(|e| {
                 tracing::debug!(error = %e, "fetch failed");
                 e.to_string()
@@ -167,7 +168,9 @@ impl Fetcher {
                 result: alerts,
                 at_unix_ms,
             };
-            for ev in [data, alerts] {
+            // The burn is extra: a collector without a cost ledger simply shows none.
+            let burn = Event::Burn(burn.ok().flatten());
+            for ev in [data, alerts, burn] {
                 if tx.send(ev).await.is_err() {
                     break;
                 }

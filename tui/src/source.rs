@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use gpuwatch_model::api::{AlertsResponse, GpusResponse};
+use gpuwatch_model::api::{AlertsResponse, CostResponse, CostRow, GpusResponse};
 
 /// How long one `GET` may take before it counts as failed.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -25,6 +25,12 @@ pub trait Source: Send + Sync {
     /// answers an empty list: every GPU is then OK or IDLE.
     fn fetch_alerts(&self) -> BoxFuture<'_, Result<AlertsResponse, SourceError>> {
         Box::pin(std::future::ready(Ok(AlertsResponse::default())))
+    }
+
+    /// The cluster's burn now ($/h, and the part of it idle), when the source prices
+    /// GPUs. `None` leaves it off the header.
+    fn fetch_burn(&self) -> BoxFuture<'_, Result<Option<CostRow>, SourceError>> {
+        Box::pin(std::future::ready(Ok(None)))
     }
 }
 
@@ -56,6 +62,7 @@ pub struct HttpSource {
     base: String,
     gpus_url: reqwest::Url,
     alerts_url: reqwest::Url,
+    cost_url: reqwest::Url,
     client: reqwest::Client,
 }
 
@@ -84,6 +91,7 @@ impl HttpSource {
             )));
         }
         let alerts_url = parse("/api/v1/alerts?state=all")?;
+        let cost_url = parse("/api/v1/cost?window=5m&by=team")?;
         let client = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .build()
@@ -92,6 +100,7 @@ impl HttpSource {
             base,
             gpus_url,
             alerts_url,
+            cost_url,
             client,
         })
     }
@@ -121,6 +130,12 @@ impl HttpSource {
         let body = self.get(&self.alerts_url).await?;
         serde_json::from_slice(&body).map_err(SourceError::Decode)
     }
+
+    async fn get_burn(&self) -> Result<Option<CostRow>, SourceError> {
+        let body = self.get(&self.cost_url).await?;
+        let cost: CostResponse = serde_json::from_slice(&body).map_err(SourceError::Decode)?;
+        Ok(Some(cost.total))
+    }
 }
 
 impl Source for HttpSource {
@@ -134,6 +149,10 @@ impl Source for HttpSource {
 
     fn fetch_alerts(&self) -> BoxFuture<'_, Result<AlertsResponse, SourceError>> {
         Box::pin(self.get_alerts())
+    }
+
+    fn fetch_burn(&self) -> BoxFuture<'_, Result<Option<CostRow>, SourceError>> {
+        Box::pin(self.get_burn())
     }
 }
 
@@ -165,6 +184,9 @@ fn without_os_error_code(text: &str) -> &str {
 /// The function that produces the alerts of an [`FnSource`].
 pub type AlertsFn = Arc<dyn Fn() -> AlertsResponse + Send + Sync>;
 
+/// The function that produces the burn of an [`FnSource`].
+pub type BurnFn = Arc<dyn Fn() -> Option<CostRow> + Send + Sync>;
+
 /// A function in the same process that produces the view, e.g. a read of the
 /// collector's store that the binary wires in, and optionally one for the alerts
 /// ([`FnSource::with_alerts`]). They are called on a tokio worker; keep them quick (a
@@ -174,6 +196,7 @@ pub struct FnSource {
     description: String,
     produce: Arc<dyn Fn() -> GpusResponse + Send + Sync>,
     alerts: Option<AlertsFn>,
+    burn: Option<BurnFn>,
 }
 
 impl FnSource {
@@ -185,6 +208,15 @@ impl FnSource {
             description: description.into(),
             produce,
             alerts: None,
+            burn: None,
+        }
+    }
+
+    /// Answers [`Source::fetch_burn`] with `burn`: the cluster's spend rate now.
+    pub fn with_burn(self, burn: BurnFn) -> Self {
+        FnSource {
+            burn: Some(burn),
+            ..self
         }
     }
 
@@ -219,6 +251,10 @@ impl Source for FnSource {
 
     fn fetch_alerts(&self) -> BoxFuture<'_, Result<AlertsResponse, SourceError>> {
         Box::pin(async move { Ok(self.alerts.as_ref().map(|f| f()).unwrap_or_default()) })
+    }
+
+    fn fetch_burn(&self) -> BoxFuture<'_, Result<Option<CostRow>, SourceError>> {
+        Box::pin(async move { Ok(self.burn.as_ref().and_then(|f| f())) })
     }
 }
 

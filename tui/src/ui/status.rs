@@ -225,6 +225,18 @@ fn totals(app: &App) -> Vec<Piece> {
         let text = format!("util {}", format::percent(Some(mean)).trim_start());
         pieces.push(Piece::droppable(3, text));
     }
+    if let Some(burn) = &app.burn {
+        let text = format!(
+            "${:.2}/h (idle ${:.2}/h)",
+            burn.burn_usd_per_hour, burn.idle_burn_usd_per_hour
+        );
+        let style = if burn.idle_burn_usd_per_hour > 0.0 {
+            Style::new().fg(Color::Magenta)
+        } else {
+            Style::new()
+        };
+        pieces.push(Piece::droppable(3, Span::styled(text, style)));
+    }
     if let Some(watts) = sum(|g| g.power_watts) {
         let text = format!("power {}", format::power_total(watts));
         pieces.push(Piece::droppable(2, text));

@@ -585,3 +585,27 @@ fn state_badges_are_coloured_and_keep_their_words() {
         );
     }
 }
+
+#[test]
+fn the_header_shows_the_burn_when_the_source_prices_gpus() {
+    let mut app = app_with(fleet(), 160, 48);
+    let without = screen(&app, 160, 48);
+    assert!(!without.contains("/h"), "no burn without a cost ledger");
+    let burn = gpuwatch_model::api::CostRow {
+        burn_usd_per_hour: 52.0,
+        idle_burn_usd_per_hour: 16.0,
+        ..Default::default()
+    };
+    assert!(app.update(Event::Burn(Some(burn.clone()))));
+    assert!(
+        !app.update(Event::Burn(Some(burn))),
+        "the same burn needs no redraw"
+    );
+    let header = screen(&app, 160, 48);
+    let first = header.lines().next().unwrap_or_default().to_string();
+    assert!(first.contains("$52.00/h (idle $16.00/h)"), "{first}");
+    // Paused, the header keeps what it showed.
+    keys(&mut app, &[Key::Char('p')]);
+    assert!(!app.update(Event::Burn(None)));
+    assert!(screen(&app, 160, 48).contains("$52.00/h"));
+}
