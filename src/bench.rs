@@ -361,7 +361,9 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `(utime + stime)` of a process in seconds, and its peak RSS in KiB, from /proc.
+/// `(utime + stime)` of a process in seconds, every thread's, the ones that ended too
+/// (clock ticks, so measure long enough: a minute at 1 Hz is a few dozen ticks), and its
+/// peak RSS in KiB, from /proc.
 fn process_usage(pid: u32, ticks_per_second: f64) -> anyhow::Result<(f64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which sits in parentheses and may hold spaces.
@@ -438,10 +440,11 @@ pub async fn agent_bench(duration: Duration) -> anyhow::Result<()> {
     let cpu = cpu1 - cpu0;
     let samples = elapsed.round().max(1.0);
     println!(
-        "{:.0} s measured: {} points received, {:.2} s of CPU = {:.2} ms per sample = {:.3}% of one core",
+        "{:.0} s measured: {} points received, {:.2} s of CPU (±{:.2} s) = {:.2} ms per sample = {:.3}% of one core",
         elapsed,
         thousands(points),
         cpu,
+        2.0 / ticks,
         cpu / samples * 1e3,
         100.0 * cpu / elapsed
     );

@@ -191,7 +191,7 @@ pub enum BenchCommand {
     /// this host's real /proc, 1 s interval) exporting to a collector.
     Agent {
         /// How long to measure, after a 5 s warm-up.
-        #[arg(long, default_value = "60s")]
+        #[arg(long, default_value = "2m")]
         duration: String,
     },
     /// Time of one evaluation pass of every detector over a simulated fleet.
