@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod cost;
 pub mod detect;
+pub mod drift;
 pub mod exposition;
 pub mod ingest;
 pub mod notify;
