@@ -59,6 +59,8 @@ impl AlertManager {
             AlertKind::GpuThrottle => s.gpu_throttle.for_,
             AlertKind::GpuStraggler => s.gpu_straggler.for_,
             AlertKind::DataBottleneck => s.data_bottleneck.for_,
+            AlertKind::ModelDrift => s.model_drift.for_,
+            AlertKind::LatencyRegression => s.latency_regression.for_,
             _ => 0,
         }
     }

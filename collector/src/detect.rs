@@ -5,6 +5,7 @@
 mod absent;
 mod bottleneck;
 pub mod config;
+mod drift;
 mod hang;
 mod stall;
 mod straggler;
@@ -27,5 +28,11 @@ pub fn evaluate(store: &Store, s: &AlertSettings, t: i64) -> Vec<Finding> {
     out.extend(throttle::evaluate(store, &s.gpu_throttle, t));
     out.extend(xid::evaluate(store, &s.gpu_xid, t));
     out.extend(absent::evaluate(store, s.node_absent_after, t));
+    out.extend(drift::evaluate(
+        store,
+        &s.model_drift,
+        &s.latency_regression,
+        t,
+    ));
     out
 }

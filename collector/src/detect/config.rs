@@ -54,6 +54,8 @@ pub struct AlertsConfig {
     pub gpu_throttle: ThrottleConfig,
     pub gpu_xid: XidConfig,
     pub node_absent: AbsentConfig,
+    pub model_drift: DriftConfig,
+    pub latency_regression: DriftConfig,
 }
 
 impl Default for AlertsConfig {
@@ -70,6 +72,8 @@ impl Default for AlertsConfig {
             gpu_throttle: ThrottleConfig::default(),
             gpu_xid: XidConfig::default(),
             node_absent: AbsentConfig::default(),
+            model_drift: DriftConfig::default(),
+            latency_regression: DriftConfig::default(),
         }
     }
 }
@@ -252,6 +256,38 @@ impl Default for XidConfig {
     }
 }
 
+/// `model_drift` and `latency_regression`: a distribution that moved from its reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// The current window: the observations of the last `window`.
+    pub window: String,
+    /// The reference: the window of the same length that ended this long before the
+    /// current one starts (window + reference_lag must fit the store's retention).
+    pub reference_lag: String,
+    /// Fewer observations than this in either window is "not enough data".
+    pub min_count: u64,
+    /// Drift when PSI reaches this...
+    pub psi: f64,
+    /// ...or the Jensen-Shannon distance reaches this.
+    pub js: f64,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            for_: s("5m"),
+            window: s("5m"),
+            reference_lag: s("5m"),
+            min_count: 100,
+            psi: 0.2,
+            js: 0.1,
+        }
+    }
+}
+
 /// `node_absent`: an agent stopped reporting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -280,6 +316,42 @@ pub struct AlertSettings {
     pub gpu_throttle: ThrottleSettings,
     pub gpu_xid: XidSettings,
     pub node_absent_after: i64,
+    pub model_drift: DriftSettings,
+    pub latency_regression: DriftSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub reference_lag: i64,
+    pub min_count: f64,
+    pub psi: f64,
+    pub js: f64,
+}
+
+impl DriftConfig {
+    fn validate(&self, key: &str) -> Result<DriftSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.{key}.{name}");
+        let threshold = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(ConfigError::new(
+                    k(name),
+                    format!("must be above 0, got {v}"),
+                ))
+            }
+        };
+        Ok(DriftSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            window: dur(&k("window"), &self.window, Duration::from_secs(10))?,
+            reference_lag: dur(&k("reference_lag"), &self.reference_lag, Duration::ZERO)?,
+            min_count: self.min_count.max(1) as f64,
+            psi: threshold("psi", self.psi)?,
+            js: threshold("js", self.js)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -468,6 +540,8 @@ impl AlertsConfig {
                 other,
             },
             node_absent_after: dur(&k("node_absent.after"), &self.node_absent.after, sec)?,
+            model_drift: self.model_drift.validate("model_drift")?,
+            latency_regression: self.latency_regression.validate("latency_regression")?,
         })
     }
 }

@@ -33,6 +33,17 @@ impl Buckets {
         self.counts.iter().sum()
     }
 
+    /// The mean of the bucket centres, weighted by the counts.
+    pub fn mean(&self) -> f64 {
+        let total = self.total();
+        self.centers()
+            .iter()
+            .zip(&self.counts)
+            .map(|(x, c)| x * c)
+            .sum::<f64>()
+            / total
+    }
+
     fn shares(&self) -> Vec<f64> {
         let total = self.total();
         self.counts.iter().map(|c| c / total).collect()

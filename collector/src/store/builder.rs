@@ -87,6 +87,44 @@ impl Builder {
         self.series(metric, &attrs, points)
     }
 
+    /// Cumulative histogram points `(seconds, counts per bucket)` over `bounds`.
+    pub fn histogram(
+        &mut self,
+        metric: &str,
+        attrs: &[(&str, &str)],
+        bounds: &[f64],
+        points: impl IntoIterator<Item = (i64, Vec<u64>)>,
+    ) -> &mut Self {
+        let pairs: Vec<(&str, Cow<str>)> =
+            attrs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
+        let sum = pairs
+            .iter()
+            .fold(0u128, |a, (k, v)| a.wrapping_add(attr_hash(k, v)));
+        let id = self
+            .store
+            .resolve(
+                identity_hash(metric, sum),
+                metric,
+                "",
+                SeriesKind::Histogram,
+                &pairs,
+            )
+            .expect("room for the series");
+        let bounds: std::sync::Arc<[f64]> = std::sync::Arc::from(bounds);
+        for (secs, counts) in points {
+            let point = crate::store::HistogramPoint {
+                count: counts.iter().sum(),
+                sum: f64::NAN,
+                bounds: bounds.clone(),
+                counts,
+            };
+            self.store
+                .insert(id, secs * S, PointValue::Histogram(point), false)
+                .expect("in the window");
+        }
+        self
+    }
+
     pub fn build(&mut self) -> Store {
         std::mem::replace(&mut self.store, Builder::new().store)
     }
