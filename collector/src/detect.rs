@@ -5,7 +5,7 @@
 mod absent;
 mod bottleneck;
 pub mod config;
-mod drift;
+pub mod drift;
 mod hang;
 mod stall;
 mod straggler;

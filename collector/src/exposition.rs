@@ -101,7 +101,22 @@ fn write_histogram(out: &mut String, name: &str, base: &[(String, &str)], h: &Hi
 }
 
 /// The text exposition of the store, the firing alerts and the collector's health.
-pub fn render(store: &Store, alerts: &[Alert], ledger: &Ledger, telemetry: &Telemetry) -> String {
+/// What the collector derives about models for `/metrics`: drift scores and latency
+/// quantiles at the store's newest instant.
+#[derive(Debug, Clone, Default)]
+pub struct ModelView {
+    pub scores: Vec<crate::detect::drift::Score>,
+    /// `(model, metric, quantile, seconds)`.
+    pub latency: Vec<(String, String, f64, f64)>,
+}
+
+pub fn render(
+    store: &Store,
+    alerts: &[Alert],
+    ledger: &Ledger,
+    models: &ModelView,
+    telemetry: &Telemetry,
+) -> String {
     // Group series into families by Prometheus name; a family keeps the type of its
     // first series and skips series of another type (two OTel metrics that map to one
     // Prometheus name).
@@ -145,8 +160,31 @@ pub fn render(store: &Store, alerts: &[Alert], ledger: &Ledger, telemetry: &Tele
     }
     render_alerts(&mut out, alerts);
     render_cost(&mut out, ledger);
+    render_models(&mut out, models);
     render_health(&mut out, store, telemetry);
     out
+}
+
+fn render_models(out: &mut String, models: &ModelView) {
+    out.push_str("# HELP gpuwatch_drift_score Latest drift score of each model's prediction, feature or latency distribution against its reference window.\n# TYPE gpuwatch_drift_score gauge\n");
+    for s in &models.scores {
+        let l = labels([
+            ("feature".to_string(), s.feature.as_str()),
+            ("method".to_string(), s.method),
+            ("model".to_string(), s.model.as_str()),
+        ]);
+        let _ = writeln!(out, "gpuwatch_drift_score{l} {}", number(s.value));
+    }
+    out.push_str("# HELP gpuwatch_inference_latency_seconds p50, p95 and p99 of each model's latency over the drift window.\n# TYPE gpuwatch_inference_latency_seconds summary\n");
+    for (model, metric, q, v) in &models.latency {
+        let q = format!("{q}");
+        let l = labels([
+            ("metric".to_string(), metric.as_str()),
+            ("model".to_string(), model.as_str()),
+            ("quantile".to_string(), q.as_str()),
+        ]);
+        let _ = writeln!(out, "gpuwatch_inference_latency_seconds{l} {}", number(*v));
+    }
 }
 
 fn render_cost(out: &mut String, ledger: &Ledger) {

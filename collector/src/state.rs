@@ -99,7 +99,20 @@ impl CollectorState {
         let eval = lock(&self.alerts);
         let firing = eval.manager.alerts(StateFilter::Firing);
         let store = self.store();
-        crate::exposition::render(&store, &firing, &eval.ledger, &self.telemetry)
+        let models = match store.newest_ts() {
+            Some(t) => {
+                let (drift, latency) = (
+                    &eval.settings.model_drift,
+                    &eval.settings.latency_regression,
+                );
+                crate::exposition::ModelView {
+                    scores: crate::detect::drift::scores(&store, drift, latency, t),
+                    latency: crate::detect::drift::latency_quantiles(&store, latency.window, t),
+                }
+            }
+            None => crate::exposition::ModelView::default(),
+        };
+        crate::exposition::render(&store, &firing, &eval.ledger, &models, &self.telemetry)
     }
 
     /// Alerts in `state`, as `/api/v1/alerts` lists them.

@@ -62,12 +62,14 @@ fn window_label(ns: i64) -> String {
     gpuwatch_model::duration::format(std::time::Duration::from_nanos(ns.max(0) as u64))
 }
 
-pub fn evaluate(
+/// The current and reference windows of every model series group at `t`:
+/// `(kind, model, feature or metric)`.
+fn windows(
     store: &Store,
     drift: &DriftSettings,
     latency: &DriftSettings,
     t: i64,
-) -> Vec<Finding> {
+) -> BTreeMap<(AlertKind, String, String), Pair> {
     // (kind, model, what) -> windows
     let mut groups: BTreeMap<(AlertKind, String, String), Pair> = BTreeMap::new();
     for s in store.series() {
@@ -99,6 +101,16 @@ pub fn evaluate(
             add(&mut pair.reference, b);
         }
     }
+    groups
+}
+
+pub fn evaluate(
+    store: &Store,
+    drift: &DriftSettings,
+    latency: &DriftSettings,
+    t: i64,
+) -> Vec<Finding> {
+    let groups = windows(store, drift, latency, t);
     let mut out = Vec::new();
     for ((kind, model, what), pair) in groups {
         let (Some(reference), Some(current)) = (pair.reference, pair.current) else {
@@ -152,6 +164,87 @@ pub fn evaluate(
                 reference.total(),
             ),
         });
+    }
+    out
+}
+
+/// One drift score, as `/metrics` shows it in `gpuwatch_drift_score`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub model: String,
+    /// The feature, `prediction`, or the latency metric.
+    pub feature: String,
+    /// `psi`, `js`, `ks` or `wasserstein`.
+    pub method: &'static str,
+    pub value: f64,
+}
+
+/// Every drift score at `t` with enough data, whether it crosses a threshold or not.
+pub fn scores(store: &Store, drift: &DriftSettings, latency: &DriftSettings, t: i64) -> Vec<Score> {
+    let mut out = Vec::new();
+    for ((kind, model, feature), pair) in windows(store, drift, latency, t) {
+        let (Some(r), Some(c)) = (pair.reference, pair.current) else {
+            continue;
+        };
+        let min = if kind == AlertKind::ModelDrift {
+            drift.min_count
+        } else {
+            latency.min_count
+        };
+        for (method, d) in [
+            ("psi", psi(&r, &c, min)),
+            ("js", jensen_shannon(&r, &c, min)),
+            ("ks", kolmogorov_smirnov(&r, &c, min)),
+            ("wasserstein", wasserstein_normalized(&r, &c, min)),
+        ] {
+            if let Drift::Score(value) = d {
+                out.push(Score {
+                    model: model.clone(),
+                    feature: feature.clone(),
+                    method,
+                    value,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// p50, p95 and p99 of each model's latency histograms over `(t - window, t]`, hosts
+/// summed, linear within buckets: `(model, metric, quantile, seconds)`.
+pub fn latency_quantiles(store: &Store, window: i64, t: i64) -> Vec<(String, String, f64, f64)> {
+    let latency = [
+        metric::GENAI_REQUEST_DURATION,
+        metric::GENAI_TIME_TO_FIRST_TOKEN,
+        metric::GENAI_TIME_PER_OUTPUT_TOKEN,
+        metric::INFERENCE_DURATION,
+    ];
+    let mut groups: BTreeMap<(String, String), Option<Buckets>> = BTreeMap::new();
+    for s in store.series() {
+        let m = s.key.metric.as_str();
+        if !latency.contains(&m) {
+            continue;
+        }
+        let (Some(model), Some(b)) = (s.key.model(), observed(s, t - window, t)) else {
+            continue;
+        };
+        add(
+            groups
+                .entry((model.to_string(), m.to_string()))
+                .or_default(),
+            b,
+        );
+    }
+    let mut out = Vec::new();
+    for ((model, m), b) in groups {
+        let Some(b) = b.filter(|b| b.total() > 0.0) else {
+            continue;
+        };
+        for q in [0.5, 0.95, 0.99] {
+            if let Some(v) = b.quantile(q) {
+                out.push((model.clone(), m.clone(), q, v));
+            }
+        }
     }
     out
 }
@@ -294,6 +387,30 @@ mod tests {
                 want.into_iter().map(|(k, w)| (k, w.to_string())).collect();
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn scores_and_quantiles_are_there_without_an_alert() {
+        let s = AlertsConfig::default().validate().expect("defaults");
+        let mut b = Builder::new();
+        series(
+            &mut b,
+            metric::GENAI_REQUEST_DURATION,
+            &[("gen_ai.request.model", "llama")],
+            |_| STEADY,
+        );
+        let store = b.build();
+        let got = scores(&store, &s.model_drift, &s.latency_regression, 1200 * S);
+        let methods: Vec<&str> = got.iter().map(|x| x.method).collect();
+        assert_eq!(methods, ["psi", "js", "ks", "wasserstein"]);
+        assert!(got
+            .iter()
+            .all(|x| x.value.abs() < 1e-9 && x.model == "llama"));
+        let q = latency_quantiles(&store, 300 * S, 1200 * S);
+        // STEADY: 10, 30, 40, 15, 5 per 100; the median falls in (0.2, 0.5].
+        assert_eq!(q.len(), 3);
+        assert_eq!((q[0].0.as_str(), q[0].2), ("llama", 0.5));
+        assert!((q[0].3 - (0.2 + 0.3 * 10.0 / 40.0)).abs() < 1e-9, "{q:?}");
     }
 
     #[test]

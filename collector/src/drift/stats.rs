@@ -44,6 +44,33 @@ impl Buckets {
             / total
     }
 
+    /// The `q` quantile, linear within the bucket it falls in, as PromQL's
+    /// `histogram_quantile` does (the first bucket starts at 0 when its bound is
+    /// positive; a quantile in the `+Inf` bucket is its lower edge). `None` without
+    /// observations.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.total();
+        if total <= 0.0 {
+            return None;
+        }
+        let rank = q.clamp(0.0, 1.0) * total;
+        let mut seen = 0.0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > 0.0 && seen + c >= rank {
+                let lower = match i {
+                    0 => self.bounds.first().map_or(0.0, |b| b.min(0.0)),
+                    _ => self.bounds[i - 1],
+                };
+                let Some(&upper) = self.bounds.get(i) else {
+                    return Some(lower);
+                };
+                return Some(lower + (upper - lower) * (rank - seen) / c);
+            }
+            seen += c;
+        }
+        self.bounds.last().copied()
+    }
+
     fn shares(&self) -> Vec<f64> {
         let total = self.total();
         self.counts.iter().map(|c| c / total).collect()

@@ -118,6 +118,23 @@ fn ledger() -> Ledger {
     l
 }
 
+fn models() -> ModelView {
+    ModelView {
+        scores: vec![crate::detect::drift::Score {
+            model: "fraud \"v3\"".into(),
+            feature: "prediction".into(),
+            method: "psi",
+            value: 0.25,
+        }],
+        latency: vec![(
+            "llama".into(),
+            "gen_ai.server.request.duration".into(),
+            0.99,
+            1.5,
+        )],
+    }
+}
+
 fn firing() -> Vec<Alert> {
     let labels = std::collections::BTreeMap::from([
         ("host.name".to_string(), "node-0".to_string()),
@@ -138,7 +155,13 @@ fn firing() -> Vec<Alert> {
 
 #[test]
 fn series_are_named_typed_and_labelled_as_the_contract_says() {
-    let text = render(&store(), &firing(), &ledger(), &Telemetry::default());
+    let text = render(
+        &store(),
+        &firing(),
+        &ledger(),
+        &models(),
+        &Telemetry::default(),
+    );
     for line in [
         "# TYPE hw_gpu_utilization_ratio gauge",
         r#"hw_gpu_utilization_ratio{gpuwatch_cluster="prod",host_name="node-0",hw_id="GPU-1",hw_name="gpu0"} 0.5"#,
@@ -155,6 +178,8 @@ fn series_are_named_typed_and_labelled_as_the_contract_says() {
         "gpuwatch_ingest_points_total 3",
         r#"gpuwatch_ingest_rejected_total{reason="cardinality_limit"} 0"#,
         r#"gpuwatch_ingest_rejected_total{reason="undecodable"} 0"#,
+        r#"gpuwatch_drift_score{feature="prediction",method="psi",model="fraud \"v3\""} 0.25"#,
+        r#"gpuwatch_inference_latency_seconds{metric="gen_ai.server.request.duration",model="llama",quantile="0.99"} 1.5"#,
         // No hw.model: priced at the fallback, $2/h; busy at 50%.
         r#"gpuwatch_gpu_cost_usd_per_hour{host_name="node-0",hw_id="GPU-1",hw_model="unknown",hw_name="gpu0"} 2"#,
         r#"gpuwatch_gpu_idle_cost_usd_per_hour{host_name="node-0",hw_id="GPU-1",hw_model="unknown",hw_name="gpu0"} 0"#,
@@ -181,7 +206,13 @@ fn series_are_named_typed_and_labelled_as_the_contract_says() {
 /// CI and is skipped, loudly, elsewhere.
 #[test]
 fn promtool_accepts_the_exposition() {
-    let text = render(&store(), &firing(), &ledger(), &Telemetry::default());
+    let text = render(
+        &store(),
+        &firing(),
+        &ledger(),
+        &models(),
+        &Telemetry::default(),
+    );
     let child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

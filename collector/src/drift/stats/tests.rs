@@ -127,3 +127,14 @@ fn a_shift_up_is_seen_by_every_statistic() {
     assert!(score(kolmogorov_smirnov(&before, &after, 100.0)) > 0.5);
     assert!(score(wasserstein_normalized(&before, &after, 100.0)) > 0.5);
 }
+
+#[test]
+fn quantiles_interpolate_within_buckets() {
+    // 10 in (0, 1], 10 in (1, 2], none above: the median is 1, p95 is 1.9.
+    let b = h(&[1.0, 2.0], &[10.0, 10.0, 0.0]);
+    assert_eq!(b.quantile(0.5), Some(1.0));
+    assert!(close(b.quantile(0.95).unwrap_or(f64::NAN), 1.9));
+    // In the +Inf bucket: its lower edge.
+    assert_eq!(h(&[1.0], &[1.0, 9.0]).quantile(0.99), Some(1.0));
+    assert_eq!(h(&[1.0], &[0.0, 0.0]).quantile(0.5), None);
+}
