@@ -122,6 +122,15 @@ async fn prometheus_scrapes_the_contract_names() {
     // Node 00 trains: four GPUs at over a hundred GB/s each.
     wait_for(&prom, nvlink, |v| v > 100e9).await;
     wait_for(&prom, "gpuwatch_ingest_points_total", |v| v > 0.0).await;
+    // The names dashboards/alerts.rules.yml reads are there.
+    for name in [
+        "gpuwatch_gpu_power_limit_watts",
+        "gpuwatch_gpu_throttle_ratio",
+        "hw_power_watts",
+        "gpuwatch_gpu_cost_usd_per_hour",
+    ] {
+        wait_for(&prom, &format!("count({name})"), |v| v > 0.0).await;
+    }
     assert_eq!(
         wait_for(&prom, "count(gpuwatch_alerts_firing)", |v| v > 0.0).await,
         30.0,
