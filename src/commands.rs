@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use gpuwatch_agent::{
-    Agent, AgentStatus, CombinedSampler, HostSampler, NvmlSampler, OtlpExporter, Profile, Protocol,
-    Sampler, SimulatedSampler,
+    Agent, AgentStatus, CombinedSampler, HostSampler, NvmlSampler, OtlpExporter, Profile, Sampler,
+    SimulatedSampler,
 };
 use gpuwatch_collector::{CollectorSettings, CollectorState};
 use gpuwatch_model::duration;
@@ -254,10 +254,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let s = settings(&config)?;
     let collector = gpuwatch_collector::start(&s.collector).await?;
     let mut agent_settings = s.agent.clone();
-    agent_settings.collector = match agent_settings.protocol {
-        Protocol::Http => format!("http://{}", collector.otlp_http),
-        Protocol::Grpc => format!("http://{}", collector.otlp_grpc),
-    };
+    agent_settings.collector = crate::demo::collector_url(agent_settings.protocol, &collector);
     let sampler = local_sampler(&agent_settings, args.simulate);
     let exporter = OtlpExporter::new(agent_settings.exporter_settings(env!("CARGO_PKG_VERSION")))?;
     let (stop, stop_rx) = watch::channel(false);

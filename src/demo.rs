@@ -45,6 +45,14 @@ pub struct Demo {
     stop_agents: watch::Sender<bool>,
 }
 
+/// Where an agent speaking `protocol` reaches `collector`.
+pub fn collector_url(protocol: Protocol, collector: &RunningCollector) -> String {
+    match protocol {
+        Protocol::Http => format!("http://{}", collector.otlp_http),
+        Protocol::Grpc => format!("http://{}", collector.otlp_grpc),
+    }
+}
+
 /// `node-00`, `node-01`, ...
 pub fn node_name(index: usize) -> String {
     format!("node-{index:02}")
@@ -61,10 +69,7 @@ impl Demo {
             settings.host_name = host_name.clone();
             // One agent per spool directory: simulated nodes keep their queues in memory.
             settings.spool_dir = None;
-            settings.collector = match settings.protocol {
-                Protocol::Http => format!("http://{}", collector.otlp_http),
-                Protocol::Grpc => format!("http://{}", collector.otlp_grpc),
-            };
+            settings.collector = collector_url(settings.protocol, &collector);
             let exporter = OtlpExporter::new(settings.exporter_settings(env!("CARGO_PKG_VERSION")))
                 .with_context(|| format!("setting up the exporter of {host_name}"))?;
             let mut sampler =

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use crate::store::{attr_hash, identity_hash, PointValue, SeriesKind, Store, StoreSettings};
+use crate::store::{
+    attr_hash, identity_hash, PointValue, SeriesId, SeriesKind, Store, StoreSettings,
+};
 
 /// One second of event time, in nanoseconds.
 pub const S: i64 = 1_000_000_000;
@@ -33,6 +35,18 @@ impl Builder {
         }
     }
 
+    /// The series of `metric` with these attributes, created when new.
+    fn resolve(&mut self, metric: &str, kind: SeriesKind, attrs: &[(&str, &str)]) -> SeriesId {
+        let pairs: Vec<(&str, Cow<str>)> =
+            attrs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
+        let sum = pairs
+            .iter()
+            .fold(0u128, |a, (k, v)| a.wrapping_add(attr_hash(k, v)));
+        self.store
+            .resolve(identity_hash(metric, sum), metric, "", kind, &pairs)
+            .expect("room for the series")
+    }
+
     /// Points `(seconds, value)` of `metric` with these attributes.
     pub fn series(
         &mut self,
@@ -40,21 +54,7 @@ impl Builder {
         attrs: &[(&str, &str)],
         points: impl IntoIterator<Item = (i64, f64)>,
     ) -> &mut Self {
-        let pairs: Vec<(&str, Cow<str>)> =
-            attrs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
-        let sum = pairs
-            .iter()
-            .fold(0u128, |a, (k, v)| a.wrapping_add(attr_hash(k, v)));
-        let id = self
-            .store
-            .resolve(
-                identity_hash(metric, sum),
-                metric,
-                "",
-                SeriesKind::Gauge,
-                &pairs,
-            )
-            .expect("room for the series");
+        let id = self.resolve(metric, SeriesKind::Gauge, attrs);
         for (secs, v) in points {
             self.store
                 .insert(id, secs * S, PointValue::Number(v), false)
@@ -95,21 +95,7 @@ impl Builder {
         bounds: &[f64],
         points: impl IntoIterator<Item = (i64, Vec<u64>)>,
     ) -> &mut Self {
-        let pairs: Vec<(&str, Cow<str>)> =
-            attrs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
-        let sum = pairs
-            .iter()
-            .fold(0u128, |a, (k, v)| a.wrapping_add(attr_hash(k, v)));
-        let id = self
-            .store
-            .resolve(
-                identity_hash(metric, sum),
-                metric,
-                "",
-                SeriesKind::Histogram,
-                &pairs,
-            )
-            .expect("room for the series");
+        let id = self.resolve(metric, SeriesKind::Histogram, attrs);
         let bounds: std::sync::Arc<[f64]> = std::sync::Arc::from(bounds);
         for (secs, counts) in points {
             let point = crate::store::HistogramPoint {
