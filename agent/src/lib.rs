@@ -1,6 +1,7 @@
 //! The gpuwatch node agent: samplers read GPUs (`nvml`), the host (`host`) or a
 //! simulation (`simulated`) into the model's `NodeSample`; `inference` scrapes inference
-//! servers' Prometheus pages into latency histograms, attached at export; `export` turns samples into
+//! servers' Prometheus pages into latency histograms, attached at export; `jobs` attributes
+//! GPU processes (and so GPUs) to Slurm jobs, pods and teams; `export` turns samples into
 //! OTLP metrics with CONTRACT.md's names; `delivery` holds them while the collector
 //! is away; `runtime` holds the configuration and the sample-export loop.
 //!
@@ -10,6 +11,7 @@ pub mod delivery;
 pub mod export;
 pub mod host;
 pub mod inference;
+pub mod jobs;
 pub mod nvml;
 pub mod runtime;
 pub mod sampler;
@@ -18,6 +20,7 @@ pub mod simulated;
 pub use export::{ExportError, ExporterSettings, OtlpExporter, Protocol, ResourceInfo};
 pub use host::HostSampler;
 pub use inference::{InferenceTarget, ServerKind, TargetStatus};
+pub use jobs::{JobResolver, JobRuleConfig, JobSettings, PodDirectory};
 pub use nvml::{NvmlError, NvmlSampler};
 pub use runtime::{Agent, AgentConfig, AgentSettings, AgentStatus, ConfigError, InferenceConfig};
 pub use sampler::{CombinedSampler, SampleError, Sampler};

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use gpuwatch_model::NodeSample;
 
+use crate::jobs::{JobSettings, PodDirectory};
+
 /// Produces one [`NodeSample`] per call. Implementations keep whatever state they need
 /// between calls (previous CPU times, counters) and never panic on bad input.
 pub trait Sampler: Send {
@@ -12,6 +14,14 @@ pub trait Sampler: Send {
 
     /// One line saying what this sampler reads, for logs and the status screen.
     fn describe(&self) -> String;
+
+    /// Has the sampler attribute the GPU processes it lists to jobs (see `crate::jobs`)
+    /// with `settings`, pod names from `pods`; says whether it will. The default is
+    /// `false`: samplers that list no real processes (the simulator names its own jobs).
+    fn attribute_jobs(&mut self, settings: &JobSettings, pods: &PodDirectory) -> bool {
+        let _ = (settings, pods);
+        false
+    }
 }
 
 /// Why a sample could not be taken.
@@ -66,6 +76,7 @@ impl Sampler for CombinedSampler {
                 Ok(sample) => {
                     any_ok = true;
                     out.gpus.extend(sample.gpus);
+                    out.histograms.extend(sample.histograms);
                     if out.host.is_none() {
                         out.host = sample.host;
                     }
@@ -85,6 +96,14 @@ impl Sampler for CombinedSampler {
     fn describe(&self) -> String {
         let parts: Vec<String> = self.parts.iter().map(|p| p.describe()).collect();
         parts.join(" + ")
+    }
+
+    fn attribute_jobs(&mut self, settings: &JobSettings, pods: &PodDirectory) -> bool {
+        let mut any = false;
+        for part in &mut self.parts {
+            any |= part.attribute_jobs(settings, pods);
+        }
+        any
     }
 }
 

@@ -1,7 +1,6 @@
 //! One GPU, one sample: every query of the contract, each failing on its own.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 
 use gpuwatch_model::{GpuProcess, GpuSample, ThrottleReason};
 use nvml_wrapper::bitmasks::device::ThrottleReasons;
@@ -131,7 +130,8 @@ pub(super) fn read_device(
         .into_iter()
         .map(|p| GpuProcess {
             pid: p.pid,
-            executable: executable_name(p.pid),
+            // Named by the job resolver, which reads /proc.
+            executable: String::new(),
             memory_bytes: match p.used_gpu_memory {
                 UsedGpuMemory::Used(bytes) => bytes,
                 UsedGpuMemory::Unavailable => 0,
@@ -202,16 +202,6 @@ pub fn throttle_reasons(bits: ThrottleReasons) -> Vec<ThrottleReason> {
     .collect()
 }
 
-/// `/proc/PID/comm`, or `unknown` when the process is gone or in another namespace.
-fn executable_name(pid: u32) -> String {
-    let path = PathBuf::from(format!("/proc/{pid}/comm"));
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,13 +221,6 @@ mod tests {
             throttle_reasons(ThrottleReasons::all()).len(),
             ThrottleReason::ALL.len()
         );
-    }
-
-    #[test]
-    fn executable_name_of_this_process() {
-        let name = executable_name(std::process::id());
-        assert!(!name.is_empty() && name != "unknown", "{name}");
-        assert_eq!(executable_name(u32::MAX), "unknown");
     }
 
     #[test]

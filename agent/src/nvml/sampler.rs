@@ -13,6 +13,7 @@ use nvml_wrapper::Nvml;
 use super::device::{read_device, GpuState};
 use super::queries::{Lost, Queries};
 use super::xid::XidWatch;
+use crate::jobs::{JobResolver, JobSettings, PodDirectory};
 use crate::sampler::{SampleError, Sampler};
 
 /// The library names the dynamic loader is asked for, in order, when no path is given.
@@ -56,6 +57,8 @@ pub struct NvmlSampler {
     /// Queries whose function the library lacks (for every GPU).
     missing: HashSet<&'static str>,
     xid: XidWatch,
+    /// Names each GPU process and attributes it, and the GPU, to a job.
+    jobs: JobResolver,
 }
 
 impl fmt::Debug for NvmlSampler {
@@ -87,6 +90,7 @@ impl NvmlSampler {
                         library,
                         gpus: HashMap::new(),
                         missing: HashSet::new(),
+                        jobs: JobResolver::default(),
                     });
                 }
                 Err(error) => {
@@ -103,6 +107,12 @@ impl NvmlSampler {
     /// The library this sampler loaded: the path given to `open` or the name found.
     pub fn library(&self) -> &str {
         &self.library
+    }
+
+    /// Attributes GPU processes to jobs with `jobs` from now on (by default: `/proc`,
+    /// no rules, no pod names).
+    pub fn set_jobs(&mut self, jobs: JobResolver) {
+        self.jobs = jobs;
     }
 }
 
@@ -155,15 +165,22 @@ impl Sampler for NvmlSampler {
                 gpus.push(gpu);
             }
         }
+        self.jobs.attribute(&mut gpus);
         Ok(NodeSample {
             time_unix_nano,
             gpus,
             host: None,
+            histograms: Vec::new(),
         })
     }
 
     fn describe(&self) -> String {
         format!("NVML ({})", self.library)
+    }
+
+    fn attribute_jobs(&mut self, settings: &JobSettings, pods: &PodDirectory) -> bool {
+        self.set_jobs(JobResolver::new(settings.clone(), pods.clone()));
+        true
     }
 }
 

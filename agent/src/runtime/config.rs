@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::export::{ExporterSettings, Protocol, ResourceInfo};
 use crate::inference::{InferenceTarget, ServerKind};
+use crate::jobs::{JobRuleConfig, JobSettings, DEFAULT_KUBELET_SOCKET};
 
 /// The shortest sampling interval the agent accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -48,6 +49,18 @@ pub struct AgentConfig {
     /// (`[[agent.inference]]` tables); none by default.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inference: Vec<InferenceConfig>,
+    /// The host's `/proc`, read to attribute GPU processes to jobs (user names come
+    /// from `etc/passwd` beside it). In a container: mount the host's `/proc` and name
+    /// it here, or share the host's PID namespace.
+    pub proc_root: String,
+    /// kubelet's pod-resources socket, asked which pod each GPU is assigned to (for
+    /// `k8s.namespace.name`, `k8s.pod.name`); a missing socket turns it off, and so
+    /// does an empty value.
+    pub kubelet_socket: String,
+    /// Rules that attribute processes to teams and jobs by user, executable or
+    /// namespace (`[[agent.jobs]]` tables, first match wins); none by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<JobRuleConfig>,
 }
 
 /// One `[[agent.inference]]` table.
@@ -89,6 +102,9 @@ impl Default for AgentConfig {
             queue_for: "10m".to_string(),
             spool_dir: String::new(),
             inference: Vec::new(),
+            proc_root: "/proc".to_string(),
+            kubelet_socket: DEFAULT_KUBELET_SOCKET.to_string(),
+            jobs: Vec::new(),
         }
     }
 }
@@ -128,6 +144,8 @@ pub struct AgentSettings {
     pub spool_dir: Option<PathBuf>,
     /// The inference servers to scrape.
     pub inference: Vec<InferenceTarget>,
+    /// How GPU processes are attributed to jobs.
+    pub jobs: JobSettings,
 }
 
 impl AgentSettings {
@@ -256,6 +274,9 @@ impl AgentConfig {
             .map(|(i, t)| t.validate(i))
             .collect::<Result<Vec<_>, _>>()?;
 
+        let jobs = JobSettings::validate(&self.proc_root, &self.kubelet_socket, &self.jobs)
+            .map_err(|(key, rule)| error(&key, rule))?;
+
         Ok(AgentSettings {
             collector: collector.to_string(),
             protocol,
@@ -267,6 +288,7 @@ impl AgentConfig {
             queue_for,
             spool_dir,
             inference,
+            jobs,
         })
     }
 }
@@ -371,6 +393,7 @@ mod tests {
                 queue_for: Duration::from_secs(600),
                 spool_dir: None,
                 inference: Vec::new(),
+                jobs: JobSettings::default(),
             }
         );
         assert_eq!(settings.queue_capacity(), 600);
