@@ -12,10 +12,12 @@ mod exporter;
 mod points;
 mod reader;
 mod settings;
+mod stamp;
 mod transport;
 
 pub use exporter::OtlpExporter;
 pub use settings::{ExportError, ExporterSettings, Protocol, ResourceInfo};
+pub(crate) use stamp::{push_histogram, string_attr};
 #[cfg(test)]
 pub(crate) use transport::gunzip;
 pub(crate) use transport::{gzip, SendOutcome};

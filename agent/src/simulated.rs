@@ -7,14 +7,17 @@
 //! this sampler through the real OTLP path.
 //!
 //! A `FaultSchedule` (`fault`) breaks GPUs and hosts on a timetable counted from the
-//! first sample: hangs, stalls, stragglers, starved input pipelines, XIDs and thermal
-//! throttling, each shaped to trip its collector detector.
+//! first sample: hangs, stalls, stragglers, starved input pipelines, XIDs, thermal
+//! throttling, prediction drift and latency regressions, each shaped to trip its
+//! collector detector. Inference nodes also report their models' latency, prompt and
+//! score histograms (`models`).
 
 mod fault;
 #[cfg(test)]
 mod fault_tests;
 mod gpu;
 mod host;
+mod models;
 mod noise;
 mod profile;
 mod sampler;

@@ -19,11 +19,12 @@ pub enum AlertKind {
     GpuXid,
     GpuThrottle,
     IdleGpuCost,
+    BudgetBurn,
     NodeAbsent,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 10] = [
+    pub const ALL: [AlertKind; 11] = [
         AlertKind::GpuHang,
         AlertKind::GpuStalled,
         AlertKind::GpuStraggler,
@@ -33,6 +34,7 @@ impl AlertKind {
         AlertKind::GpuXid,
         AlertKind::GpuThrottle,
         AlertKind::IdleGpuCost,
+        AlertKind::BudgetBurn,
         AlertKind::NodeAbsent,
     ];
 
@@ -47,6 +49,7 @@ impl AlertKind {
             AlertKind::GpuXid => "gpu_xid",
             AlertKind::GpuThrottle => "gpu_throttle",
             AlertKind::IdleGpuCost => "idle_gpu_cost",
+            AlertKind::BudgetBurn => "budget_burn",
             AlertKind::NodeAbsent => "node_absent",
         }
     }

@@ -155,6 +155,30 @@ pub struct HostSample {
     pub networks: Vec<NetCounters>,
 }
 
+/// A cumulative explicit-bucket histogram a source reports beside its gauges: a model's
+/// predictions or features, or a server's latency (the simulator's models).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistogramSample {
+    /// The contract metric, e.g. `gpuwatch.model.prediction`.
+    pub metric: String,
+    /// UCUM unit: `s` for latency, `1` for scores.
+    pub unit: String,
+    /// Point attributes, e.g. `gpuwatch.model`.
+    pub attributes: Vec<(String, String)>,
+    /// Counting since, Unix nanoseconds.
+    pub start_time_unix_nano: u64,
+    /// Upper bounds; `bucket_counts` has one more entry (the `+Inf` bucket).
+    pub bounds: Vec<f64>,
+    pub bucket_counts: Vec<u64>,
+    pub sum: f64,
+}
+
+impl HistogramSample {
+    pub fn count(&self) -> u64 {
+        self.bucket_counts.iter().sum()
+    }
+}
+
 /// Everything one agent saw at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeSample {
@@ -162,6 +186,9 @@ pub struct NodeSample {
     pub time_unix_nano: u64,
     pub gpus: Vec<GpuSample>,
     pub host: Option<HostSample>,
+    /// Histograms of the models served here, where the source has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub histograms: Vec<HistogramSample>,
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use prost::Message;
 use super::points::{self, PointsFn};
 use super::reader::SharedReader;
 use super::settings::{ExportError, ExporterSettings, ResourceInfo};
+use super::stamp::{histogram_metrics, stamp};
 use super::transport::{SendOutcome, Transport};
 
 type Latest = Arc<Mutex<Option<NodeSample>>>;
@@ -41,6 +42,8 @@ pub struct OtlpExporter {
     url: String,
     /// The scope of appended metrics when the request has none.
     scope: ProtoScope,
+    /// Time of the first sample encoded: where cumulative points count from.
+    first_time: Mutex<Option<u64>>,
     /// Keeps the instruments (and so their callbacks) alive with the exporter.
     _instruments: Vec<Box<dyn Any + Send + Sync>>,
 }
@@ -73,6 +76,7 @@ impl OtlpExporter {
             reader,
             latest,
             collecting: Mutex::new(()),
+            first_time: Mutex::new(None),
             transport,
             url: settings.url(),
             scope: ProtoScope {
@@ -117,12 +121,21 @@ impl OtlpExporter {
             .collecting
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let time = sample.time_unix_nano;
+        let start = *self
+            .first_time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(time);
+        let mut extra = extra;
+        extra.extend(histogram_metrics(&sample.histograms, time));
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(sample);
         let mut metrics = ResourceMetrics::default();
         self.reader
             .collect(&mut metrics)
             .map_err(|e| ExportError::Collect(e.to_string()))?;
         let mut request = ExportMetricsServiceRequest::from(&metrics);
+        stamp(&mut request, time, start);
         if !extra.is_empty() {
             append(&mut request, extra, &self.scope);
         }

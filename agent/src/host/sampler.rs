@@ -95,6 +95,7 @@ impl Sampler for HostSampler {
                 disks,
                 networks,
             }),
+            histograms: Vec::new(),
         })
     }
 

@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gpuwatch_model::names::{attr, unit};
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use gpuwatch_model::HistogramSample;
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
-    Metric, NumberDataPoint,
+    metric, number_data_point, Gauge, Metric, NumberDataPoint,
 };
 use tokio::task::JoinHandle;
 
@@ -21,6 +20,7 @@ use super::map::{self, MeanLatency, ScrapedHistogram, ServerKind, TritonState};
 use super::parse;
 use super::{LATENCY_MEAN, PHASE};
 use crate::delivery::Backoff;
+use crate::export::{push_histogram, string_attr};
 use crate::runtime::AgentStatus;
 
 /// The longest wait between two tries at a failing target.
@@ -341,16 +341,6 @@ fn jitter() -> u64 {
         .map_or(0, |d| u64::from(d.subsec_nanos()))
 }
 
-fn string_attr(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..KeyValue::default()
-    }
-}
-
 /// Snapshots as OTLP metrics: one histogram `Metric` per contract name (cumulative,
 /// one point per model) and the gauge of Triton's means.
 pub(crate) fn to_otlp<'a>(snapshots: impl Iterator<Item = &'a Snapshot>) -> Vec<Metric> {
@@ -358,30 +348,16 @@ pub(crate) fn to_otlp<'a>(snapshots: impl Iterator<Item = &'a Snapshot>) -> Vec<
     let mut means: Vec<NumberDataPoint> = Vec::new();
     for snapshot in snapshots {
         for (h, start) in &snapshot.histograms {
-            let point = HistogramDataPoint {
-                attributes: vec![string_attr(h.model_key, &h.model)],
+            let sample = HistogramSample {
+                metric: h.metric.to_string(),
+                unit: unit::SECONDS.to_string(),
+                attributes: vec![(h.model_key.to_string(), h.model.clone())],
                 start_time_unix_nano: *start,
-                time_unix_nano: snapshot.time,
-                count: h.count,
-                sum: Some(h.sum),
+                bounds: h.bounds.clone(),
                 bucket_counts: h.bucket_counts.clone(),
-                explicit_bounds: h.bounds.clone(),
-                ..HistogramDataPoint::default()
+                sum: h.sum,
             };
-            let existing = histograms.iter_mut().find(|m| m.name == h.metric);
-            match existing.and_then(|m| m.data.as_mut()) {
-                Some(metric::Data::Histogram(data)) => data.data_points.push(point),
-                _ => histograms.push(Metric {
-                    name: h.metric.to_string(),
-                    description: String::new(),
-                    unit: unit::SECONDS.to_string(),
-                    metadata: Vec::new(),
-                    data: Some(metric::Data::Histogram(Histogram {
-                        data_points: vec![point],
-                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                    })),
-                }),
-            }
+            push_histogram(&mut histograms, &sample, snapshot.time);
         }
         for m in &snapshot.means {
             means.push(NumberDataPoint {

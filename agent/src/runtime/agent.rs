@@ -16,6 +16,7 @@ use super::warn::WarnLimiter;
 use crate::delivery::{ExportQueue, Restored};
 use crate::export::OtlpExporter;
 use crate::inference::Inference;
+use crate::jobs::{kubelet, PodDirectory};
 use crate::sampler::Sampler;
 
 /// How often a repeating failure is logged; the failures in between are counted.
@@ -35,6 +36,9 @@ pub struct Agent {
     sample_warnings: WarnLimiter,
     /// The inference servers' scrape tasks and latest results.
     inference: Inference,
+    /// The task that asks kubelet which pod each GPU is assigned to, when the sampler
+    /// attributes jobs and a socket is configured.
+    kubelet: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -61,11 +65,19 @@ impl Agent {
     /// a spool) and shuts the exporter down.
     pub async fn run(
         settings: AgentSettings,
-        sampler: Box<dyn Sampler>,
+        mut sampler: Box<dyn Sampler>,
         exporter: OtlpExporter,
         mut shutdown: watch::Receiver<bool>,
         status: Arc<AgentStatus>,
     ) {
+        let pods = PodDirectory::new();
+        let attributes_jobs = sampler.attribute_jobs(&settings.jobs, &pods);
+        let kubelet = match &settings.jobs.kubelet_socket {
+            Some(socket) if attributes_jobs => {
+                Some(kubelet::spawn(socket.clone(), kubelet::REFRESH, pods))
+            }
+            _ => None,
+        };
         let exporter = Arc::new(exporter);
         let queue = open_queue(&settings, &status);
         let (capacity, spool) = (queue.capacity(), queue.spool_dir().map(|d| d.to_owned()));
@@ -81,6 +93,7 @@ impl Agent {
             export_warnings: WarnLimiter::new(WARN_EVERY),
             sample_warnings: WarnLimiter::new(WARN_EVERY),
             inference,
+            kubelet,
         };
         tracing::info!(
             sampler = %agent.sampler.as_ref().map(|s| s.describe()).unwrap_or_default(),
@@ -89,6 +102,7 @@ impl Agent {
             queue = capacity,
             spool = %spool.as_deref().map_or("none".into(), |d| d.display().to_string()),
             inference_targets = agent.settings.inference.len(),
+            job_rules = agent.settings.jobs.rules.len(),
             "agent started"
         );
         agent.sample_and_export(&mut shutdown).await;
@@ -168,7 +182,12 @@ impl Agent {
 
     async fn finish(mut self) {
         self.inference.stop();
-        if let Some(sample) = self.last_sample.take() {
+        if let Some(task) = self.kubelet.take() {
+            task.abort();
+        }
+        // The last values once more, at the time the agent stopped.
+        if let Some(mut sample) = self.last_sample.take() {
+            sample.time_unix_nano = unix_nanos_now().max(sample.time_unix_nano + 1);
             self.queue_export(sample);
         }
         self.delivery.finish(self.settings.timeout).await;

@@ -13,6 +13,7 @@ use gpuwatch_model::{AlertKind, ThrottleReason};
 
 use super::gpu::{Reading, GIB};
 use super::host::HostFault;
+use super::models::ModelFault;
 use super::noise::{Channel, GpuKey};
 
 /// Something that goes wrong.
@@ -44,11 +45,17 @@ pub enum Fault {
     /// Hardware thermal slowdown: `throttle` holds `HwThermal`, temperature 88–92 °C,
     /// SM clock at 70% of what it would be, power at 85%.
     ThermalThrottle,
+    /// The node's models see other inputs: prompts three times longer and more high
+    /// scores (see `models`). Hits the node's models whatever the target.
+    PredictionDrift,
+    /// The node's model servers slow down: requests 1.8 times and first tokens twice
+    /// as slow. Hits the node's models whatever the target.
+    LatencyRegression,
 }
 
 impl Fault {
     /// A short name for logs: `hang`, `stall`, `straggler`, `storage-bound`,
-    /// `cpu-bound`, `xid`, `thermal-throttle`.
+    /// `cpu-bound`, `xid`, `thermal-throttle`, `prediction-drift`, `latency-regression`.
     pub fn name(&self) -> &'static str {
         match self {
             Fault::Hang => "hang",
@@ -58,6 +65,8 @@ impl Fault {
             Fault::CpuBound => "cpu-bound",
             Fault::Xid(_) => "xid",
             Fault::ThermalThrottle => "thermal-throttle",
+            Fault::PredictionDrift => "prediction-drift",
+            Fault::LatencyRegression => "latency-regression",
         }
     }
 
@@ -71,6 +80,8 @@ impl Fault {
             Fault::StorageBound | Fault::CpuBound => AlertKind::DataBottleneck,
             Fault::Xid(_) => AlertKind::GpuXid,
             Fault::ThermalThrottle => AlertKind::GpuThrottle,
+            Fault::PredictionDrift => AlertKind::ModelDrift,
+            Fault::LatencyRegression => AlertKind::LatencyRegression,
         }
     }
 }
@@ -123,17 +134,22 @@ impl ScheduledFault {
 /// 5 s; times below are event time after the node's first sample, give or take one
 /// evaluation interval):
 ///
-/// | node | GPU | fault, from | alert | fires at about | why then |
+/// | node | GPU | fault, from | alert | fires at | why then |
 /// |---|---|---|---|---|---|
-/// | 0 (training, job 4411) | 6 | `Straggler`, 30 s | `gpu_straggler` (no detector yet) | — | 55–65% busy, half the NVLink rate of its peers |
+/// | 0 (training, job 4411) | 6 | `Straggler`, 30 s | `gpu_straggler`, warning | 6m05s | 55–65% busy at half the NVLink rate of its peers; the 5-min window holds enough by ~65 s, then `for` 5 min |
 /// | 1 (training, job 4411) | 3 | `Xid(79)`, 45 s | `gpu_xid`, critical, `gpuwatch.xid.code` = 79 | 45 s | `for` is 0; it stays firing 10 min after the event (the XID window), then resolves after `clear_for` (1 min): ~11m45s |
 /// | 1 | all 8 | `Hang`, 90 s | `gpu_hang`, critical, one per GPU (only half of job 4411 hangs, so no job-wide alert) | 7m30s | the 1-min window holds no traffic from ~150 s (the mean power is under 245 W, 35% of 700 W, from ~131 s), then `for` 5 min |
 /// | 2 (inference) | 5 | `ThermalThrottle`, 60 s | `gpu_throttle`, warning, reason `hw_thermal` | 6m50s | 80% of the 1-min window's samples throttled at ~107 s, then `for` 5 min |
+/// | 2 | models | `PredictionDrift`, 7 min | `model_drift`, warning: `prompt_tokens`, then `prediction` | 12m50s, 13m25s | against the references frozen over 1–6 min, the current 5-min window passes PSI 0.2 or JS 0.1 a minute or two in, then `for` 5 min |
+/// | 2 | models | `LatencyRegression`, 7 min | `latency_regression`, warning: time per output token, then request duration and time to first token | 13m, 13m15s | likewise, with the mean moving up |
 /// | 3 (reserved idle + free) | 7 (free) | `Stall`, 60 s | `gpu_stalled`, warning | 11m | a process holds 20–28 GiB at under 5% from 60 s, then `for` 10 min |
-/// | 3 | 0–3 (reserved by job 4502) | none | `idle_gpu_cost` (cost ledger) | — | reserved but idle from the start, no fault needed |
-/// | 4 (training, job 4611) | all | `StorageBound`, 60 s | `data_bottleneck`, `storage` (no detector yet) | — | GPUs 20–90% with a 40 s period, iowait 40–50%, disk busy ~100% |
-/// | 5 (training, job 4611) | all | `CpuBound`, 60 s | `data_bottleneck`, `cpu` (no detector yet) | — | GPUs 20–90% with a 30 s period, CPU user + system ~98% |
-/// | 6, 7, 8, ... | | none | none | | the healthy controls |
+/// | 3 | 0–3 (reserved by job 4502) | none | `idle_gpu_cost` (cost ledger) | when $10 is spent idle in an hour: ~37 min for four H100s at $4/h | reserved but idle from the start, no fault needed |
+/// | 4 (training, job 4611) | all | `StorageBound`, 60 s | `data_bottleneck`, `storage` | 7m10s | GPUs 20–90% with a 40 s period, iowait 40–50%, disk busy ~100%, then `for` 5 min |
+/// | 5 (training, job 4611) | all | `CpuBound`, 60 s | `data_bottleneck`, `cpu` | 7m40s | GPUs 20–90% with a 30 s period, CPU user + system ~98%, then `for` 5 min |
+/// | 6, 7, 8, ... | | none | none (but `idle_gpu_cost` for the reserved GPUs of node 7, 11, ...) | | the healthy controls |
+///
+/// `tests/demo_replay.rs` replays this schedule (four GPUs a node) in event time through
+/// OTLP and a real collector and checks every alert and its time.
 ///
 /// No fault ends, so nothing resolves within the demo except the XID. No other alert
 /// should fire: the hung GPUs are not stalled (busy), the stalled GPU is not hung
@@ -210,7 +226,10 @@ impl FaultSchedule {
             1 => schedule
                 .gpu(gpu(3), Fault::Xid(79), s(45))
                 .node(Fault::Hang, s(90)),
-            2 => schedule.gpu(gpu(5), Fault::ThermalThrottle, s(60)),
+            2 => schedule
+                .gpu(gpu(5), Fault::ThermalThrottle, s(60))
+                .node(Fault::PredictionDrift, s(420))
+                .node(Fault::LatencyRegression, s(420)),
             // The last GPU is free from two GPUs on; a lone GPU is reserved, and stays
             // the idle-cost case.
             3 if gpus_per_node >= 2 => schedule.gpu(last, Fault::Stall, s(60)),
@@ -248,15 +267,26 @@ impl FaultSchedule {
     /// What the faults active `elapsed` nanoseconds after the first sample do to the
     /// host.
     pub(crate) fn host_fault(&self, elapsed: u64) -> HostFault {
-        let since = Duration::from_nanos(elapsed);
-        let active = |fault: Fault| {
-            self.faults
-                .iter()
-                .any(|f| f.fault == fault && f.is_active(since))
-        };
         HostFault {
-            storage_bound: active(Fault::StorageBound),
-            cpu_bound: active(Fault::CpuBound),
+            storage_bound: self.active(Fault::StorageBound, elapsed),
+            cpu_bound: self.active(Fault::CpuBound, elapsed),
+        }
+    }
+
+    /// Whether a `fault` is on anywhere on the node `elapsed` nanoseconds in.
+    fn active(&self, fault: Fault, elapsed: u64) -> bool {
+        let since = Duration::from_nanos(elapsed);
+        self.faults
+            .iter()
+            .any(|f| f.fault == fault && f.is_active(since))
+    }
+
+    /// What the faults active `elapsed` nanoseconds after the first sample do to the
+    /// node's models.
+    pub(crate) fn model_fault(&self, elapsed: u64) -> ModelFault {
+        ModelFault {
+            drift: self.active(Fault::PredictionDrift, elapsed),
+            latency_regression: self.active(Fault::LatencyRegression, elapsed),
         }
     }
 }
@@ -323,7 +353,7 @@ fn apply(fault: Fault, key: GpuKey, t: u64, into: u64, r: &mut Reading) {
             r.pcie_tx_rate *= scale;
             r.pcie_rx_rate *= scale;
         }
-        Fault::Xid(_) => {}
+        Fault::Xid(_) | Fault::PredictionDrift | Fault::LatencyRegression => {}
         Fault::ThermalThrottle => {
             if !r.throttle.contains(&ThrottleReason::HwThermal) {
                 r.throttle.push(ThrottleReason::HwThermal);

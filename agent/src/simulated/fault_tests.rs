@@ -466,7 +466,11 @@ fn the_demo_schedule_follows_the_demo_layout() {
     );
     assert_eq!(
         faults(2, 8),
-        [one(Target::Gpu(5), Fault::ThermalThrottle, 60)]
+        [
+            one(Target::Gpu(5), Fault::ThermalThrottle, 60),
+            one(Target::Node, Fault::PredictionDrift, 420),
+            one(Target::Node, Fault::LatencyRegression, 420)
+        ]
     );
     assert_eq!(faults(3, 8), [one(Target::Gpu(7), Fault::Stall, 60)]);
     assert_eq!(faults(4, 8), [one(Target::Node, Fault::StorageBound, 60)]);
@@ -508,6 +512,8 @@ fn the_demo_schedule_follows_the_demo_layout() {
             AlertKind::GpuXid,
             AlertKind::GpuHang,
             AlertKind::GpuThrottle,
+            AlertKind::ModelDrift,
+            AlertKind::LatencyRegression,
             AlertKind::GpuStalled,
             AlertKind::DataBottleneck,
             AlertKind::DataBottleneck

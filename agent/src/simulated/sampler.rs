@@ -5,6 +5,7 @@ use gpuwatch_model::NodeSample;
 use super::fault::FaultSchedule;
 use super::gpu::{self, Counters};
 use super::host::{self, HostCounters, Load};
+use super::models::ModelCounters;
 use super::noise::GpuKey;
 use super::profile::Profile;
 use crate::sampler::{SampleError, Sampler};
@@ -23,6 +24,8 @@ pub struct SimulatedSampler {
     /// Per GPU, created on the first sample.
     counters: Vec<Counters>,
     host: Option<HostCounters>,
+    /// The inference GPUs' models, created on the first sample.
+    models: Option<ModelCounters>,
 }
 
 impl SimulatedSampler {
@@ -35,6 +38,7 @@ impl SimulatedSampler {
             first_time: None,
             counters: Vec::new(),
             host: None,
+            models: None,
         }
     }
 
@@ -93,10 +97,19 @@ impl Sampler for SimulatedSampler {
             host_counters,
             t,
         );
+        if self.first_time == Some(t) && self.models.is_none() {
+            self.models = ModelCounters::start(&self.profiles, self.seed, node, t);
+        }
+        let fault = self.faults.model_fault(elapsed);
+        let histograms = match self.models.as_mut() {
+            Some(models) => models.advance(t, fault),
+            None => Vec::new(),
+        };
         Ok(NodeSample {
             time_unix_nano: t,
             gpus,
             host: Some(host),
+            histograms,
         })
     }
 
