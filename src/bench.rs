@@ -13,6 +13,7 @@ use gpuwatch_agent::{
     demo_profiles, ExporterSettings, OtlpExporter, Protocol, ResourceInfo, Sampler,
     SimulatedSampler,
 };
+use gpuwatch_collector::detect::drift::DriftReferences;
 use gpuwatch_collector::ingest::{ingest, ingest_protobuf};
 use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use gpuwatch_collector::otlp::metrics::v1::metric::Data;
@@ -343,11 +344,16 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let t = 60 * S;
-    let findings = detect::evaluate(&store, &settings, t).len();
+    let findings = detect::evaluate(&store, &settings, &mut DriftReferences::new(), t).len();
     let mut times: Vec<f64> = (0..passes.max(1))
         .map(|_| {
             let start = Instant::now();
-            std::hint::black_box(detect::evaluate(&store, &settings, t));
+            std::hint::black_box(detect::evaluate(
+                &store,
+                &settings,
+                &mut DriftReferences::new(),
+                t,
+            ));
             start.elapsed().as_secs_f64() * 1e3
         })
         .collect();

@@ -4,6 +4,7 @@
 //! hour (or `idle_window`) minute by minute for `/api/v1/cost`, and finds jobs whose
 //! idle spend passed `idle_alert_usd` (`idle_gpu_cost`).
 
+mod budget;
 pub mod config;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -12,6 +13,7 @@ use gpuwatch_model::api::{CostResponse, CostRow};
 use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 
+pub use budget::MONTH_HOURS;
 pub use config::{CostConfig, CostSettings};
 
 use crate::detect::window::{current, mean, utilization, Window};
@@ -226,6 +228,19 @@ impl Ledger {
             .filter(move |a| a.t > from)
     }
 
+    /// Each GPU's spend over the steps that end in `(from, to]` (only what is kept):
+    /// `(step end, owner, spend)`, for history rollups.
+    pub fn accruals(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, &Owner, &Spend)> {
+        self.since(from)
+            .take_while(move |a| a.t <= to)
+            .map(|a| (a.t, &a.owner, &a.spend))
+    }
+
+    /// Event time of the newest step accrued.
+    pub fn last_step(&self) -> Option<i64> {
+        self.last_step
+    }
+
     /// Every GPU's account, for `/metrics`.
     pub fn accounts(&self) -> &[GpuAccount] {
         &self.accounts
@@ -283,6 +298,31 @@ impl Ledger {
                 row.1.push(a.gpu);
             }
         }
+        Some(self.response(
+            gpuwatch_model::duration::format(std::time::Duration::from_nanos(window.max(0) as u64)),
+            by,
+            rows,
+        ))
+    }
+
+    /// Every GPU's spend since the collector started, grouped `by` its latest owner.
+    pub fn totals(&self, by: By) -> CostResponse {
+        let mut rows: BTreeMap<String, (Spend, Vec<usize>)> = BTreeMap::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            let row = rows.entry(by.key(&a.owner)).or_default();
+            row.0.add(&a.total);
+            row.1.push(i);
+        }
+        self.response("all".to_string(), by, rows)
+    }
+
+    /// Rows of spend and the GPUs behind each, most expensive first, with a total.
+    fn response(
+        &self,
+        window: String,
+        by: By,
+        rows: BTreeMap<String, (Spend, Vec<usize>)>,
+    ) -> CostResponse {
         let mut total = CostRow {
             key: "total".into(),
             ..CostRow::default()
@@ -328,14 +368,12 @@ impl Ledger {
             0.0
         };
         out.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd).then(a.key.cmp(&b.key)));
-        Some(CostResponse {
-            window: gpuwatch_model::duration::format(std::time::Duration::from_nanos(
-                window.max(0) as u64,
-            )),
+        CostResponse {
+            window,
             by: by.as_str().to_string(),
             total,
             rows: out,
-        })
+        }
     }
 }
 

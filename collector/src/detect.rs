@@ -19,8 +19,14 @@ pub use config::{AlertSettings, AlertsConfig};
 
 use crate::store::Store;
 
-/// Every detector at event time `t` (Unix nanoseconds).
-pub fn evaluate(store: &Store, s: &AlertSettings, t: i64) -> Vec<Finding> {
+/// Every detector at event time `t` (Unix nanoseconds). `references` holds the frozen
+/// drift references, which the drift detectors complete as time goes on.
+pub fn evaluate(
+    store: &Store,
+    s: &AlertSettings,
+    references: &mut drift::DriftReferences,
+    t: i64,
+) -> Vec<Finding> {
     let mut out = hang::evaluate(store, &s.gpu_hang, t);
     out.extend(stall::evaluate(store, &s.gpu_stalled, t));
     out.extend(straggler::evaluate(store, &s.gpu_straggler, t));
@@ -32,6 +38,7 @@ pub fn evaluate(store: &Store, s: &AlertSettings, t: i64) -> Vec<Finding> {
         store,
         &s.model_drift,
         &s.latency_regression,
+        references,
         t,
     ));
     out

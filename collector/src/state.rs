@@ -8,10 +8,13 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 
 use crate::alerts::{AlertManager, StateFilter, Transition};
 use crate::cost::{By, CostSettings, Ledger};
+use crate::detect::drift::DriftReferences;
 use crate::detect::{self, AlertSettings};
 use crate::ingest::{ingest, ingest_parsed, parse_protobuf, IngestOutcome, WireError};
 use crate::store::{Store, StoreSettings};
 use crate::telemetry::Telemetry;
+
+mod queries;
 
 /// How long one `evaluate` call may hold the store's lock (it always runs at least one
 /// step), so catching up with a long replay never stalls ingest for long; the next
@@ -30,6 +33,8 @@ struct Evaluation {
     settings: AlertSettings,
     manager: AlertManager,
     ledger: Ledger,
+    /// The frozen references of the drift detectors.
+    references: DriftReferences,
     /// The last event time evaluated.
     done_to: Option<i64>,
 }
@@ -46,6 +51,7 @@ impl CollectorState {
             alerts: Mutex::new(Evaluation {
                 manager: AlertManager::new(alerts.clone()),
                 ledger: Ledger::new(cost),
+                references: DriftReferences::new(),
                 settings: alerts,
                 done_to: None,
             }),
@@ -80,18 +86,31 @@ impl CollectorState {
                 return (changes, false);
             }
             steps += 1;
-            let mut findings = detect::evaluate(&store, &eval.settings, t);
+            let eval = &mut *eval;
+            let mut findings = detect::evaluate(&store, &eval.settings, &mut eval.references, t);
             eval.ledger.accrue(&store, t, step);
             findings.extend(eval.ledger.findings(t));
+            findings.extend(eval.ledger.budget_findings(t));
             changes.extend(eval.manager.update(findings, t));
             eval.done_to = Some(t);
             t += step;
         }
     }
 
+    /// Spend since the collector started, grouped `by`.
+    pub fn cost_totals(&self, by: By) -> gpuwatch_model::api::CostResponse {
+        lock(&self.alerts).ledger.totals(by)
+    }
+
     /// Spend over `window` (nanoseconds) grouped `by`; `None` past what is kept.
     pub fn cost(&self, window: i64, by: By) -> Option<gpuwatch_model::api::CostResponse> {
         lock(&self.alerts).ledger.breakdown(window, by)
+    }
+
+    /// Reads the cost ledger and the store together (history rollups).
+    pub fn with_ledger<R>(&self, f: impl FnOnce(&Ledger, &Store) -> R) -> R {
+        let eval = lock(&self.alerts);
+        f(&eval.ledger, &self.store())
     }
 
     /// The Prometheus exposition of everything: series, alerts, cost, health.
@@ -106,7 +125,13 @@ impl CollectorState {
                     &eval.settings.latency_regression,
                 );
                 crate::exposition::ModelView {
-                    scores: crate::detect::drift::scores(&store, drift, latency, t),
+                    scores: crate::detect::drift::scores(
+                        &store,
+                        drift,
+                        latency,
+                        &eval.references,
+                        t,
+                    ),
                     latency: crate::detect::drift::latency_quantiles(&store, latency.window, t),
                 }
             }

@@ -101,7 +101,9 @@ impl GpuState {
             AlertKind::GpuThrottle => GpuState::Throttle,
             AlertKind::IdleGpuCost => GpuState::Idle,
             AlertKind::NodeAbsent => GpuState::Absent,
-            AlertKind::ModelDrift | AlertKind::LatencyRegression => return None,
+            AlertKind::ModelDrift | AlertKind::LatencyRegression | AlertKind::BudgetBurn => {
+                return None
+            }
         })
     }
 }

@@ -24,6 +24,13 @@ pub struct CostConfig {
     pub idle_window: String,
     /// ...passes this many dollars.
     pub idle_alert_usd: f64,
+    /// Monthly budget in dollars by team (`gpuwatch.team`); none by default.
+    pub budgets: BTreeMap<String, f64>,
+    /// `budget_burn` compares a team's spend over this window, as a 30-day rate...
+    pub budget_window: String,
+    /// ...with its monthly budget, and fires when it is this many times the budget
+    /// (1 = on course to spend exactly the budget in 30 days).
+    pub budget_burn_rate: f64,
 }
 
 impl Default for CostConfig {
@@ -45,6 +52,9 @@ impl Default for CostConfig {
             idle_below: 0.05,
             idle_window: "1h".into(),
             idle_alert_usd: 10.0,
+            budgets: BTreeMap::new(),
+            budget_window: "1h".into(),
+            budget_burn_rate: 1.0,
         }
     }
 }
@@ -60,6 +70,11 @@ pub struct CostSettings {
     /// Nanoseconds.
     pub idle_window: i64,
     pub idle_alert_usd: f64,
+    /// `(team, $ per month)`.
+    pub budgets: Vec<(String, f64)>,
+    /// Nanoseconds.
+    pub budget_window: i64,
+    pub budget_burn_rate: f64,
 }
 
 impl CostSettings {
@@ -113,7 +128,40 @@ impl CostConfig {
                 format!("must be at least 1m, got {}", self.idle_window),
             ));
         }
+        let budget_window = duration::parse(&self.budget_window)
+            .map_err(|e| ConfigError::new("collector.cost.budget_window", e.to_string()))?;
+        if budget_window < Duration::from_secs(60)
+            || window.max(Duration::from_secs(3600)) < budget_window
+        {
+            return Err(ConfigError::new(
+                "collector.cost.budget_window",
+                format!(
+                    "must be between 1m and the ledger's window (idle_window, at least 1h), got {}",
+                    self.budget_window
+                ),
+            ));
+        }
+        let mut budgets = Vec::with_capacity(self.budgets.len());
+        for (team, usd) in &self.budgets {
+            let usd = money(&format!("budgets.{team}"), *usd)?;
+            if usd <= 0.0 {
+                return Err(ConfigError::new(
+                    format!("collector.cost.budgets.{team}"),
+                    "must be above 0 dollars a month; remove the team to have no budget",
+                ));
+            }
+            budgets.push((team.clone(), usd));
+        }
+        if !(self.budget_burn_rate.is_finite() && self.budget_burn_rate > 0.0) {
+            return Err(ConfigError::new(
+                "collector.cost.budget_burn_rate",
+                format!("must be above 0, got {}", self.budget_burn_rate),
+            ));
+        }
         Ok(CostSettings {
+            budgets,
+            budget_window: i64::try_from(budget_window.as_nanos()).unwrap_or(i64::MAX),
+            budget_burn_rate: self.budget_burn_rate,
             prices,
             fallback_price: money("fallback_price", self.fallback_price)?,
             energy_usd_per_kwh: money("energy_usd_per_kwh", self.energy_usd_per_kwh)?,

@@ -160,3 +160,86 @@ fn missing_data_costs_nothing() {
     assert!(b.rows.is_empty());
     assert_eq!(b.total.cost_usd, 0.0);
 }
+
+#[test]
+fn budget_burn_cases() {
+    // Team ml burns $8/h (two H100s): $5,760 over a 30-day month.
+    type Case = (
+        &'static str,
+        Vec<(&'static str, f64)>,
+        i64,
+        Vec<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "healthy: the budget covers the rate",
+            vec![("ml", 6000.0)],
+            600,
+            vec![],
+        ),
+        ("faulty: over budget", vec![("ml", 5000.0)], 600, vec!["ml"]),
+        (
+            "borderline: 1% over budget fires",
+            vec![("ml", 5700.0)],
+            600,
+            vec!["ml"],
+        ),
+        (
+            "missing data: a team without GPUs",
+            vec![("nobody", 1.0)],
+            600,
+            vec![],
+        ),
+        (
+            "missing data: under five minutes",
+            vec![("ml", 1.0)],
+            240,
+            vec![],
+        ),
+    ];
+    for (name, budgets, until, want) in cases {
+        let config = CostConfig {
+            budgets: budgets.iter().map(|(t, b)| (t.to_string(), *b)).collect(),
+            ..CostConfig::default()
+        };
+        let mut l = Ledger::new(config.validate().expect("valid"));
+        let store = store();
+        for t in (5..=until).step_by(5) {
+            l.accrue(&store, t * S, 5 * S);
+        }
+        let found = l.budget_findings(until * S);
+        let teams: Vec<&str> = found
+            .iter()
+            .map(|f| f.labels["gpuwatch.team"].as_str())
+            .collect();
+        assert_eq!(teams, want, "{name}");
+        for f in &found {
+            assert_eq!(f.kind, AlertKind::BudgetBurn);
+            assert!(
+                f.summary.contains("spending $8.00/h"),
+                "{name}: {}",
+                f.summary
+            );
+        }
+    }
+}
+
+#[test]
+fn budget_config_errors_name_the_key() {
+    let bad = |c: CostConfig| c.validate().expect_err("invalid").to_string();
+    let zero = CostConfig {
+        budgets: [("ml".to_string(), 0.0)].into_iter().collect(),
+        ..CostConfig::default()
+    };
+    assert!(bad(zero).contains("collector.cost.budgets.ml"));
+    let long = CostConfig {
+        budget_window: "2h".into(),
+        ..CostConfig::default()
+    };
+    assert!(bad(long).contains("collector.cost.budget_window"));
+    let rate = CostConfig {
+        budget_burn_rate: 0.0,
+        ..CostConfig::default()
+    };
+    assert!(bad(rate).contains("collector.cost.budget_burn_rate"));
+}

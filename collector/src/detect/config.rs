@@ -264,8 +264,16 @@ pub struct DriftConfig {
     pub for_: String,
     /// The current window: the observations of the last `window`.
     pub window: String,
-    /// The reference: the window of the same length that ended this long before the
-    /// current one starts (window + reference_lag must fit the store's retention).
+    /// `frozen`: the reference is the first `window` with at least `min_count`
+    /// observations that starts `reference_after` after the model first appears, kept
+    /// for the collector's life. `moving`: the window of the same length that ended
+    /// `reference_lag` before the current one starts.
+    pub reference: String,
+    /// `frozen` only: how long after a model first appears its reference starts (skips
+    /// warm-up: cold caches, compilation).
+    pub reference_after: String,
+    /// `moving` only: the gap between the reference and the current window
+    /// (window + reference_lag + window must fit the store's retention).
     pub reference_lag: String,
     /// Fewer observations than this in either window is "not enough data".
     pub min_count: u64,
@@ -280,6 +288,8 @@ impl Default for DriftConfig {
         DriftConfig {
             for_: s("5m"),
             window: s("5m"),
+            reference: s("frozen"),
+            reference_after: s("1m"),
             reference_lag: s("5m"),
             min_count: 100,
             psi: 0.2,
@@ -320,11 +330,21 @@ pub struct AlertSettings {
     pub latency_regression: DriftSettings,
 }
 
+/// Where a drift detector's reference window lies; nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// The first window with enough observations from `after` past the model's first
+    /// point, frozen once complete.
+    Frozen { after: i64 },
+    /// The window that ended `lag` before the current one began.
+    Moving { lag: i64 },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DriftSettings {
     pub for_: i64,
     pub window: i64,
-    pub reference_lag: i64,
+    pub reference: Reference,
     pub min_count: f64,
     pub psi: f64,
     pub js: f64,
@@ -346,7 +366,20 @@ impl DriftConfig {
         Ok(DriftSettings {
             for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
             window: dur(&k("window"), &self.window, Duration::from_secs(10))?,
-            reference_lag: dur(&k("reference_lag"), &self.reference_lag, Duration::ZERO)?,
+            reference: match self.reference.as_str() {
+                "frozen" => Reference::Frozen {
+                    after: dur(&k("reference_after"), &self.reference_after, Duration::ZERO)?,
+                },
+                "moving" => Reference::Moving {
+                    lag: dur(&k("reference_lag"), &self.reference_lag, Duration::ZERO)?,
+                },
+                other => {
+                    return Err(ConfigError::new(
+                        k("reference"),
+                        format!("must be \"frozen\" or \"moving\", got {other:?}"),
+                    ))
+                }
+            },
             min_count: self.min_count.max(1) as f64,
             psi: threshold("psi", self.psi)?,
             js: threshold("js", self.js)?,
