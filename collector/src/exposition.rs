@@ -54,7 +54,7 @@ fn labels<'a>(pairs: impl IntoIterator<Item = (String, &'a str)>) -> String {
 
 /// A series' labels: its attributes minus the sender's own, names sanitised, sorted;
 /// on a clash after sanitising, the first attribute wins.
-fn series_labels(s: &Series) -> Vec<(String, &str)> {
+pub(crate) fn series_labels(s: &Series) -> Vec<(String, &str)> {
     let mut out: BTreeMap<String, &str> = BTreeMap::new();
     for (k, v) in &s.key.attrs {
         if NOT_LABELS.iter().any(|p| k.starts_with(p)) {
@@ -316,6 +316,7 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
         "gpuwatch_otlp_requests_total{{transport=\"http\"}} {}",
         t.http_requests()
     );
+    render_remote_write(out, &t.remote_write);
     let notifications = t.notifications.snapshot();
     if !notifications.is_empty() {
         out.push_str("# HELP gpuwatch_notifications_total Alert notifications by notifier and outcome (sent, retried, rejected, dropped).\n# TYPE gpuwatch_notifications_total counter\n");
@@ -336,3 +337,28 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
 
 #[cfg(test)]
 mod tests;
+
+fn render_remote_write(out: &mut String, rw: &crate::remote_write::RemoteWriteStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if !rw.enabled.load(Relaxed) {
+        return;
+    }
+    out.push_str("# HELP gpuwatch_remote_write_samples_total Samples given to remote write, by outcome: sent (the receiver took them), refused (a 4xx dropped their batch), dropped (the queue was full).\n# TYPE gpuwatch_remote_write_samples_total counter\n");
+    for (outcome, n) in [
+        ("sent", &rw.samples_sent),
+        ("refused", &rw.samples_refused),
+        ("dropped", &rw.samples_dropped),
+    ] {
+        let _ = writeln!(
+            out,
+            "gpuwatch_remote_write_samples_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Relaxed)
+        );
+    }
+    out.push_str("# HELP gpuwatch_remote_write_retries_total Remote-write requests to try again (429, 5xx, receiver unreachable).\n# TYPE gpuwatch_remote_write_retries_total counter\n");
+    let _ = writeln!(
+        out,
+        "gpuwatch_remote_write_retries_total {}",
+        rw.retries.load(Relaxed)
+    );
+}

@@ -43,6 +43,8 @@ pub struct Telemetry {
     rejected: [AtomicU64; 4],
     /// Alert notifications by notifier and outcome, shared with the notifier tasks.
     pub notifications: Arc<NotificationCounters>,
+    /// What remote write did, shared with its task.
+    pub remote_write: Arc<crate::remote_write::RemoteWriteStats>,
 }
 
 impl Telemetry {

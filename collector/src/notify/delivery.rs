@@ -58,7 +58,16 @@ pub async fn post(
     body: &serde_json::Value,
     secrets: &[&Secret],
 ) -> Attempt {
-    let response = match client.post(url.expose()).json(body).send().await {
+    classify(client.post(url.expose()).json(body).send().await, secrets).await
+}
+
+/// What a POST's outcome comes to: 2xx sent; 429, 5xx and errors reaching the
+/// receiver to retry; any other status refused, with the receiver's reason.
+pub(crate) async fn classify(
+    result: Result<reqwest::Response, reqwest::Error>,
+    secrets: &[&Secret],
+) -> Attempt {
+    let response = match result {
         Ok(r) => r,
         Err(e) => {
             return Attempt::Retry {
