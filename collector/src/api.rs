@@ -1,5 +1,6 @@
-//! The HTTP API on 9464: `/api/v1/gpus`, `/api/v1/series`, `/api/v1/alerts`,
-//! `/metrics` (Prometheus), `/healthz`, `/readyz`.
+//! The HTTP API on 9464: `/api/v1/gpus`, `/api/v1/gpu` (one GPU in detail),
+//! `/api/v1/nodes`, `/api/v1/inference`, `/api/v1/series`, `/api/v1/alerts`,
+//! `/api/v1/cost`, `/metrics` (Prometheus), `/healthz`, `/readyz`.
 
 use std::sync::Arc;
 
@@ -18,6 +19,9 @@ use crate::view;
 pub fn router(state: Arc<CollectorState>) -> Router {
     Router::new()
         .route("/api/v1/gpus", get(gpus))
+        .route("/api/v1/gpu", get(gpu))
+        .route("/api/v1/nodes", get(nodes))
+        .route("/api/v1/inference", get(inference))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/series", get(series))
         .route("/api/v1/cost", get(cost))
@@ -30,6 +34,82 @@ pub fn router(state: Arc<CollectorState>) -> Router {
 async fn gpus(State(state): State<Arc<CollectorState>>) -> Response {
     let body = view::gpus(&state.store());
     Json(body).into_response()
+}
+
+/// Charts cover this much event time unless `since` says otherwise.
+const DEFAULT_SINCE: &str = "15m";
+/// Steps per chart of `/api/v1/gpu` and `/api/v1/nodes` unless `points` says.
+const DEFAULT_GPU_POINTS: usize = 120;
+const DEFAULT_NODE_POINTS: usize = 48;
+/// More steps than a terminal or a browser draws.
+const MAX_POINTS: usize = 1_000;
+
+/// `since` (a duration) and `points` (steps per chart) of a charting endpoint.
+fn chart_params(
+    since: Option<&str>,
+    points: Option<usize>,
+    default_points: usize,
+) -> Result<(i64, usize), String> {
+    let since = since.unwrap_or(DEFAULT_SINCE);
+    let Ok(window) = gpuwatch_model::duration::parse(since) else {
+        return Err(format!(
+            "since must be a duration such as 5m or 15m, got {since:?}"
+        ));
+    };
+    let points = points.unwrap_or(default_points);
+    if points == 0 || points > MAX_POINTS {
+        return Err(format!("points must be 1 to {MAX_POINTS}, got {points}"));
+    }
+    let window = i64::try_from(window.as_nanos()).unwrap_or(i64::MAX).max(1);
+    Ok((window, points))
+}
+
+#[derive(Debug, Deserialize)]
+struct GpuQuery {
+    node: Option<String>,
+    id: Option<String>,
+    since: Option<String>,
+    points: Option<usize>,
+}
+
+/// `?node=NODE&id=UUID[&since=15m&points=120]`: one GPU with charts and processes.
+async fn gpu(State(state): State<Arc<CollectorState>>, Query(q): Query<GpuQuery>) -> Response {
+    let (Some(node), Some(id)) = (q.node, q.id) else {
+        return bad_request(
+            "name the GPU: /api/v1/gpu?node=node-01&id=GPU-... (host.name and hw.id)".into(),
+        );
+    };
+    let (window, points) = match chart_params(q.since.as_deref(), q.points, DEFAULT_GPU_POINTS) {
+        Ok(params) => params,
+        Err(message) => return bad_request(message),
+    };
+    match view::gpu_detail(&state.store(), &node, &id, window, points) {
+        Some(body) => Json(body).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no GPU {id:?} on node {node:?}\n"),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct NodesQuery {
+    since: Option<String>,
+    points: Option<usize>,
+}
+
+/// `[?since=15m&points=48]`: every node's host.
+async fn nodes(State(state): State<Arc<CollectorState>>, Query(q): Query<NodesQuery>) -> Response {
+    match chart_params(q.since.as_deref(), q.points, DEFAULT_NODE_POINTS) {
+        Ok((window, points)) => Json(view::nodes(&state.store(), window, points)).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+/// Every served model over the latency-regression window.
+async fn inference(State(state): State<Arc<CollectorState>>) -> Response {
+    Json(state.inference()).into_response()
 }
 
 /// Prometheus text exposition, format 0.0.4.
@@ -121,3 +201,6 @@ async fn alerts(
     })
     .into_response()
 }
+
+#[cfg(test)]
+mod tests;

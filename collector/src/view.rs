@@ -1,9 +1,25 @@
-//! Read models over the store for the JSON API: the latest state of every GPU.
+//! Read models over the store for the JSON API: the latest state of every GPU, one
+//! GPU in detail, the nodes' hosts, every series of a metric.
+//!
+//! - `chart`: series resampled over the window;
+//! - `detail`: one GPU's charts and processes;
+//! - `nodes`: each node's CPU, memory, disks and network;
+//! - `inference`: each served model's traffic, latency and drift.
+
+mod chart;
+mod detail;
+mod inference;
+mod nodes;
+
+pub use chart::Grid;
+pub use detail::gpu_detail;
+pub use inference::inference;
+pub use nodes::nodes;
 
 use gpuwatch_model::api::{GpuView, GpusResponse, SeriesPoint, SeriesResponse, SeriesView};
 use gpuwatch_model::names::{attr, metric, value};
 
-use crate::store::{Series, SeriesKind, Store};
+use crate::store::{GpuEntry, Series, SeriesKind, Store};
 
 /// Keeps, per field, the value from the newest series (a GPU can change job, which
 /// starts new series; the newest one is current).
@@ -24,71 +40,11 @@ impl Newest {
 
 /// The latest values of every GPU, sorted by node and index.
 pub fn gpus(store: &Store) -> GpusResponse {
-    let mut gpus = Vec::with_capacity(store.gpus().len());
-    for ((node, id), entry) in store.gpus() {
-        let mut view = GpuView {
-            node: node.clone(),
-            id: id.clone(),
-            ..GpuView::default()
-        };
-        let mut fields: [Newest; 10] = Default::default();
-        let mut newest_ts = i64::MIN;
-        let mut labels_ts = i64::MIN;
-        for s in entry.series.iter().filter_map(|&sid| store.get(sid)) {
-            let Some(ts) = s.last_ts() else { continue };
-            newest_ts = newest_ts.max(ts);
-            if ts >= labels_ts {
-                labels_ts = ts;
-                apply_labels(&mut view, s);
-            }
-            let last = s.last_scalar().map(|(_, v)| v);
-            let slot = match (
-                s.key.metric.as_str(),
-                s.key.get(attr::LINK),
-                s.key.get(attr::IO_DIRECTION),
-            ) {
-                (metric::GPU_UTILIZATION, ..) => match s.key.get(attr::GPU_TASK) {
-                    None | Some(value::TASK_GENERAL) => Some((0, last)),
-                    _ => None,
-                },
-                (metric::GPU_MEMORY_USAGE, ..) => Some((1, last)),
-                (metric::GPU_MEMORY_LIMIT, ..) => Some((2, last)),
-                (metric::POWER, ..) => Some((3, last)),
-                (metric::GPU_POWER_LIMIT, ..) => Some((4, last)),
-                (metric::GPU_TEMPERATURE, ..) => Some((5, last)),
-                (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::TRANSMIT)) => {
-                    Some((6, s.rate()))
-                }
-                (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::RECEIVE)) => {
-                    Some((7, s.rate()))
-                }
-                (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::TRANSMIT)) => {
-                    Some((8, s.rate()))
-                }
-                (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::RECEIVE)) => {
-                    Some((9, s.rate()))
-                }
-                _ => None,
-            };
-            if let Some((i, v)) = slot {
-                fields[i].offer(ts, v);
-            }
-        }
-        let [util, mem, mem_limit, power, power_limit, temp, nv_tx, nv_rx, pcie_tx, pcie_rx] =
-            fields;
-        view.utilization = util.value;
-        view.memory_used_bytes = mem.value;
-        view.memory_limit_bytes = mem_limit.value;
-        view.power_watts = power.value;
-        view.power_limit_watts = power_limit.value;
-        view.temperature_celsius = temp.value;
-        view.nvlink_tx_bytes_per_second = nv_tx.value;
-        view.nvlink_rx_bytes_per_second = nv_rx.value;
-        view.pcie_tx_bytes_per_second = pcie_tx.value;
-        view.pcie_rx_bytes_per_second = pcie_rx.value;
-        view.last_seen_unix_ms = newest_ts.div_euclid(1_000_000);
-        gpus.push(view);
-    }
+    let mut gpus: Vec<GpuView> = store
+        .gpus()
+        .iter()
+        .map(|((node, id), entry)| gpu_view(store, node, id, entry))
+        .collect();
     gpus.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let nodes = {
         let mut names: Vec<&str> = gpus.iter().map(|g| g.node.as_str()).collect();
@@ -101,6 +57,65 @@ pub fn gpus(store: &Store) -> GpusResponse {
         points_received: store.points_accepted(),
         nodes,
     }
+}
+
+/// The latest values of one GPU.
+pub(crate) fn gpu_view(store: &Store, node: &str, id: &str, entry: &GpuEntry) -> GpuView {
+    let mut view = GpuView {
+        node: node.to_string(),
+        id: id.to_string(),
+        ..GpuView::default()
+    };
+    let mut fields: [Newest; 10] = Default::default();
+    let mut newest_ts = i64::MIN;
+    let mut labels_ts = i64::MIN;
+    for s in entry.series.iter().filter_map(|&sid| store.get(sid)) {
+        let Some(ts) = s.last_ts() else { continue };
+        newest_ts = newest_ts.max(ts);
+        if ts >= labels_ts {
+            labels_ts = ts;
+            apply_labels(&mut view, s);
+        }
+        let last = s.last_scalar().map(|(_, v)| v);
+        let slot = match (
+            s.key.metric.as_str(),
+            s.key.get(attr::LINK),
+            s.key.get(attr::IO_DIRECTION),
+        ) {
+            (metric::GPU_UTILIZATION, ..) => match s.key.get(attr::GPU_TASK) {
+                None | Some(value::TASK_GENERAL) => Some((0, last)),
+                _ => None,
+            },
+            (metric::GPU_MEMORY_USAGE, ..) => Some((1, last)),
+            (metric::GPU_MEMORY_LIMIT, ..) => Some((2, last)),
+            (metric::POWER, ..) => Some((3, last)),
+            (metric::GPU_POWER_LIMIT, ..) => Some((4, last)),
+            (metric::GPU_TEMPERATURE, ..) => Some((5, last)),
+            (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::TRANSMIT)) => {
+                Some((6, s.rate()))
+            }
+            (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::RECEIVE)) => Some((7, s.rate())),
+            (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::TRANSMIT)) => Some((8, s.rate())),
+            (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::RECEIVE)) => Some((9, s.rate())),
+            _ => None,
+        };
+        if let Some((i, v)) = slot {
+            fields[i].offer(ts, v);
+        }
+    }
+    let [util, mem, mem_limit, power, power_limit, temp, nv_tx, nv_rx, pcie_tx, pcie_rx] = fields;
+    view.utilization = util.value;
+    view.memory_used_bytes = mem.value;
+    view.memory_limit_bytes = mem_limit.value;
+    view.power_watts = power.value;
+    view.power_limit_watts = power_limit.value;
+    view.temperature_celsius = temp.value;
+    view.nvlink_tx_bytes_per_second = nv_tx.value;
+    view.nvlink_rx_bytes_per_second = nv_rx.value;
+    view.pcie_tx_bytes_per_second = pcie_tx.value;
+    view.pcie_rx_bytes_per_second = pcie_rx.value;
+    view.last_seen_unix_ms = newest_ts.div_euclid(1_000_000);
+    view
 }
 
 /// Labels come from the GPU's newest series; process series carry their own job.
@@ -161,3 +176,6 @@ pub fn series(store: &Store, metric: &str) -> SeriesResponse {
         series,
     }
 }
+
+#[cfg(test)]
+mod tests;

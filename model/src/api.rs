@@ -119,6 +119,149 @@ pub struct GpusResponse {
     pub nodes: usize,
 }
 
+/// One point of a chart: event time, Unix milliseconds, and the value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChartPoint {
+    pub unix_ms: i64,
+    pub value: f64,
+}
+
+/// A series over the store's window, resampled to at most a few hundred points (the
+/// mean of each step).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Chart {
+    /// `utilization`, `memory`, `power`, `nvlink`, `pcie`, `cpu`, `iowait`, `disk`,
+    /// `network`.
+    pub name: String,
+    /// `1` (a 0..1 share), `By`, `W`, `By/s`.
+    pub unit: String,
+    pub points: Vec<ChartPoint>,
+}
+
+impl Chart {
+    /// The newest value.
+    pub fn last(&self) -> Option<f64> {
+        self.points.last().map(|p| p.value)
+    }
+
+    /// The largest value, 0 for none.
+    pub fn max(&self) -> f64 {
+        self.points.iter().map(|p| p.value).fold(0.0, f64::max)
+    }
+}
+
+/// A process holding memory on a GPU, from `gpuwatch.gpu.process.memory.usage`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessView {
+    pub pid: String,
+    /// `process.executable.name`.
+    pub name: Option<String>,
+    pub memory_bytes: f64,
+    pub job: Option<String>,
+    pub team: Option<String>,
+    pub last_seen_unix_ms: i64,
+}
+
+/// `GET /api/v1/gpu?node=NODE&id=UUID&since=15m` body: one GPU's newest values, its
+/// charts over the window (utilization, memory, power, NVLink and PCIe bytes/s in both
+/// directions together) and its processes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuDetailResponse {
+    pub gpu: GpuView,
+    pub charts: Vec<Chart>,
+    /// Processes seen in the newest minute of the GPU's data, most memory first.
+    pub processes: Vec<ProcessView>,
+}
+
+/// A node's host, as `/api/v1/nodes` lists it: the newest values, rates over the two
+/// newest points of the counters, and charts over the store's window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub node: String,
+    /// Event time of the node's newest point, Unix milliseconds.
+    pub last_seen_unix_ms: i64,
+    /// GPUs the node reports.
+    pub gpus: usize,
+    /// Host-wide CPU share by mode, 0..1 (`system.cpu.utilization`).
+    pub cpu_user: Option<f64>,
+    pub cpu_system: Option<f64>,
+    pub cpu_iowait: Option<f64>,
+    pub cpu_idle: Option<f64>,
+    pub cpu_steal: Option<f64>,
+    pub memory_used_bytes: Option<f64>,
+    /// Used plus free plus cached.
+    pub memory_total_bytes: Option<f64>,
+    /// Summed over devices, bytes/s.
+    pub disk_read_bytes_per_second: Option<f64>,
+    pub disk_write_bytes_per_second: Option<f64>,
+    /// The busiest device's share of time busy, 0..1 (from `system.disk.io_time`).
+    pub disk_busy: Option<f64>,
+    /// Summed over interfaces, bytes/s.
+    pub network_rx_bytes_per_second: Option<f64>,
+    pub network_tx_bytes_per_second: Option<f64>,
+    /// `cpu` (busy share: 1 - idle), `iowait`, `disk` (read + write bytes/s),
+    /// `network` (receive + transmit bytes/s).
+    pub charts: Vec<Chart>,
+}
+
+impl NodeView {
+    /// The share of CPU time not idle.
+    pub fn cpu_busy(&self) -> Option<f64> {
+        self.cpu_idle.map(|idle| (1.0 - idle).clamp(0.0, 1.0))
+    }
+}
+
+/// `GET /api/v1/nodes` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodesResponse {
+    /// Sorted by name.
+    pub nodes: Vec<NodeView>,
+    pub newest_point_unix_ms: Option<i64>,
+}
+
+/// p50, p95 and p99 of a latency distribution, seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// One drift score of a model against its reference window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftScore {
+    /// The feature, `prediction`, or the latency metric.
+    pub feature: String,
+    /// `psi`, `js`, `ks` or `wasserstein`.
+    pub method: String,
+    pub value: f64,
+}
+
+/// One served model, as `/api/v1/inference` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// `gen_ai.request.model`, else `gpuwatch.model`.
+    pub model: String,
+    /// Requests per second over the window (hosts summed), from the request-duration
+    /// histogram (`gen_ai.server.request.duration`, else `gpuwatch.inference.duration`).
+    pub requests_per_second: Option<f64>,
+    /// Request latency over the window.
+    pub latency: Quantiles,
+    /// Time to first token over the window (LLMs only).
+    pub time_to_first_token: Quantiles,
+    /// Every drift score with enough data, whether it crosses a threshold or not.
+    pub drift: Vec<DriftScore>,
+}
+
+/// `GET /api/v1/inference` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InferenceResponse {
+    /// The latency window, e.g. `5m`.
+    pub window: String,
+    /// Sorted by model name.
+    pub models: Vec<ModelSummary>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 //! and the alerts (~100 firing, 16 resolved), which also recomputes the state badges
 //! and regroups, filters and sorts the rows ("fetch + render"). Prints the mean and p99
 //! time per frame, then the process's peak RSS (VmHWM), which holds the dashboard's
-//! state for those GPUs.
+//! state for those GPUs and the data of every other view: the 128 nodes' hosts with
+//! sparklines, a dozen models, the cost by team, job and node, and one GPU's detail
+//! (five charts of 240 points) — the TUI process's peak with 1,024 GPUs.
 //!
 //! `cargo bench -p gpuwatch-tui --bench render` (a plain `main`, no harness).
 
@@ -11,9 +13,13 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 
-use gpuwatch_model::api::{AlertsResponse, GpuView, GpusResponse};
+use gpuwatch_model::api::{
+    AlertsResponse, Chart, ChartPoint, CostResponse, CostRow, DriftScore, GpuDetailResponse,
+    GpuView, GpusResponse, InferenceResponse, ModelSummary, NodeView, NodesResponse, ProcessView,
+    Quantiles,
+};
 use gpuwatch_model::{Alert, AlertKind, AlertState, Severity, Timestamp};
-use gpuwatch_tui::{render, App, Event, Key};
+use gpuwatch_tui::{render, App, CostBreakdown, Event, GpuRef, Key};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
@@ -124,6 +130,127 @@ fn alerts() -> AlertsResponse {
     AlertsResponse { alerts }
 }
 
+/// `n` points 20 s apart up to the fixed now, wavy.
+fn chart(name: &str, n: usize, scale: f64) -> Chart {
+    let points = (0..n)
+        .map(|i| ChartPoint {
+            unix_ms: NOW_UNIX_MS - (n - i) as i64 * 20_000,
+            value: scale * (0.5 + 0.5 * ((i as f64) / 7.0).sin()),
+        })
+        .collect();
+    Chart {
+        name: name.into(),
+        unit: "1".into(),
+        points,
+    }
+}
+
+/// Every node's host, with the four sparklines `/api/v1/nodes` sends.
+fn hosts() -> NodesResponse {
+    let nodes = (0..NODES)
+        .map(|n| NodeView {
+            node: format!("node-{n:03}"),
+            last_seen_unix_ms: NOW_UNIX_MS - 1_000,
+            gpus: GPUS_PER_NODE,
+            cpu_user: Some(0.3),
+            cpu_system: Some(0.05),
+            cpu_iowait: Some(if n % 17 == 0 { 0.4 } else { 0.01 }),
+            cpu_idle: Some(0.6),
+            cpu_steal: Some(0.0),
+            memory_used_bytes: Some(400.0 * GIB),
+            memory_total_bytes: Some(1024.0 * GIB),
+            disk_read_bytes_per_second: Some(3e8),
+            disk_write_bytes_per_second: Some(3e7),
+            disk_busy: Some(0.3),
+            network_rx_bytes_per_second: Some(9e9),
+            network_tx_bytes_per_second: Some(4e9),
+            charts: vec![
+                chart("cpu", 48, 1.0),
+                chart("iowait", 48, 0.1),
+                chart("disk", 48, 3e8),
+                chart("network", 48, 9e9),
+            ],
+        })
+        .collect();
+    NodesResponse {
+        nodes,
+        newest_point_unix_ms: Some(NOW_UNIX_MS - 1_000),
+    }
+}
+
+fn models() -> InferenceResponse {
+    let q = Quantiles {
+        p50: Some(0.05),
+        p95: Some(0.2),
+        p99: Some(0.4),
+    };
+    let models = (0..12)
+        .map(|m| ModelSummary {
+            model: format!("model-{m:02}"),
+            requests_per_second: Some(100.0 + m as f64),
+            latency: q,
+            time_to_first_token: q,
+            drift: vec![DriftScore {
+                feature: "prediction".into(),
+                method: "psi".into(),
+                value: 0.02 * m as f64,
+            }],
+        })
+        .collect();
+    InferenceResponse {
+        window: "5m".into(),
+        models,
+    }
+}
+
+fn spend() -> CostBreakdown {
+    let rows = |prefix: &str, n: usize| {
+        (0..n)
+            .map(|i| CostRow {
+                key: format!("{prefix}-{i}"),
+                gpus: 8,
+                cost_usd: 32.0,
+                idle_cost_usd: (i % 5) as f64,
+                waste_share: (i % 5) as f64 / 32.0,
+                burn_usd_per_hour: 32.0,
+                idle_burn_usd_per_hour: (i % 5) as f64,
+                ..CostRow::default()
+            })
+            .collect::<Vec<_>>()
+    };
+    let response = |by: &str, rows: Vec<CostRow>| CostResponse {
+        window: "1h".into(),
+        by: by.into(),
+        total: CostRow::default(),
+        rows,
+    };
+    CostBreakdown {
+        by_team: response("team", rows("team", 8)),
+        by_job: response("job", rows("job", 64)),
+        by_node: response("node", rows("node", NODES)),
+    }
+}
+
+fn detail(gpu: &GpuRef) -> GpuDetailResponse {
+    GpuDetailResponse {
+        gpu: GpuView {
+            node: gpu.node.clone(),
+            id: gpu.id.clone(),
+            ..GpuView::default()
+        },
+        charts: ["utilization", "memory", "power", "nvlink", "pcie"]
+            .iter()
+            .map(|name| chart(name, 240, 1.0))
+            .collect(),
+        processes: vec![ProcessView {
+            pid: "4242".into(),
+            name: Some("python".into()),
+            memory_bytes: 60.0 * GIB,
+            ..ProcessView::default()
+        }],
+    }
+}
+
 struct Case {
     name: &'static str,
     width: u16,
@@ -200,7 +327,32 @@ fn main() {
             height: 48,
             keys: "2",
         },
+        Case {
+            name: "160x48 Nodes tab",
+            width: 160,
+            height: 48,
+            keys: "3",
+        },
+        Case {
+            name: "160x48 Inference tab",
+            width: 160,
+            height: 48,
+            keys: "4",
+        },
+        Case {
+            name: "160x48 Cost tab",
+            width: 160,
+            height: 48,
+            keys: "5",
+        },
+        Case {
+            name: "160x48 GPU detail",
+            width: 160,
+            height: 48,
+            keys: "j\n",
+        },
     ];
+    let (hosts, models, spend) = (hosts(), models(), spend());
     println!(
         "{} GPUs ({NODES} nodes × {GPUS_PER_NODE}), {FRAMES} frames after {WARMUP} warm-up, \
          ms per frame",
@@ -226,15 +378,39 @@ fn main() {
             result: Ok(alerts()),
             at_unix_ms: NOW_UNIX_MS,
         });
+        app.update(Event::Nodes {
+            result: Ok(hosts.clone()),
+            at_unix_ms: NOW_UNIX_MS,
+        });
+        app.update(Event::Inference {
+            result: Ok(models.clone()),
+            at_unix_ms: NOW_UNIX_MS,
+        });
+        app.update(Event::Cost {
+            result: Ok(spend.clone()),
+            at_unix_ms: NOW_UNIX_MS,
+        });
         for key in keys_of(case.keys) {
             app.update(Event::Key(key));
         }
+        // The detail view, after each step to another GPU, gets its charts.
+        let give_detail = |app: &mut App| {
+            if let Some(gpu) = app.wants().detail {
+                let data = detail(&gpu);
+                app.update(Event::Detail {
+                    gpu,
+                    result: Ok(data),
+                    at_unix_ms: NOW_UNIX_MS,
+                });
+            }
+        };
 
         // Key presses that change nothing but the highlight: draw only.
         let mut render_times = Vec::with_capacity(FRAMES);
         for frame in 0..WARMUP + FRAMES {
             let key = if frame % 50 < 25 { Key::Down } else { Key::Up };
             app.update(Event::Key(key));
+            give_detail(&mut app);
             buf.reset();
             let start = Instant::now();
             render(&app, NOW_UNIX_MS, area, &mut buf);
@@ -272,5 +448,8 @@ fn main() {
             case.name
         );
     }
-    println!("peak RSS (VmHWM): {}", peak_rss());
+    println!(
+        "peak RSS (VmHWM), 1,024 GPUs and every view's data: {}",
+        peak_rss()
+    );
 }

@@ -4,98 +4,41 @@
 //! loop redraws on new data or input and at no other time.
 
 mod alert_list;
+mod detail;
+mod event;
+mod fetched;
+mod mouse;
+mod prompt;
+mod tab;
 mod view;
 
-use gpuwatch_model::api::{AlertsResponse, CostRow, GpuView, GpusResponse};
+use gpuwatch_model::api::{
+    AlertsResponse, CostRow, GpuView, GpusResponse, InferenceResponse, NodesResponse,
+};
 
 use crate::filter::Filter;
 use crate::gpu_state::{self, GpuState, StateIndex};
 use crate::sort::Sort;
+use crate::source::{CostBreakdown, GpuRef};
 use crate::ui;
 
 pub(crate) use alert_list::{changed_unix_ms, AlertList};
+pub(crate) use detail::{touches, Detail};
+pub use event::{Event, Key, Mouse, MouseKind};
+pub(crate) use fetched::{Fetched, Scroll};
+pub(crate) use tab::Tab;
 use view::Folds;
 pub(crate) use view::{NodeGroup, RowRef};
 
-/// A key press, reduced to what the dashboard reacts to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
-    Up,
-    Down,
-    Left,
-    Right,
-    PageUp,
-    PageDown,
-    Home,
-    End,
-    Enter,
-    Backspace,
-    Esc,
-    Tab,
-    BackTab,
-    /// A character typed without Ctrl.
-    Char(char),
-    /// A character typed with Ctrl held.
-    Ctrl(char),
-    Other,
-}
-
-impl From<crossterm::event::KeyEvent> for Key {
-    fn from(ev: crossterm::event::KeyEvent) -> Self {
-        use crossterm::event::{KeyCode, KeyModifiers};
-        match ev.code {
-            KeyCode::Up => Key::Up,
-            KeyCode::Down => Key::Down,
-            KeyCode::Left => Key::Left,
-            KeyCode::Right => Key::Right,
-            KeyCode::PageUp => Key::PageUp,
-            KeyCode::PageDown => Key::PageDown,
-            KeyCode::Home => Key::Home,
-            KeyCode::End => Key::End,
-            KeyCode::Enter => Key::Enter,
-            KeyCode::Backspace => Key::Backspace,
-            KeyCode::Esc => Key::Esc,
-            KeyCode::Tab => Key::Tab,
-            KeyCode::BackTab => Key::BackTab,
-            KeyCode::Char(c) if ev.modifiers.contains(KeyModifiers::CONTROL) => Key::Ctrl(c),
-            KeyCode::Char(c) => Key::Char(c),
-            _ => Key::Other,
-        }
-    }
-}
-
-/// Everything that can change the dashboard.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    Key(Key),
-    /// The outcome of one fetch, and when (wall clock, Unix ms) it completed.
-    Data {
-        result: Result<GpusResponse, String>,
-        at_unix_ms: i64,
-    },
-    /// The outcome of one alerts fetch (made alongside the GPUs'), and when it
-    /// completed. A failure leaves the GPUs as they are.
-    Alerts {
-        result: Result<AlertsResponse, String>,
-        at_unix_ms: i64,
-    },
-    /// The cluster's burn rate from the newest fetch, when the source prices GPUs.
-    Burn(Option<CostRow>),
-    /// The terminal's new size.
-    Resize {
-        width: u16,
-        height: u16,
-    },
-}
-
-/// The view on screen: `Tab`, `1` and `2` switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Tab {
-    /// The GPU table, grouped by node.
-    #[default]
-    Gpus,
-    /// Firing alerts, then recently resolved ones.
-    Alerts,
+/// What the loop should fetch besides the GPUs, the alerts and the burn: what the
+/// view on screen shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wants {
+    pub nodes: bool,
+    pub inference: bool,
+    pub cost: bool,
+    /// The GPU whose detail view is open.
+    pub detail: Option<GpuRef>,
 }
 
 /// What the keys do now.
@@ -145,9 +88,8 @@ pub struct App {
     pub(crate) last_ok_fetch_unix_ms: Option<i64>,
     /// A paused dashboard keeps showing the data it has and holds back new data.
     pub(crate) paused: bool,
-    /// The newest GPU data and alerts that arrived while paused.
-    held: Option<Event>,
-    held_alerts: Option<Event>,
+    /// The newest data of each kind that arrived while paused.
+    held: Vec<Event>,
     /// The cluster's burn now ($/h, and its idle part), when the source prices GPUs.
     pub(crate) burn: Option<CostRow>,
     pub(crate) filter: Filter,
@@ -155,6 +97,20 @@ pub struct App {
     folds: Folds,
     pub(crate) mode: Mode,
     pub(crate) should_quit: bool,
+    /// The Nodes tab's data and scroll.
+    pub(crate) hosts: Fetched<NodesResponse>,
+    pub(crate) hosts_scroll: Scroll,
+    /// The Inference tab's data and scroll.
+    pub(crate) models: Fetched<InferenceResponse>,
+    pub(crate) models_scroll: Scroll,
+    /// The Cost tab's data.
+    pub(crate) cost: Fetched<CostBreakdown>,
+    /// The GPU whose detail view is open, over the tab.
+    pub(crate) detail: Option<Detail>,
+    /// Collectors that failed while others answered.
+    pub(crate) partial: Vec<String>,
+    /// Failed fetches in a row and the wait before the next, while the source is down.
+    pub(crate) reconnect: Option<(u32, u64)>,
 }
 
 impl App {
@@ -177,14 +133,31 @@ impl App {
             last_error: None,
             last_ok_fetch_unix_ms: None,
             paused: false,
-            held: None,
-            held_alerts: None,
+            held: Vec::new(),
             burn: None,
             filter: Filter::default(),
             sort: Sort::default(),
             folds: Folds::default(),
             mode: Mode::Table,
             should_quit: false,
+            hosts: Fetched::default(),
+            hosts_scroll: Scroll::default(),
+            models: Fetched::default(),
+            models_scroll: Scroll::default(),
+            cost: Fetched::default(),
+            detail: None,
+            partial: Vec::new(),
+            reconnect: None,
+        }
+    }
+
+    /// What to fetch for the view on screen.
+    pub fn wants(&self) -> Wants {
+        Wants {
+            nodes: self.tab == Tab::Nodes,
+            inference: self.tab == Tab::Inference,
+            cost: self.tab == Tab::Cost,
+            detail: self.detail.as_ref().map(|d| d.gpu.clone()),
         }
     }
 
@@ -225,70 +198,125 @@ impl App {
                 Mode::Filter { .. } => self.on_filter_key(key),
                 Mode::Help => self.on_help_key(key),
             },
-            Event::Data { .. } if self.paused => {
-                self.held = Some(ev);
-                false
-            }
-            Event::Alerts { .. } if self.paused => {
-                self.held_alerts = Some(ev);
-                false
-            }
-            // Paused, the screen stays as it was; the next fetch after resuming brings it.
-            Event::Burn(_) if self.paused => false,
-            Event::Burn(burn) => {
-                let changed = self.burn != burn;
-                self.burn = burn;
-                changed
-            }
-            Event::Data { result, at_unix_ms } => self.on_data(result, at_unix_ms),
-            Event::Alerts { result, at_unix_ms } => self.on_alerts(result, at_unix_ms),
+            Event::Mouse(mouse) => self.on_mouse(mouse),
             Event::Resize { height, .. } => {
                 self.visible_rows = ui::table_body_rows(height).max(1);
                 self.keep_selection_visible();
                 self.alerts.keep_selection_visible(self.visible_rows);
                 true
             }
+            // Paused, the screen stays as it was; resuming shows the newest of each kind.
+            _ if self.paused => {
+                let kind = std::mem::discriminant(&ev);
+                self.held
+                    .retain(|held| std::mem::discriminant(held) != kind);
+                self.held.push(ev);
+                false
+            }
+            Event::Burn(burn) => {
+                let changed = self.burn != burn;
+                self.burn = burn;
+                changed
+            }
+            Event::Data { result, at_unix_ms } => {
+                if result.is_ok() {
+                    self.reconnect = None;
+                }
+                self.on_data(result, at_unix_ms)
+            }
+            Event::Alerts { result, at_unix_ms } => self.on_alerts(result, at_unix_ms),
+            Event::Nodes { result, at_unix_ms } => {
+                let changed = self.hosts.set(result, at_unix_ms);
+                let len = self.hosts.data.as_ref().map_or(0, |d| d.nodes.len());
+                let selected = self.hosts_scroll.selected;
+                self.hosts_scroll.select(selected, len, self.list_rows());
+                changed
+            }
+            Event::Inference { result, at_unix_ms } => {
+                let changed = self.models.set(result, at_unix_ms);
+                let len = self.models.data.as_ref().map_or(0, |d| d.models.len());
+                let selected = self.models_scroll.selected;
+                self.models_scroll.select(selected, len, self.list_rows());
+                changed
+            }
+            Event::Cost { result, at_unix_ms } => self.cost.set(result, at_unix_ms),
+            Event::Detail {
+                gpu,
+                result,
+                at_unix_ms,
+            } => match &mut self.detail {
+                Some(detail) if detail.gpu == gpu => detail.data.set(result, at_unix_ms),
+                // A late answer for a GPU no longer on screen.
+                _ => false,
+            },
+            Event::Partial(failures) => {
+                let changed = self.partial != failures;
+                self.partial = failures;
+                changed
+            }
+            Event::Reconnecting {
+                attempt,
+                retry_in_ms,
+            } => {
+                let changed = self.reconnect != Some((attempt, retry_in_ms));
+                self.reconnect = Some((attempt, retry_in_ms));
+                changed
+            }
         }
+    }
+
+    /// Rows of a tab's list below its title row.
+    pub(crate) fn list_rows(&self) -> usize {
+        self.visible_rows
     }
 
     /// Keys of both tabs, then those of the tab on screen.
     fn on_table_key(&mut self, key: Key) -> bool {
         match key {
             Key::Char('q') | Key::Ctrl('c') => self.should_quit = true,
-            Key::Tab | Key::BackTab => {
-                self.tab = match self.tab {
-                    Tab::Gpus => Tab::Alerts,
-                    Tab::Alerts => Tab::Gpus,
-                }
+            Key::Tab => return self.show(self.tab.next()),
+            Key::BackTab => return self.show(self.tab.previous()),
+            Key::Char(c) if Tab::from_digit(c).is_some() => {
+                return Tab::from_digit(c).is_some_and(|tab| self.show(tab))
             }
-            Key::Char('1') => return self.show(Tab::Gpus),
-            Key::Char('2') => return self.show(Tab::Alerts),
             Key::Char('?') => self.mode = Mode::Help,
             Key::Char('p') => {
                 self.paused = !self.paused;
                 if !self.paused {
-                    for held in [self.held.take(), self.held_alerts.take()]
-                        .into_iter()
-                        .flatten()
-                    {
+                    for held in std::mem::take(&mut self.held) {
                         self.update(held);
                     }
                 }
             }
+            _ if self.detail.is_some() => return self.on_detail_key(key),
             _ => {
+                let rows = self.list_rows();
                 return match self.tab {
                     Tab::Gpus => self.on_gpus_key(key),
                     Tab::Alerts => self.on_alerts_key(key),
-                }
+                    Tab::Nodes if key == Key::Esc => self.show(Tab::Gpus),
+                    Tab::Nodes => {
+                        let len = self.hosts.data.as_ref().map_or(0, |d| d.nodes.len());
+                        self.hosts_scroll.on_key(key, len, rows)
+                    }
+                    Tab::Inference if key == Key::Esc => self.show(Tab::Gpus),
+                    Tab::Inference => {
+                        let len = self.models.data.as_ref().map_or(0, |d| d.models.len());
+                        self.models_scroll.on_key(key, len, rows)
+                    }
+                    Tab::Cost if key == Key::Esc => self.show(Tab::Gpus),
+                    Tab::Cost => false,
+                };
             }
         }
         true
     }
 
-    /// Switches to `tab`; false when it is on screen already.
-    fn show(&mut self, tab: Tab) -> bool {
-        let changed = self.tab != tab;
+    /// Switches to `tab`, closing a GPU's detail view; false when nothing changes.
+    pub(crate) fn show(&mut self, tab: Tab) -> bool {
+        let changed = self.tab != tab || self.detail.is_some();
         self.tab = tab;
+        self.detail = None;
         changed
     }
 
@@ -312,8 +340,7 @@ impl App {
             Key::PageDown => self.select(self.selected.saturating_add(page)),
             Key::Home | Key::Char('g') => self.select(0),
             Key::End | Key::Char('G') => self.select(usize::MAX),
-            // Enter on a GPU's row is kept for its detail view.
-            Key::Enter if self.selected_gpu().is_some() => return false,
+            Key::Enter if self.selected_gpu().is_some() => return self.open_detail(),
             Key::Enter | Key::Char(' ') => self.fold_selected(None),
             Key::Left | Key::Char('h') => self.fold_selected(Some(true)),
             Key::Right | Key::Char('l') => self.fold_selected(Some(false)),
@@ -330,47 +357,6 @@ impl App {
                     error: None,
                 }
             }
-            _ => return false,
-        }
-        true
-    }
-
-    fn on_filter_key(&mut self, key: Key) -> bool {
-        let Mode::Filter { input, error } = &mut self.mode else {
-            return false;
-        };
-        match key {
-            Key::Ctrl('c') => self.should_quit = true,
-            Key::Esc => self.mode = Mode::Table,
-            Key::Enter => match Filter::parse(input) {
-                Ok(filter) => {
-                    self.mode = Mode::Table;
-                    self.set_filter(filter);
-                }
-                // The filter in force stays; the prompt stays open to fix the text.
-                Err(e) => *error = Some(e.to_string()),
-            },
-            Key::Char(c) => {
-                input.push(c);
-                *error = None;
-            }
-            Key::Backspace => {
-                input.pop();
-                *error = None;
-            }
-            Key::Ctrl('u') => {
-                input.clear();
-                *error = None;
-            }
-            _ => return false,
-        }
-        true
-    }
-
-    fn on_help_key(&mut self, key: Key) -> bool {
-        match key {
-            Key::Ctrl('c') => self.should_quit = true,
-            Key::Char('?') | Key::Char('q') | Key::Esc | Key::Enter => self.mode = Mode::Table,
             _ => return false,
         }
         true
@@ -484,7 +470,7 @@ impl App {
     }
 
     /// Selects row `index`, clamped to the rows there are, and scrolls it into view.
-    fn select(&mut self, index: usize) {
+    pub(crate) fn select(&mut self, index: usize) {
         self.selected = index.min(self.rows.len().saturating_sub(1));
         self.keep_selection_visible();
     }

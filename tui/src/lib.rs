@@ -4,8 +4,10 @@
 //! state badge from the firing alerts, job, team) under a row per node that folds,
 //! sorted by any column and filtered with a small language (`util<5 node=node-0*
 //! state=idle`), with cluster totals and firing alerts above and the data's age and
-//! source below; a second tab lists the alerts. The data comes from a [`Source`]: a
-//! collector's JSON API ([`HttpSource`], `GET /api/v1/gpus` and `/api/v1/alerts`) or
+//! source below; Enter shows one GPU in detail (charts, processes, alerts). Other tabs
+//! list the alerts, the nodes' hosts (CPU, iowait, disks, network), the served models
+//! (latency, drift) and the cost. The data comes from a [`Source`]: a collector's JSON
+//! API ([`HttpSource`], `GET /api/v1/...`), several merged ([`MultiSource`]), or
 //! functions in the same process ([`FnSource`], for `gpuwatch up` and `demo`). This
 //! crate knows the collector only through `gpuwatch_model`.
 //!
@@ -27,7 +29,10 @@ mod sort;
 mod source;
 mod ui;
 
-pub use app::{App, Event, Key};
-pub use run::{run, TuiError, DEFAULT_REFRESH};
-pub use source::{AlertsFn, FnSource, HttpSource, Source, SourceError, HTTP_TIMEOUT};
+pub use app::{App, Event, Key, Mouse, MouseKind, Wants};
+pub use run::{run, run_with, Options, TuiError, DEFAULT_REFRESH};
+pub use source::{
+    AlertsFn, BurnFn, CostBreakdown, DetailFn, FnSource, GpuRef, HttpSource, MultiSource, Source,
+    SourceError, ViewFn, HTTP_TIMEOUT,
+};
 pub use ui::{render, MIN_HEIGHT, MIN_WIDTH};

@@ -1,6 +1,9 @@
-//! The terminal loop: set up the terminal, then one `select!` over keys and fetched
-//! data, feeding [`App::update`] and redrawing only when it says the screen changed
-//! (new data, a key, a resize: no timer redraws); restore the terminal on every way out.
+//! The terminal loop: set up the terminal, then one `select!` over keys, the mouse and
+//! fetched data, feeding [`App::update`] and redrawing only when it says the screen
+//! changed (new data, a key, a resize: no timer redraws); restore the terminal on every
+//! way out. A failing source is retried with a growing wait (`backoff`).
+
+mod backoff;
 
 use std::io;
 use std::sync::Arc;
@@ -12,9 +15,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::app::{App, Event};
+use crate::app::{App, Event, Mouse, Wants};
 use crate::source::Source;
 use crate::ui;
+use backoff::Backoff;
 
 /// The refresh interval when the caller has no opinion.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(1);
@@ -31,9 +35,41 @@ pub enum TuiError {
     Input(#[source] io::Error),
 }
 
+/// How the dashboard runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Fetch this often.
+    pub refresh: Duration,
+    /// Capture the mouse: click a tab or a row, scroll with the wheel. Off, the
+    /// terminal keeps its own selection and scrollback.
+    pub mouse: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            refresh: DEFAULT_REFRESH,
+            mouse: false,
+        }
+    }
+}
+
 /// Runs the dashboard on this terminal until the user quits (q, Esc, Ctrl-C) or the
 /// process gets SIGTERM or SIGHUP. Fetches from `source` every `refresh`.
 pub async fn run(source: Arc<dyn Source>, refresh: Duration) -> Result<(), TuiError> {
+    run_with(
+        source,
+        Options {
+            refresh,
+            mouse: false,
+        },
+    )
+    .await
+}
+
+/// [`run`] with every option.
+pub async fn run_with(source: Arc<dyn Source>, options: Options) -> Result<(), TuiError> {
+    let refresh = options.refresh;
     // `try_init` installs a panic hook that restores the terminal before the panic
     // message is printed.
     let mut terminal = match ratatui::try_init() {
@@ -43,6 +79,12 @@ pub async fn run(source: Arc<dyn Source>, refresh: Duration) -> Result<(), TuiEr
             return Err(TuiError::Init(e));
         }
     };
+    if options.mouse {
+        if let Err(e) = crossterm::execute!(io::stdout(), crossterm::event::EnableMouseCapture) {
+            ratatui::restore();
+            return Err(TuiError::Init(e));
+        }
+    }
     let result = match terminal.size() {
         Ok(size) => {
             let draw = |app: &App| {
@@ -61,6 +103,10 @@ pub async fn run(source: Arc<dyn Source>, refresh: Duration) -> Result<(), TuiEr
         }
         Err(e) => Err(TuiError::Init(e)),
     };
+    if options.mouse {
+        // Best effort: the terminal is being restored anyway.
+        let _ = crossterm::execute!(io::stdout(), crossterm::event::DisableMouseCapture);
+    }
     ratatui::restore();
     result
 }
@@ -86,7 +132,9 @@ where
         source,
         tx: data_tx,
         in_flight: None,
+        wants: None,
     };
+    let mut backoff = Backoff::new(refresh.max(MIN_REFRESH));
     let mut fetch_timer = tokio::time::interval(refresh.max(MIN_REFRESH));
     fetch_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut termination = Termination::new();
@@ -108,6 +156,13 @@ where
             maybe = input.next() => match maybe {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                     dirty |= app.update(Event::Key(key.into()));
+                    fetcher.start_if_new(app.wants());
+                }
+                Some(Ok(TermEvent::Mouse(mouse))) => {
+                    if let Some(mouse) = Mouse::from_crossterm(mouse) {
+                        dirty |= app.update(Event::Mouse(mouse));
+                        fetcher.start_if_new(app.wants());
+                    }
                 }
                 Some(Ok(TermEvent::Resize(width, height))) => {
                     dirty |= app.update(Event::Resize { width, height });
@@ -118,38 +173,86 @@ where
                 None => break Ok(()),
             },
             Some(ev) = data_rx.recv() => {
-                dirty |= app.update(ev);
+                dirty |= on_fetched(&mut app, &mut backoff, ev);
                 // The GPUs and the alerts of one fetch arrive together: one frame.
                 while let Ok(ev) = data_rx.try_recv() {
-                    dirty |= app.update(ev);
+                    dirty |= on_fetched(&mut app, &mut backoff, ev);
                 }
             }
-            _ = fetch_timer.tick() => fetcher.start(),
+            _ = fetch_timer.tick() => {
+                if backoff.ready(tokio::time::Instant::now()) {
+                    fetcher.start(app.wants());
+                }
+            }
         }
     };
     fetcher.stop();
     result
 }
 
-/// Runs at most one fetch (GPUs and alerts) at a time, each in its own task, so a slow
-/// collector delays data and never keys.
+/// Feeds one fetched event to the app, and the GPUs' outcome to the backoff: a failure
+/// delays the next try and says so.
+fn on_fetched(app: &mut App, backoff: &mut Backoff, ev: Event) -> bool {
+    let failed = match &ev {
+        Event::Data { result, .. } => Some(result.is_err()),
+        _ => None,
+    };
+    let mut dirty = app.update(ev);
+    match failed {
+        Some(true) => {
+            let (attempt, wait) = backoff.failed(tokio::time::Instant::now());
+            let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            dirty |= app.update(Event::Reconnecting {
+                attempt,
+                retry_in_ms,
+            });
+        }
+        Some(false) => backoff.succeeded(),
+        None => {}
+    }
+    dirty
+}
+
+/// Runs at most one fetch (GPUs, alerts, burn, and what the view on screen wants) at
+/// a time, each in its own task, so a slow collector delays data and never keys.
 struct Fetcher {
     source: Arc<dyn Source>,
     tx: mpsc::Sender<Event>,
     in_flight: Option<JoinHandle<()>>,
+    /// What the latest fetch was for.
+    wants: Option<Wants>,
 }
 
 impl Fetcher {
-    fn start(&mut self) {
+    /// Fetches at once when the view now wants something the last fetch did not
+    /// bring (another tab, a GPU's detail), rather than at the next tick.
+    fn start_if_new(&mut self, wants: Wants) {
+        let new = |w: &Wants| {
+            (w.nodes && !self.wants.as_ref().is_some_and(|x| x.nodes))
+                || (w.inference && !self.wants.as_ref().is_some_and(|x| x.inference))
+                || (w.cost && !self.wants.as_ref().is_some_and(|x| x.cost))
+                || (w.detail.is_some() && self.wants.as_ref().map(|x| &x.detail) != Some(&w.detail))
+        };
+        if new(&wants) {
+            self.start(wants);
+        }
+    }
+
+    fn start(&mut self, wants: Wants) {
         if self.in_flight.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
+        self.wants = Some(wants.clone());
         let source = Arc::clone(&self.source);
         let tx = self.tx.clone();
         self.in_flight = Some(tokio::spawn(async move {
-            // Both at once; a failed alerts read leaves the GPUs alone.
-            let (gpus, alerts, burn) =
-                futures::join!(source.fetch(), source.fetch_alerts(), source.fetch_burn());
+            // All at once; a failed alerts read leaves the GPUs alone.
+            let (gpus, alerts, burn, extra) = futures::join!(
+                source.fetch(),
+                source.fetch_alerts(),
+                source.fetch_burn(),
+                fetch_wanted(source.as_ref(), wants)
+            );
             let gpus = gpus.map_err(|e| {
                 tracing::debug!(error = %e, "fetch failed");
                 e.to_string()
@@ -170,7 +273,9 @@ impl Fetcher {
             };
             // The burn is extra: a collector without a cost ledger simply shows none.
             let burn = Event::Burn(burn.ok().flatten());
-            for ev in [data, alerts, burn] {
+            let partial = Event::Partial(source.partial_failures());
+            let extra = extra.into_iter().map(|make| make(at_unix_ms));
+            for ev in [data, alerts, burn, partial].into_iter().chain(extra) {
                 if tx.send(ev).await.is_err() {
                     break;
                 }
@@ -183,6 +288,66 @@ impl Fetcher {
             handle.abort();
         }
     }
+}
+
+/// An event waiting for the time its fetch completed.
+type Pending = Box<dyn FnOnce(i64) -> Event + Send>;
+
+/// The fetches of `wants`, made together; their events.
+async fn fetch_wanted(source: &dyn Source, wants: Wants) -> Vec<Pending> {
+    let text = |e: crate::source::SourceError| e.to_string();
+    let nodes = async {
+        match wants.nodes {
+            true => Some(source.fetch_nodes().await.map_err(text)),
+            false => None,
+        }
+    };
+    let inference = async {
+        match wants.inference {
+            true => Some(source.fetch_inference().await.map_err(text)),
+            false => None,
+        }
+    };
+    let cost = async {
+        match wants.cost {
+            true => Some(source.fetch_cost().await.map_err(text)),
+            false => None,
+        }
+    };
+    let detail = async {
+        match wants.detail {
+            Some(gpu) => Some((gpu.clone(), source.fetch_detail(gpu).await.map_err(text))),
+            None => None,
+        }
+    };
+    let (nodes, inference, cost, detail) = futures::join!(nodes, inference, cost, detail);
+    let mut out: Vec<Pending> = Vec::new();
+    if let Some(result) = nodes {
+        out.push(Box::new(move |at_unix_ms| Event::Nodes {
+            result,
+            at_unix_ms,
+        }));
+    }
+    if let Some(result) = inference {
+        out.push(Box::new(move |at_unix_ms| Event::Inference {
+            result,
+            at_unix_ms,
+        }));
+    }
+    if let Some(result) = cost {
+        out.push(Box::new(move |at_unix_ms| Event::Cost {
+            result,
+            at_unix_ms,
+        }));
+    }
+    if let Some((gpu, result)) = detail {
+        out.push(Box::new(move |at_unix_ms| Event::Detail {
+            gpu,
+            result,
+            at_unix_ms,
+        }));
+    }
+    out
 }
 
 /// SIGTERM and SIGHUP end the dashboard like `q`, so the terminal is restored. (Ctrl-C
@@ -224,140 +389,4 @@ impl Termination {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::{FnSource, SourceError};
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use gpuwatch_model::api::{AlertsResponse, GpuView, GpusResponse};
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
-
-    fn one_gpu() -> GpusResponse {
-        GpusResponse {
-            gpus: vec![GpuView {
-                node: "node-42".into(),
-                id: "GPU-42".into(),
-                name: "gpu0".into(),
-                utilization: Some(0.5),
-                ..GpuView::default()
-            }],
-            newest_point_unix_ms: None,
-            points_received: 7,
-            nodes: 1,
-        }
-    }
-
-    /// The GPU of [`one_gpu`] hangs.
-    fn one_hang() -> AlertsResponse {
-        use gpuwatch_model::{Alert, AlertKind, AlertState, Severity, Timestamp};
-        let labels = [("host.name", "node-42"), ("hw.id", "GPU-42")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        AlertsResponse {
-            alerts: vec![Alert {
-                id: "1".into(),
-                kind: AlertKind::GpuHang,
-                severity: Severity::Critical,
-                state: AlertState::Firing,
-                summary: "node-42 gpu0 hangs".into(),
-                labels,
-                value: 0.99,
-                started_at: Timestamp::from_unix_millis(0),
-                ended_at: None,
-            }],
-        }
-    }
-
-    fn press(code: KeyCode) -> io::Result<TermEvent> {
-        Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-    }
-
-    #[tokio::test]
-    async fn the_loop_shows_fetched_data_and_quits_on_q() {
-        let (keys_tx, keys_rx) = mpsc::channel(4);
-        let input = Box::pin(futures::stream::unfold(keys_rx, |mut rx| async move {
-            rx.recv().await.map(|ev| (ev, rx))
-        }));
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            let _ = keys_tx.send(press(KeyCode::Down)).await;
-            let _ = keys_tx.send(press(KeyCode::Char('q'))).await;
-        });
-        let source = Arc::new(
-            FnSource::new("test source", Arc::new(one_gpu)).with_alerts(Arc::new(one_hang)),
-        );
-        let mut terminal = Terminal::new(TestBackend::new(100, 12)).expect("terminal");
-        let mut draws = 0;
-        let draw = |app: &App| {
-            draws += 1;
-            terminal
-                .draw(|frame| frame.render_widget(app, frame.area()))
-                .map(drop)
-                .map_err(|never| match never {})
-        };
-        let result = tokio::time::timeout(
-            Duration::from_secs(5),
-            event_loop(source, Duration::from_millis(100), (100, 12), input, draw),
-        )
-        .await
-        .expect("the loop ends on q");
-        assert!(result.is_ok(), "{result:?}");
-        assert!(draws >= 2, "drew before and after data: {draws}");
-        let screen = terminal.backend().to_string();
-        assert!(screen.contains("node-42"), "{screen}");
-        assert!(screen.contains("test source"), "{screen}");
-        assert!(screen.contains("alerts 1 crit"), "{screen}");
-        assert!(screen.contains("HANG"), "{screen}");
-    }
-
-    /// A collector that never answers.
-    struct Silent;
-
-    impl Source for Silent {
-        fn describe(&self) -> String {
-            "silent".into()
-        }
-
-        fn fetch(&self) -> futures::future::BoxFuture<'_, Result<GpusResponse, SourceError>> {
-            Box::pin(std::future::pending())
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn nothing_is_redrawn_without_data_or_input() {
-        let mut draws = 0;
-        let draw = |_: &App| {
-            draws += 1;
-            Ok(())
-        };
-        let input = futures::stream::pending::<io::Result<TermEvent>>();
-        let looping = event_loop(
-            Arc::new(Silent),
-            Duration::from_millis(100),
-            (80, 24),
-            input,
-            draw,
-        );
-        // A minute of (paused, so instant) time: 600 fetch timer ticks, no answer.
-        let result = tokio::time::timeout(Duration::from_secs(60), looping).await;
-        assert!(
-            result.is_err(),
-            "the loop runs until input or a signal ends it"
-        );
-        assert_eq!(draws, 1, "the first frame only");
-    }
-
-    #[tokio::test]
-    async fn the_loop_ends_when_input_ends() {
-        let source = Arc::new(FnSource::new("test", Arc::new(GpusResponse::default)));
-        let input = futures::stream::iter(Vec::<io::Result<TermEvent>>::new());
-        let result = tokio::time::timeout(
-            Duration::from_secs(5),
-            event_loop(source, DEFAULT_REFRESH, (80, 24), input, |_| Ok(())),
-        )
-        .await
-        .expect("ends");
-        assert!(result.is_ok());
-    }
-}
+mod tests;

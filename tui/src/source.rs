@@ -1,14 +1,23 @@
 //! Where the dashboard's data comes from: a collector's JSON API over HTTP
-//! ([`HttpSource`]), or a function in the same process ([`FnSource`], for `gpuwatch up`
-//! and `demo`, where the binary hands in the collector's store). Two reads: the GPUs
-//! and the alerts. The TUI knows nothing else about the collector.
+//! ([`HttpSource`]), several of them merged ([`MultiSource`]), or a function in the
+//! same process ([`FnSource`], for `gpuwatch up` and `demo`, where the binary hands in
+//! the collector's store). Reads: the GPUs, the alerts and the burn on every refresh;
+//! the nodes, the models, the cost and one GPU's detail when a view shows them. The
+//! TUI knows nothing else about the collector.
 
-use std::fmt;
-use std::sync::Arc;
+mod in_process;
+mod multi;
+
+pub use in_process::{AlertsFn, BurnFn, DetailFn, FnSource, ViewFn};
+pub use multi::MultiSource;
+
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use gpuwatch_model::api::{AlertsResponse, CostResponse, CostRow, GpusResponse};
+use gpuwatch_model::api::{
+    AlertsResponse, CostResponse, CostRow, GpuDetailResponse, GpusResponse, InferenceResponse,
+    NodesResponse,
+};
 
 /// How long one `GET` may take before it counts as failed.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -32,6 +41,51 @@ pub trait Source: Send + Sync {
     fn fetch_burn(&self) -> BoxFuture<'_, Result<Option<CostRow>, SourceError>> {
         Box::pin(std::future::ready(Ok(None)))
     }
+
+    /// Every node's host: CPU, memory, disks, network, with charts.
+    fn fetch_nodes(&self) -> BoxFuture<'_, Result<NodesResponse, SourceError>> {
+        Box::pin(std::future::ready(Err(SourceError::Unsupported("nodes"))))
+    }
+
+    /// Every served model: traffic, latency, drift.
+    fn fetch_inference(&self) -> BoxFuture<'_, Result<InferenceResponse, SourceError>> {
+        Box::pin(std::future::ready(Err(SourceError::Unsupported(
+            "inference",
+        ))))
+    }
+
+    /// Spend over the last hour by team, job and node.
+    fn fetch_cost(&self) -> BoxFuture<'_, Result<CostBreakdown, SourceError>> {
+        Box::pin(std::future::ready(Err(SourceError::Unsupported("cost"))))
+    }
+
+    /// One GPU with charts over the store's window and its processes.
+    fn fetch_detail(&self, _gpu: GpuRef) -> BoxFuture<'_, Result<GpuDetailResponse, SourceError>> {
+        Box::pin(std::future::ready(Err(SourceError::Unsupported(
+            "GPU details",
+        ))))
+    }
+
+    /// Why some of the collectors behind the source did not answer the last fetch,
+    /// while others did (the data is then partial). Empty for a single collector.
+    fn partial_failures(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A GPU by node and UUID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GpuRef {
+    pub node: String,
+    pub id: String,
+}
+
+/// The Cost tab's data: one window (the last hour), three groupings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CostBreakdown {
+    pub by_team: CostResponse,
+    pub by_job: CostResponse,
+    pub by_node: CostResponse,
 }
 
 /// Why a fetch failed. The text is short: the footer shows it next to the source.
@@ -53,18 +107,30 @@ pub enum SourceError {
     Status(u16),
     #[error("unreadable answer from the collector: {0}")]
     Decode(#[source] serde_json::Error),
+    #[error("this source does not serve {0}")]
+    Unsupported(&'static str),
 }
 
-/// Reads `GET {base}/api/v1/gpus` and `GET {base}/api/v1/alerts?state=all` from a
-/// running collector.
+/// Reads `GET {base}/api/v1/gpus`, `/api/v1/alerts?state=all`, `/api/v1/cost`,
+/// `/api/v1/nodes`, `/api/v1/inference` and `/api/v1/gpu` from a running collector.
 #[derive(Debug, Clone)]
 pub struct HttpSource {
     base: String,
     gpus_url: reqwest::Url,
     alerts_url: reqwest::Url,
     cost_url: reqwest::Url,
+    nodes_url: reqwest::Url,
+    inference_url: reqwest::Url,
+    /// `by` is appended.
+    cost_hour_url: reqwest::Url,
+    /// `node` and `id` are appended.
+    detail_url: reqwest::Url,
     client: reqwest::Client,
 }
+
+/// Charts cover the collector's default window; the terminal resamples them.
+const DETAIL_QUERY: &str = "/api/v1/gpu?since=15m&points=240";
+const NODES_QUERY: &str = "/api/v1/nodes?since=15m&points=48";
 
 impl HttpSource {
     /// `base_url` is the collector's API address, e.g. `http://127.0.0.1:9464`; a bare
@@ -92,6 +158,10 @@ impl HttpSource {
         }
         let alerts_url = parse("/api/v1/alerts?state=all")?;
         let cost_url = parse("/api/v1/cost?window=5m&by=team")?;
+        let nodes_url = parse(NODES_QUERY)?;
+        let inference_url = parse("/api/v1/inference")?;
+        let cost_hour_url = parse("/api/v1/cost?window=1h")?;
+        let detail_url = parse(DETAIL_QUERY)?;
         let client = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .build()
@@ -101,8 +171,53 @@ impl HttpSource {
             gpus_url,
             alerts_url,
             cost_url,
+            nodes_url,
+            inference_url,
+            cost_hour_url,
+            detail_url,
             client,
         })
+    }
+
+    /// The collector's base URL, `http://host:port`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The body of `GET url`, decoded.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &reqwest::Url,
+    ) -> Result<T, SourceError> {
+        let body = self.get(url).await?;
+        serde_json::from_slice(&body).map_err(SourceError::Decode)
+    }
+
+    async fn get_cost(&self) -> Result<CostBreakdown, SourceError> {
+        let by = |by: &str| {
+            let mut url = self.cost_hour_url.clone();
+            url.query_pairs_mut().append_pair("by", by);
+            url
+        };
+        let (team, job, node) = (by("team"), by("job"), by("node"));
+        let (by_team, by_job, by_node) = futures::join!(
+            self.get_json::<CostResponse>(&team),
+            self.get_json::<CostResponse>(&job),
+            self.get_json::<CostResponse>(&node)
+        );
+        Ok(CostBreakdown {
+            by_team: by_team?,
+            by_job: by_job?,
+            by_node: by_node?,
+        })
+    }
+
+    async fn get_detail(&self, gpu: GpuRef) -> Result<GpuDetailResponse, SourceError> {
+        let mut url = self.detail_url.clone();
+        url.query_pairs_mut()
+            .append_pair("node", &gpu.node)
+            .append_pair("id", &gpu.id);
+        self.get_json(&url).await
     }
 
     /// The body of a successful `GET url`.
@@ -154,6 +269,22 @@ impl Source for HttpSource {
     fn fetch_burn(&self) -> BoxFuture<'_, Result<Option<CostRow>, SourceError>> {
         Box::pin(self.get_burn())
     }
+
+    fn fetch_nodes(&self) -> BoxFuture<'_, Result<NodesResponse, SourceError>> {
+        Box::pin(self.get_json(&self.nodes_url))
+    }
+
+    fn fetch_inference(&self) -> BoxFuture<'_, Result<InferenceResponse, SourceError>> {
+        Box::pin(self.get_json(&self.inference_url))
+    }
+
+    fn fetch_cost(&self) -> BoxFuture<'_, Result<CostBreakdown, SourceError>> {
+        Box::pin(self.get_cost())
+    }
+
+    fn fetch_detail(&self, gpu: GpuRef) -> BoxFuture<'_, Result<GpuDetailResponse, SourceError>> {
+        Box::pin(self.get_detail(gpu))
+    }
 }
 
 /// Turns a reqwest error into the short text a person needs: the innermost cause
@@ -181,285 +312,5 @@ fn without_os_error_code(text: &str) -> &str {
     }
 }
 
-/// The function that produces the alerts of an [`FnSource`].
-pub type AlertsFn = Arc<dyn Fn() -> AlertsResponse + Send + Sync>;
-
-/// The function that produces the burn of an [`FnSource`].
-pub type BurnFn = Arc<dyn Fn() -> Option<CostRow> + Send + Sync>;
-
-/// A function in the same process that produces the view, e.g. a read of the
-/// collector's store that the binary wires in, and optionally one for the alerts
-/// ([`FnSource::with_alerts`]). They are called on a tokio worker; keep them quick (a
-/// snapshot under a lock), they do not block the keyboard either way.
-#[derive(Clone)]
-pub struct FnSource {
-    description: String,
-    produce: Arc<dyn Fn() -> GpusResponse + Send + Sync>,
-    alerts: Option<AlertsFn>,
-    burn: Option<BurnFn>,
-}
-
-impl FnSource {
-    pub fn new(
-        description: impl Into<String>,
-        produce: Arc<dyn Fn() -> GpusResponse + Send + Sync>,
-    ) -> Self {
-        FnSource {
-            description: description.into(),
-            produce,
-            alerts: None,
-            burn: None,
-        }
-    }
-
-    /// Answers [`Source::fetch_burn`] with `burn`: the cluster's spend rate now.
-    pub fn with_burn(self, burn: BurnFn) -> Self {
-        FnSource {
-            burn: Some(burn),
-            ..self
-        }
-    }
-
-    /// Answers [`Source::fetch_alerts`] with `alerts`: firing, pending and recently
-    /// resolved ones, as `GET /api/v1/alerts?state=all` would. Without it the source
-    /// has no alerts.
-    pub fn with_alerts(self, alerts: Arc<dyn Fn() -> AlertsResponse + Send + Sync>) -> Self {
-        FnSource {
-            alerts: Some(alerts),
-            ..self
-        }
-    }
-}
-
-impl fmt::Debug for FnSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FnSource")
-            .field("description", &self.description)
-            .field("alerts", &self.alerts.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Source for FnSource {
-    fn describe(&self) -> String {
-        self.description.clone()
-    }
-
-    fn fetch(&self) -> BoxFuture<'_, Result<GpusResponse, SourceError>> {
-        Box::pin(async move { Ok((self.produce)()) })
-    }
-
-    fn fetch_alerts(&self) -> BoxFuture<'_, Result<AlertsResponse, SourceError>> {
-        Box::pin(async move { Ok(self.alerts.as_ref().map(|f| f()).unwrap_or_default()) })
-    }
-
-    fn fetch_burn(&self) -> BoxFuture<'_, Result<Option<CostRow>, SourceError>> {
-        Box::pin(async move { Ok(self.burn.as_ref().and_then(|f| f())) })
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use gpuwatch_model::api::GpuView;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
-    /// Serves exactly one HTTP response with `status` and `body`, and returns the
-    /// address and the request line it got.
-    async fn serve_once(
-        status: &'static str,
-        body: String,
-    ) -> (String, tokio::task::JoinHandle<String>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let server = tokio::spawn(async move {
-            let (mut conn, _) = listener.accept().await.expect("accept");
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = conn.read(&mut buf).await.expect("read");
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-            }
-            let response = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            conn.write_all(response.as_bytes()).await.expect("write");
-            conn.shutdown().await.expect("shutdown");
-            String::from_utf8_lossy(&request)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        });
-        (format!("http://{addr}"), server)
-    }
-
-    fn canned() -> GpusResponse {
-        GpusResponse {
-            gpus: vec![GpuView {
-                node: "node-01".into(),
-                id: "GPU-1".into(),
-                name: "gpu0".into(),
-                utilization: Some(0.5),
-                last_seen_unix_ms: 1_000,
-                ..GpuView::default()
-            }],
-            newest_point_unix_ms: Some(1_000),
-            points_received: 42,
-            nodes: 1,
-        }
-    }
-
-    #[tokio::test]
-    async fn http_source_reads_the_gpus_endpoint() {
-        let body = serde_json::to_string(&canned()).expect("serialize");
-        let (base, server) = serve_once("200 OK", body).await;
-        let source = HttpSource::new(&format!("{base}/")).expect("source");
-        assert_eq!(source.describe(), format!("collector {base}"));
-        let got = source.fetch().await.expect("fetch");
-        assert_eq!(got, canned());
-        assert_eq!(server.await.expect("server"), "GET /api/v1/gpus HTTP/1.1");
-    }
-
-    fn canned_alerts() -> AlertsResponse {
-        use gpuwatch_model::{Alert, AlertKind, AlertState, Severity, Timestamp};
-        let labels = [("host.name", "node-01"), ("hw.id", "GPU-1")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        AlertsResponse {
-            alerts: vec![Alert {
-                id: "f00d".into(),
-                kind: AlertKind::GpuHang,
-                severity: Severity::Critical,
-                state: AlertState::Firing,
-                summary: "node-01 gpu0: 99% busy at 71 W".into(),
-                labels,
-                value: 0.99,
-                started_at: Timestamp::from_unix_millis(1_000),
-                ended_at: None,
-            }],
-        }
-    }
-
-    #[tokio::test]
-    async fn http_source_reads_every_alert() {
-        let body = serde_json::to_string(&canned_alerts()).expect("serialize");
-        let (base, server) = serve_once("200 OK", body).await;
-        let source = HttpSource::new(&base).expect("source");
-        let got = source.fetch_alerts().await.expect("fetch");
-        assert_eq!(got, canned_alerts());
-        assert_eq!(
-            server.await.expect("server"),
-            "GET /api/v1/alerts?state=all HTTP/1.1"
-        );
-
-        let (base, _server) = serve_once("404 Not Found", String::new()).await;
-        let source = HttpSource::new(&base).expect("source");
-        let err = source.fetch_alerts().await.expect_err("an older collector");
-        assert!(matches!(err, SourceError::Status(404)), "{err}");
-    }
-
-    #[tokio::test]
-    async fn http_source_reports_status_and_bad_json() {
-        let (base, _server) = serve_once("503 Service Unavailable", String::new()).await;
-        let source = HttpSource::new(&base).expect("source");
-        let err = source.fetch().await.expect_err("503 is an error");
-        assert!(matches!(err, SourceError::Status(503)), "{err}");
-
-        let (base, _server) = serve_once("200 OK", "{\"gpus\": 7}".into()).await;
-        let source = HttpSource::new(&base).expect("source");
-        let err = source.fetch().await.expect_err("bad body is an error");
-        assert!(matches!(err, SourceError::Decode(_)), "{err}");
-    }
-
-    #[tokio::test]
-    async fn http_source_on_a_closed_port_is_an_error() {
-        // Bind and drop: the port is then (almost certainly) closed.
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            listener.local_addr().expect("local addr").port()
-        };
-        let source = HttpSource::new(&format!("127.0.0.1:{port}")).expect("source");
-        let err = source.fetch().await.expect_err("closed port");
-        assert!(
-            matches!(
-                err,
-                SourceError::Unreachable { .. } | SourceError::Timeout(_)
-            ),
-            "{err}"
-        );
-        let text = err.to_string();
-        assert!(!text.contains("os error"), "{text}");
-        assert!(
-            text.starts_with("collector unreachable") || text.contains("answer"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn http_source_refuses_what_it_cannot_speak() {
-        assert!(matches!(
-            HttpSource::new("https://collector:9464"),
-            Err(SourceError::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            HttpSource::new("http://[::1"),
-            Err(SourceError::InvalidUrl { .. })
-        ));
-        let ok = HttpSource::new("collector.example:9464").expect("bare host:port");
-        assert_eq!(ok.describe(), "collector http://collector.example:9464");
-    }
-
-    #[test]
-    fn os_error_codes_are_left_out() {
-        assert_eq!(
-            without_os_error_code("Connection refused (os error 111)"),
-            "Connection refused"
-        );
-        assert_eq!(without_os_error_code("dns error"), "dns error");
-    }
-
-    #[tokio::test]
-    async fn fn_source_calls_the_function() {
-        let source = FnSource::new("in-process collector", Arc::new(canned));
-        assert_eq!(source.describe(), "in-process collector");
-        assert_eq!(source.fetch().await.expect("fetch"), canned());
-        let none = source
-            .fetch_alerts()
-            .await
-            .expect("no alerts is not an error");
-        assert_eq!(none, AlertsResponse::default());
-
-        let source = source.with_alerts(Arc::new(canned_alerts));
-        assert_eq!(source.fetch().await.expect("fetch"), canned());
-        let alerts = source.fetch_alerts().await.expect("fetch alerts");
-        assert_eq!(alerts, canned_alerts());
-        assert!(format!("{source:?}").contains("alerts: true"));
-    }
-
-    /// A source written before alerts existed still compiles and has none.
-    struct GpusOnly;
-
-    impl Source for GpusOnly {
-        fn describe(&self) -> String {
-            "gpus only".into()
-        }
-
-        fn fetch(&self) -> BoxFuture<'_, Result<GpusResponse, SourceError>> {
-            Box::pin(async { Ok(canned()) })
-        }
-    }
-
-    #[tokio::test]
-    async fn sources_have_no_alerts_unless_they_say() {
-        let alerts = GpusOnly.fetch_alerts().await.expect("default");
-        assert!(alerts.alerts.is_empty());
-    }
-}
+mod tests;

@@ -1,20 +1,30 @@
-//! Drawing the dashboard: a line of cluster totals and firing alerts, the GPU table
-//! grouped by node (or, on the Alerts tab, the alerts), a footer with the source, the
-//! age of the data, the filter and sort, and the keys; the `?` overlay on top.
+//! Drawing the dashboard: a line of cluster totals and firing alerts, the tab bar, the
+//! view on screen (the GPU table grouped by node, the alerts, the nodes' hosts, the
+//! served models, the cost, or one GPU in detail), a footer with the source, the age
+//! of the data, the filter and sort, and the keys; the `?` overlay on top.
 //! Rendering reads an [`App`] and the current time and never changes either;
 //! [`render`] takes "now" so tests can fix it.
 //!
 //! - `columns`: which columns fit and how wide;
 //! - `node_totals`: what a node's header row sums up;
-//! - `table`: the rows; `alerts`: the Alerts tab; `status`: the lines above and below;
-//!   `help`: the overlay.
+//! - `table`: the rows; `alerts`, `nodes`, `inference`, `cost`: the other tabs;
+//!   `detail`: one GPU; `status`, `tabs`: the lines above and below; `help`: the
+//!   overlay; `spark`: sparklines and charts.
 
 mod alerts;
 mod columns;
+mod cost;
+mod detail;
 mod help;
+mod inference;
 mod node_totals;
+mod nodes;
+mod spark;
 mod status;
 mod table;
+mod tabs;
+
+pub(crate) use tabs::tab_at;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,8 +43,19 @@ pub const MIN_HEIGHT: u16 = 10;
 /// and a node all of whose GPUs are counts as absent.
 pub(crate) const STALE_GPU_MS: i64 = 15_000;
 
-/// Lines that are not table rows: totals, the table's title row, the footer.
-const CHROME_LINES: u16 = 3;
+/// Lines that are not table rows: totals, tabs, the table's title row, the footer.
+const CHROME_LINES: u16 = 4;
+
+/// The screen row of the tab bar.
+pub(crate) const TAB_BAR_ROW: u16 = 1;
+/// The screen row of a list's first row, below the totals, the tabs and its title.
+const FIRST_LIST_ROW: u16 = 3;
+
+/// Which visible row of a list the screen row `row` is; `None` above the list. The
+/// caller checks it against the rows there are.
+pub(crate) fn list_row_at(row: u16) -> Option<usize> {
+    row.checked_sub(FIRST_LIST_ROW).map(usize::from)
+}
 
 /// How many GPU rows a terminal `height` lines tall shows.
 pub(crate) fn table_body_rows(height: u16) -> usize {
@@ -60,17 +81,22 @@ pub fn render(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
         render_too_small(area, buf);
         return;
     }
-    let [totals, body, footer] = Layout::vertical([
+    let [totals, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(1),
     ])
     .areas(area);
-    status::render_totals(app, totals, buf);
+    status::render_header(app, totals, tabs, buf);
     match app.tab {
+        _ if app.detail.is_some() => detail::render_detail(app, now_unix_ms, body, buf),
         Tab::Alerts => alerts::render_alerts(app, now_unix_ms, body, buf),
         Tab::Gpus if app.rows.is_empty() => render_empty(app, body, buf),
         Tab::Gpus => table::render_table(app, body, buf),
+        Tab::Nodes => nodes::render_nodes(app, now_unix_ms, body, buf),
+        Tab::Inference => inference::render_inference(app, body, buf),
+        Tab::Cost => cost::render_cost(app, body, buf),
     }
     status::render_footer(app, now_unix_ms, footer, buf);
     if app.mode == Mode::Help {
@@ -92,6 +118,29 @@ fn render_too_small(area: Rect, buf: &mut Buffer) {
         .wrap(Wrap { trim: true })
         .style(Style::new().fg(Color::Yellow))
         .render(middle, buf);
+}
+
+/// One grey line in the middle of `area`: why a view has nothing to show.
+pub(crate) fn render_message(text: &str, area: Rect, buf: &mut Buffer) {
+    let [line] = Layout::vertical([Constraint::Length(1)])
+        .flex(ratatui::layout::Flex::Center)
+        .areas(area);
+    Paragraph::new(text.to_string())
+        .alignment(Alignment::Center)
+        .style(Style::new().fg(Color::DarkGray))
+        .render(line, buf);
+}
+
+/// What a view fetched on demand shows before its data: waiting, or why not.
+pub(crate) fn fetched_message<T>(
+    app: &App,
+    what: &str,
+    fetched: &crate::app::Fetched<T>,
+) -> String {
+    match &fetched.error {
+        Some(error) => format!("no {what} from {}: {error}", app.source),
+        None => format!("waiting for the {what} from {}…", app.source),
+    }
 }
 
 fn render_empty(app: &App, area: Rect, buf: &mut Buffer) {

@@ -101,16 +101,8 @@ impl AlertList {
     /// Moves the highlight as the GPU table does (arrows, j k, pages, g G); false for
     /// keys that do not move it.
     pub(crate) fn on_key(&mut self, key: Key, visible_rows: usize) -> bool {
-        let page = visible_rows.max(1);
-        let at = self.selected;
-        let index = match key {
-            Key::Up | Key::Char('k') => at.saturating_sub(1),
-            Key::Down | Key::Char('j') => at.saturating_add(1),
-            Key::PageUp => at.saturating_sub(page),
-            Key::PageDown => at.saturating_add(page),
-            Key::Home | Key::Char('g') => 0,
-            Key::End | Key::Char('G') => usize::MAX,
-            _ => return false,
+        let Some(index) = super::fetched::moved(key, self.selected, visible_rows) else {
+            return false;
         };
         self.select(index, visible_rows);
         true

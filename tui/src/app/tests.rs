@@ -1,11 +1,13 @@
 //! Key handling and data arrival as a pure function: events in, state out. Folding,
 //! sorting and filtering keys are in `tests/fold_sort_filter.rs`; tabs, alerts and
-//! state badges in `tests/alerts.rs`.
+//! state badges in `tests/alerts.rs`; the other tabs, the detail view and the mouse
+//! in `tests/views.rs`.
 
 use super::*;
 
 mod alerts;
 mod fold_sort_filter;
+mod views;
 
 fn gpu(node: &str, index: usize) -> GpuView {
     GpuView {
@@ -203,13 +205,13 @@ fn resize_scrolls_the_selection_back_into_view() {
     let mut app = app_with(20, 10);
     key(&mut app, Key::End);
     assert_eq!(app.offset, 11);
-    // Three lines go to header, table header and footer.
+    // Four lines go to totals, tabs, table header and footer.
     app.update(Event::Resize {
         width: 100,
         height: 8,
     });
-    assert_eq!(app.visible_rows, 5);
-    assert_eq!((app.selected, app.offset), (20, 16));
+    assert_eq!(app.visible_rows, 4);
+    assert_eq!((app.selected, app.offset), (20, 17));
     app.update(Event::Resize {
         width: 100,
         height: 40,

@@ -47,7 +47,12 @@ fn pad(text: &str, width: usize) -> String {
 
 /// The cells of one row, `kind_width` for the kind and what is left of `width` for the
 /// summary.
-fn row(alert: &Alert, now_unix_ms: i64, kind_width: usize, width: usize) -> Line<'static> {
+pub(crate) fn row(
+    alert: &Alert,
+    now_unix_ms: i64,
+    kind_width: usize,
+    width: usize,
+) -> Line<'static> {
     let (word, style) = severity(alert.severity);
     let age = format::age_short(now_unix_ms - changed_unix_ms(alert));
     let fixed = SEVERITY_WIDTH + STATE_WIDTH + AGE_WIDTH + kind_width + 4;

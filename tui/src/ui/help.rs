@@ -7,18 +7,32 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget};
 
 /// Key, what it does. The one list of keys: the footer's hints are a short selection.
-pub(crate) const KEYS: [(&str, &str); 13] = [
-    ("Tab  1 2", "switch tab: GPUs, Alerts"),
-    ("↑ ↓  j k", "move"),
-    ("PgUp PgDn", "move a page"),
-    ("Home End  g G", "first / last row"),
-    ("Enter  space", "fold or unfold the highlighted node"),
-    ("← →  h l", "fold / unfold the node of the row"),
-    ("c", "fold or unfold every node"),
+/// Eleven lines, so that with the filter language it fits 80x24.
+pub(crate) const KEYS: [(&str, &str); 11] = [
+    (
+        "Tab  1-5",
+        "views: 1 GPUs 2 Alerts 3 Nodes 4 Inference 5 Cost",
+    ),
+    (
+        "↑↓ jk PgUp PgDn",
+        "move a row / a page; Home End g G: first / last",
+    ),
+    ("Enter", "GPU: its detail (↑↓ the next GPU) · node: fold"),
+    (
+        "space ← → h l",
+        "fold / unfold the node of the row; c: every node",
+    ),
     ("s  S", "sort by the next column / reverse the sort"),
     ("/", "filter: Enter applies, Esc cancels"),
-    ("Esc", "back out: the filter, the Alerts tab, then quit"),
+    (
+        "Esc",
+        "back out: the detail, the filter, the tab, then quit",
+    ),
     ("p", "pause / resume"),
+    (
+        "mouse",
+        "with --mouse: click a tab or a row; the wheel scrolls",
+    ),
     ("?", "this help (Esc or ? closes)"),
     ("q  Ctrl-C", "quit"),
 ];
@@ -35,7 +49,7 @@ const FILTER: [(&str, &str); 5] = [
     ),
 ];
 
-const KEY_WIDTH: usize = 14;
+const KEY_WIDTH: usize = 16;
 const EXAMPLE_WIDTH: usize = 18;
 
 /// Draws the help box in the middle of `area`, over what is there.

@@ -1,8 +1,7 @@
-//! The two status lines around the table: cluster totals and firing alerts above (the
-//! GPU count and the alert count double as the two tabs, the one on screen
-//! underlined); source, freshness and keys below. Each line is a list of pieces; on a
-//! narrow terminal the least important pieces go first, and what still does not fit
-//! is cut with `…`.
+//! The status lines around the view: cluster totals and firing alerts above, then
+//! the tab bar with the totals that did not fit beside it; source, freshness and keys
+//! below. Each line is a list of pieces; on a narrow terminal the least important
+//! pieces go first, and what still does not fit is cut with `…`.
 
 use gpuwatch_model::api::GpuView;
 use ratatui::buffer::Buffer;
@@ -16,29 +15,42 @@ use crate::format;
 use crate::gpu_state::GpuState;
 
 const SEPARATOR: &str = " · ";
-/// Key hints, longest first; the footer shows the longest that fits. `?` lists all.
-const KEYS_TABLE: [&str; 3] = [
-    "? help / filter s sort c fold Tab alerts p pause q quit",
-    "? help / filter Tab alerts q quit",
-    "? help q quit",
-];
-const KEYS_PAUSED: [&str; 3] = [
-    "? help / filter s sort c fold Tab alerts p resume q quit",
-    "? help p resume q quit",
-    "p resume q quit",
-];
-const KEYS_ALERTS: [&str; 3] = [
-    "? help ↑↓ scroll Tab GPUs p pause q quit",
-    "? help Tab GPUs q quit",
-    "? help q quit",
-];
-const KEYS_ALERTS_PAUSED: [&str; 3] = [
-    "? help ↑↓ scroll Tab GPUs p resume q quit",
-    "? help p resume q quit",
-    "p resume q quit",
-];
 const KEYS_PROMPT: [&str; 2] = ["Enter apply · Esc cancel · Ctrl-U clear", "Esc cancel"];
 const KEYS_HELP: [&str; 1] = ["Esc close"];
+
+/// Key hints for the view on screen, longest first; the footer shows the longest
+/// that fits. `?` lists all.
+fn key_hints(app: &App) -> [String; 3] {
+    let pause = if app.paused { "p resume" } else { "p pause" };
+    if app.detail.is_some() {
+        return [
+            format!("? help Esc back ↑↓ other GPU Tab views {pause} q quit"),
+            format!("? help Esc back {pause} q quit"),
+            format!("Esc back {pause} q quit"),
+        ];
+    }
+    match app.tab {
+        Tab::Gpus => [
+            format!("? help / filter s sort c fold Enter detail Tab views {pause} q quit"),
+            format!("? help / filter Tab views {pause} q quit"),
+            if app.paused {
+                "p resume q quit".to_string()
+            } else {
+                "? help q quit".to_string()
+            },
+        ],
+        Tab::Alerts | Tab::Nodes | Tab::Inference => [
+            format!("? help ↑↓ scroll Tab views {pause} q quit"),
+            format!("? help Tab views {pause} q quit"),
+            format!("? help {pause} q quit"),
+        ],
+        Tab::Cost => [
+            format!("? help Tab views {pause} q quit"),
+            format!("? help {pause} q quit"),
+            format!("{pause} q quit"),
+        ],
+    }
+}
 
 /// One part of a status line.
 struct Piece {
@@ -123,19 +135,47 @@ fn truncate_line(line: Line<'static>, width: usize) -> Line<'static> {
 }
 
 /// `gpuwatch  4 nodes (1 absent) · 8 GPUs (1 idle) · alerts 2 crit 1 warn · util 68% ·
-/// power 2667 W · mem 362/520 GiB`
-pub(super) fn render_totals(app: &App, area: Rect, buf: &mut Buffer) {
+/// $52.00/h (idle $16.00/h) · power 2667 W · mem 362/520 GiB · NVLink 1.4T/s · PCIe
+/// 36.4G/s` on `totals`; below it, on `tabs`, the tab bar and the totals that did not
+/// fit above.
+pub(super) fn render_header(app: &App, totals: Rect, tabs: Rect, buf: &mut Buffer) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let tag = Span::styled(" gpuwatch ", bold.add_modifier(Modifier::REVERSED));
-    let room = usize::from(area.width).saturating_sub(tag.width() + 1);
-    let mut line = if app.last_ok_fetch_unix_ms.is_some() {
-        fit(totals(app), room)
+    let room = usize::from(totals.width).saturating_sub(tag.width() + 1);
+    let (mut line, rest) = if app.last_ok_fetch_unix_ms.is_some() {
+        let (primary, secondary) = header_pieces(app);
+        let mut first = primary;
+        let mut rest = Vec::new();
+        for piece in secondary {
+            let mut trial_width = joined_width(&first) + piece.span.width();
+            if !first.is_empty() {
+                trial_width += SEPARATOR.chars().count();
+            }
+            if rest.is_empty() && trial_width <= room {
+                first.push(piece);
+            } else {
+                rest.push(piece);
+            }
+        }
+        (fit(first, room), rest)
     } else {
-        Line::default()
+        (Line::default(), Vec::new())
     };
     line.spans.insert(0, Span::raw(" "));
     line.spans.insert(0, tag);
-    line.style(bold).render(area, buf);
+    line.style(bold).render(totals, buf);
+
+    let bar = super::tabs::tab_bar(app.tab);
+    let bar_width = u16::try_from(bar.width()).unwrap_or(tabs.width);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(bar_width), Constraint::Fill(1)]).areas(tabs);
+    bar.render(left, buf);
+    let room = usize::from(right.width).saturating_sub(1);
+    if !rest.is_empty() && room > 0 {
+        fit(rest, room)
+            .alignment(Alignment::Right)
+            .render(right, buf);
+    }
 }
 
 /// Nodes whose GPUs are ABSENT: `node_absent` fires, or they all fell silent.
@@ -187,20 +227,14 @@ fn alerts_span(app: &App) -> Span<'static> {
     Span::styled(text, style)
 }
 
-fn totals(app: &App) -> Vec<Piece> {
+/// The pieces that always show, and the rest most important first.
+fn header_pieces(app: &App) -> (Vec<Piece>, Vec<Piece>) {
     let gpus = &app.gpus;
     let utils: Vec<f64> = gpus
         .iter()
         .filter_map(|g| g.utilization.filter(|u| u.is_finite()))
         .collect();
     let idle = app.states.iter().filter(|&&s| s == GpuState::Idle).count();
-    let on_screen = |tab: Tab| {
-        if app.tab == tab {
-            Style::new().add_modifier(Modifier::UNDERLINED)
-        } else {
-            Style::new()
-        }
-    };
     let sum = |value: fn(&GpuView) -> Option<f64>| -> Option<f64> {
         let known: Vec<f64> = gpus
             .iter()
@@ -212,18 +246,19 @@ fn totals(app: &App) -> Vec<Piece> {
 
     let nodes = app.nodes;
     let gpus_tab = format!("{} GPUs ({idle} idle)", gpus.len());
-    let mut pieces = vec![
+    let primary = vec![
         Piece::keep(match absent_nodes(app) {
             0 => format!("{nodes} nodes"),
             absent => format!("{nodes} nodes ({absent} absent)"),
         }),
-        Piece::keep(Span::styled(gpus_tab, on_screen(Tab::Gpus))),
-        Piece::keep(alerts_span(app).patch_style(on_screen(Tab::Alerts))),
+        Piece::keep(gpus_tab),
+        Piece::keep(alerts_span(app)),
     ];
+    let mut pieces = Vec::new();
     if !utils.is_empty() {
         let mean = utils.iter().sum::<f64>() / utils.len() as f64;
         let text = format!("util {}", format::percent(Some(mean)).trim_start());
-        pieces.push(Piece::droppable(3, text));
+        pieces.push(Piece::droppable(7, text));
     }
     if let Some(burn) = &app.burn {
         let text = format!(
@@ -235,37 +270,55 @@ fn totals(app: &App) -> Vec<Piece> {
         } else {
             Style::new()
         };
-        pieces.push(Piece::droppable(3, Span::styled(text, style)));
+        pieces.push(Piece::droppable(6, Span::styled(text, style)));
     }
     if let Some(watts) = sum(|g| g.power_watts) {
         let text = format!("power {}", format::power_total(watts));
-        pieces.push(Piece::droppable(2, text));
+        pieces.push(Piece::droppable(5, text));
     }
     match (sum(|g| g.memory_used_bytes), sum(|g| g.memory_limit_bytes)) {
         (Some(used), Some(total)) => {
             let text = format!("mem {}", format::bytes_binary_pair(used, total));
-            pieces.push(Piece::droppable(1, text));
+            pieces.push(Piece::droppable(4, text));
         }
         (Some(used), None) => {
             let text = format!("mem {}", format::bytes_binary(used));
-            pieces.push(Piece::droppable(1, text));
+            pieces.push(Piece::droppable(4, text));
         }
         _ => {}
     }
-    pieces
+    fn both(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        }
+    }
+    if let Some(rate) = sum(|g| both(g.nvlink_tx_bytes_per_second, g.nvlink_rx_bytes_per_second)) {
+        let text = format!("NVLink {}", format::byte_rate(Some(rate)));
+        pieces.push(Piece::droppable(3, text));
+    }
+    if let Some(rate) = sum(|g| both(g.pcie_tx_bytes_per_second, g.pcie_rx_bytes_per_second)) {
+        let text = format!("PCIe {}", format::byte_rate(Some(rate)));
+        pieces.push(Piece::droppable(2, text));
+    }
+    (primary, pieces)
 }
 
 /// `collector http://127.0.0.1:9464 · data 1.2s old · 8 GPUs · 12,345 points`, or, after
 /// a failed fetch, `collector … · stale since 09:59:59 UTC · <why>`; then the filter and
 /// sort in force; keys on the right. While a filter is typed, the prompt instead.
 pub(super) fn render_footer(app: &App, now_unix_ms: i64, area: Rect, buf: &mut Buffer) {
-    let (status, keys): (Vec<Piece>, &[&str]) = match (&app.mode, app.tab) {
-        (Mode::Filter { input, error }, _) => (prompt(input, error.as_deref()), &KEYS_PROMPT),
-        (Mode::Help, _) => (status(app, now_unix_ms), &KEYS_HELP),
-        (Mode::Table, Tab::Gpus) if app.paused => (status(app, now_unix_ms), &KEYS_PAUSED),
-        (Mode::Table, Tab::Gpus) => (status(app, now_unix_ms), &KEYS_TABLE),
-        (Mode::Table, Tab::Alerts) if app.paused => (status(app, now_unix_ms), &KEYS_ALERTS_PAUSED),
-        (Mode::Table, Tab::Alerts) => (status(app, now_unix_ms), &KEYS_ALERTS),
+    let hints;
+    let (status, keys): (Vec<Piece>, Vec<&str>) = match &app.mode {
+        Mode::Filter { input, error } => (prompt(input, error.as_deref()), KEYS_PROMPT.to_vec()),
+        Mode::Help => (status(app, now_unix_ms), KEYS_HELP.to_vec()),
+        Mode::Table => {
+            hints = key_hints(app);
+            (
+                status(app, now_unix_ms),
+                hints.iter().map(String::as_str).collect(),
+            )
+        }
     };
     // The longest key help that fits beside the status, else the shortest.
     let width = usize::from(area.width);
@@ -308,6 +361,13 @@ fn status(app: &App, now_unix_ms: i64) -> Vec<Piece> {
             );
             pieces.push(Piece::keep(Span::styled(since, alarm)));
             pieces.push(Piece::keep(Span::styled(error.clone(), alarm)));
+            if let Some((attempt, retry_in_ms)) = app.reconnect {
+                let text = format!(
+                    "retrying every {} ({attempt} failed)",
+                    format::age_short(i64::try_from(retry_in_ms).unwrap_or(i64::MAX))
+                );
+                pieces.push(Piece::droppable(1, text));
+            }
         }
         (None, None) => pieces.push(Piece::keep("connecting…")),
         (None, Some(_)) => {
@@ -322,6 +382,14 @@ fn status(app: &App, now_unix_ms: i64) -> Vec<Piece> {
             let points = format::thousands(app.points_received);
             pieces.push(Piece::droppable(2, format!("{points} points")));
         }
+    }
+    if let (None, Some(first)) = (&app.last_error, app.partial.first()) {
+        let warn = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+        let text = match app.partial.len() {
+            1 => format!("partial: {first}"),
+            n => format!("partial: {n} collectors down: {first}"),
+        };
+        pieces.push(Piece::keep(Span::styled(text, warn)));
     }
     // Only when the GPUs came: with the collector down, its error says it all.
     if let (None, Some(error)) = (&app.last_error, &app.alerts.error) {

@@ -518,7 +518,7 @@ fn styles_mark_the_title_the_selection_nodes_and_silent_gpus() {
     let find = |text: &str| (0..48).find(|&y| line(y).contains(text)).unwrap_or(0);
 
     assert!(
-        modifiers(1).contains(Modifier::BOLD | Modifier::UNDERLINED),
+        modifiers(2).contains(Modifier::BOLD | Modifier::UNDERLINED),
         "title row"
     );
     let node_01 = find("node-01 (4)");
@@ -550,7 +550,7 @@ fn state_badges_are_coloured_and_keep_their_words() {
     let mut buf = Buffer::empty(area);
     render(&app, now(), area, &mut buf);
     let line = |y: u16| -> String { (0..160).map(|x| buf[(x, y)].symbol()).collect() };
-    let title = line(1);
+    let title = line(2);
     let Some(column) = title.find("STATE") else {
         panic!("no STATE column: {title}");
     };
@@ -562,7 +562,7 @@ fn state_badges_are_coloured_and_keep_their_words() {
     };
     let mut seen = Vec::new();
     // The footer is not the table.
-    for y in 2..47 {
+    for y in 3..47 {
         let (word, fg, bg) = badge(y);
         if word.is_empty() {
             continue;
@@ -609,3 +609,5 @@ fn the_header_shows_the_burn_when_the_source_prices_gpus() {
     assert!(!app.update(Event::Burn(None)));
     assert!(screen(&app, 160, 48).contains("$52.00/h"));
 }
+
+mod views;

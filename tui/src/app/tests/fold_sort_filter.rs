@@ -26,10 +26,13 @@ fn enter_and_space_fold_a_node_and_c_folds_them_all() {
     assert_eq!(selected(&app), "node-02/gpu0");
     key(&mut app, Key::Char(' '));
     assert_eq!(selected(&app), "+node-02");
-    // Enter on a GPU's row is kept for the detail view: it does nothing yet.
+    // Enter on a GPU's row opens its detail view; Esc closes it.
     key(&mut app, Key::Char('l'));
     key(&mut app, Key::Down);
-    assert!(!key(&mut app, Key::Enter));
+    assert!(key(&mut app, Key::Enter));
+    assert!(app.detail.is_some());
+    assert!(key(&mut app, Key::Esc));
+    assert!(app.detail.is_none());
     assert_eq!(selected(&app), "node-02/gpu0");
 
     key(&mut app, Key::Char('c'));
