@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::cost::{CostConfig, CostSettings};
 use crate::detect::{AlertSettings, AlertsConfig};
 use crate::notify::{NotifierConfig, NotifySettings};
+use crate::remote_write::{RemoteWriteConfig, RemoteWriteSettings};
+use crate::rollup::{HistoryConfig, HistorySettings};
 use crate::store::{StoreConfig, StoreSettings};
 
 /// A config value that breaks a rule; `key` is the full dotted path.
@@ -45,6 +47,10 @@ pub struct CollectorConfig {
     pub alerts: AlertsConfig,
     /// Prices and the idle-spend alert.
     pub cost: CostConfig,
+    /// Minute rollups kept as Parquet for `gpuwatch report`.
+    pub history: HistoryConfig,
+    /// Prometheus remote write of every series; off without a URL.
+    pub remote_write: RemoteWriteConfig,
     /// Where notifications not yet delivered are kept so a restart loses none; empty
     /// keeps them in memory only.
     pub notify_spool_dir: String,
@@ -63,6 +69,8 @@ impl Default for CollectorConfig {
             store: StoreConfig::default(),
             alerts: AlertsConfig::default(),
             cost: CostConfig::default(),
+            history: HistoryConfig::default(),
+            remote_write: RemoteWriteConfig::default(),
             notify_spool_dir: String::new(),
             notifiers: Vec::new(),
         }
@@ -79,6 +87,8 @@ pub struct CollectorSettings {
     pub store: StoreSettings,
     pub alerts: AlertSettings,
     pub cost: CostSettings,
+    pub history: HistorySettings,
+    pub remote_write: Option<RemoteWriteSettings>,
     pub notify: NotifySettings,
 }
 
@@ -110,6 +120,8 @@ impl CollectorConfig {
             store: self.store.validate()?,
             alerts: self.alerts.validate()?,
             cost: self.cost.validate()?,
+            history: self.history.validate()?,
+            remote_write: self.remote_write.validate()?,
             notify: crate::notify::config::validate(&self.notifiers, &self.notify_spool_dir)?,
         })
     }

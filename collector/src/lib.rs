@@ -14,6 +14,8 @@ pub mod exposition;
 pub mod ingest;
 pub mod notify;
 pub mod receiver;
+pub mod remote_write;
+pub mod rollup;
 pub mod server;
 pub mod state;
 pub mod store;
@@ -21,7 +23,7 @@ pub mod telemetry;
 pub mod view;
 
 pub use config::{CollectorConfig, CollectorSettings, ConfigError};
-pub use server::{start, RunningCollector, StartError};
+pub use server::{start, start_with_history, RunningCollector, StartError};
 pub use state::CollectorState;
 
 /// The OTLP protobuf types, for callers that build requests (tests, benches, replay).

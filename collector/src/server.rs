@@ -11,6 +11,8 @@ use tokio::task::JoinSet;
 use crate::alerts::Transition;
 use crate::config::CollectorSettings;
 use crate::notify::{Notifier, NotifySender};
+use crate::remote_write::{RemoteWriteStats, RemoteWriter};
+use crate::rollup::{HistoryWriter, Rollup};
 use crate::state::CollectorState;
 use crate::{api, receiver};
 
@@ -39,6 +41,8 @@ pub struct RunningCollector {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
     notifier: Notifier,
+    history: Option<HistoryWriter>,
+    remote_write: Option<RemoteWriter>,
 }
 
 async fn bind(
@@ -81,6 +85,14 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 /// Binds every listener (so a port in use fails here, not later) and serves.
 pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, StartError> {
+    start_with_history(settings, None).await
+}
+
+/// `start`, with minute rollups handed to `sink` (history) as evaluation finishes them.
+pub async fn start_with_history(
+    settings: &CollectorSettings,
+    sink: Option<Box<dyn gpuwatch_model::history::RollupSink>>,
+) -> Result<RunningCollector, StartError> {
     let state = Arc::new(CollectorState::new(
         settings.store.clone(),
         settings.alerts.clone(),
@@ -93,6 +105,10 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
     let (api_listener, api) = bind(settings.api_listen, "the API", "api_listen").await?;
     let (stop, stop_rx) = watch::channel(false);
     let stop_rx_for_eval = stop_rx.clone();
+    let remote_write = settings
+        .remote_write
+        .clone()
+        .map(|rw| RemoteWriter::start(rw, state.clone(), stop_rx.clone()));
     let mut tasks = JoinSet::new();
 
     let grpc = receiver::grpc::service(state.clone(), settings.max_request_bytes);
@@ -136,6 +152,9 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
         &format!("http://{api}"),
     );
     let notify: NotifySender = notifier.sender();
+    let (history, resume) = sink.map(HistoryWriter::start).unzip();
+    let history_tx = history.as_ref().and_then(HistoryWriter::sender);
+    let mut rollup = Rollup::new(resume.flatten());
     let evaluator = state.clone();
     let mut rx = stop_rx_for_eval;
     tasks.spawn(async move {
@@ -150,6 +169,11 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
                 for change in changes {
                     log_transition(&change);
                     notify.submit(change);
+                }
+                if let Some(tx) = &history_tx {
+                    for minute in evaluator.with_ledger(|l, s| rollup.catch_up(l, s)) {
+                        let _ = tx.send(minute);
+                    }
                 }
                 if caught_up {
                     break;
@@ -168,12 +192,21 @@ pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, Sta
         stop,
         tasks,
         notifier,
+        history,
+        remote_write,
     })
 }
 
 impl RunningCollector {
     pub fn state(&self) -> Arc<CollectorState> {
         self.state.clone()
+    }
+
+    /// What remote write has sent, when it is on.
+    pub fn remote_write_stats(&self) -> Option<Arc<RemoteWriteStats>> {
+        self.remote_write
+            .as_ref()
+            .map(|_| self.state.telemetry.remote_write.clone())
     }
 
     /// Hands transitions to the notifiers, as the evaluator does.
@@ -197,5 +230,13 @@ impl RunningCollector {
         }
         let left = deadline.saturating_sub(started.elapsed());
         self.notifier.shutdown(left).await;
+        if let Some(rw) = self.remote_write.take() {
+            let left = deadline.saturating_sub(started.elapsed());
+            rw.finish(left.max(Duration::from_secs(1))).await;
+        }
+        if let Some(history) = self.history.take() {
+            let left = deadline.saturating_sub(started.elapsed());
+            history.shutdown(left.max(Duration::from_secs(1))).await;
+        }
     }
 }

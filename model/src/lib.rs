@@ -9,6 +9,7 @@ pub mod alert;
 pub mod api;
 pub mod duration;
 pub mod format;
+pub mod history;
 pub mod names;
 pub mod sample;
 pub mod series;
@@ -17,5 +18,7 @@ pub mod time;
 pub use time::Timestamp;
 
 pub use alert::{Alert, AlertKind, AlertState, Finding, Severity};
-pub use sample::{GpuProcess, GpuSample, HostSample, JobInfo, NodeSample, ThrottleReason};
+pub use sample::{
+    GpuProcess, GpuSample, HistogramSample, HostSample, JobInfo, NodeSample, ThrottleReason,
+};
 pub use series::SeriesKey;

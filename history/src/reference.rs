@@ -1,0 +1,147 @@
+//! Drift references from history: a model's histograms summed over a date range
+//! (`2026-11-01/2026-11-07`), the reference window a drift detector can compare the
+//! live window with. (The collector does not take them yet; see the README.)
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gpuwatch_model::names::attr;
+use gpuwatch_model::Timestamp;
+use polars::prelude::*;
+
+use crate::layout::{self, Table};
+use crate::report::Window;
+use crate::HistoryError;
+
+/// One histogram series of a model, its buckets summed over the range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceHistogram {
+    pub metric: String,
+    /// `gpuwatch.feature`, for feature histograms.
+    pub feature: Option<String>,
+    pub bounds: Vec<f64>,
+    pub buckets: Vec<f64>,
+}
+
+/// `YYYY-MM-DD/YYYY-MM-DD`, both days included, as `[from, to)` in Unix nanoseconds.
+pub fn parse_range(range: &str) -> Option<Window> {
+    let (a, b) = range.split_once('/')?;
+    let day = |d: &str| Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", d.trim())).map(|t| t.0);
+    let (from, last) = (day(a)?, day(b)?);
+    let to = last + 24 * 3600 * 1_000_000_000;
+    (from < to).then_some(Window { from, to })
+}
+
+fn list(col: &Column, i: usize) -> Result<Vec<f64>, HistoryError> {
+    let Some(s) = col.list()?.get_as_series(i) else {
+        return Ok(Vec::new());
+    };
+    Ok(s.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
+}
+
+/// Every histogram of `model` in history over `w`, buckets summed per series (by
+/// metric and feature); series whose bucket layout changed keep the newest layout's
+/// rows only.
+pub fn model_reference(
+    root: &Path,
+    model: &str,
+    w: Window,
+) -> Result<Vec<ReferenceHistogram>, HistoryError> {
+    let files = layout::files_between(&Table::Series.dir(root), w.from, w.to)?;
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<PlRefPath> = files
+        .iter()
+        .map(|p| PlRefPath::try_from_path(p))
+        .collect::<PolarsResult<_>>()?;
+    let df = LazyFrame::scan_parquet_files(paths.into_iter().collect(), Default::default())?
+        .filter(
+            col("minute")
+                .gt_eq(lit(w.from))
+                .and(col("minute").lt(lit(w.to)))
+                .and(col("model").eq(lit(model))),
+        )
+        .select([col("metric"), col("labels"), col("bounds"), col("buckets")])
+        .collect()?;
+    let (metrics, labels) = (df.column("metric")?.str()?, df.column("labels")?.str()?);
+    let (bounds, buckets) = (df.column("bounds")?, df.column("buckets")?);
+    // (metric, feature) to (bounds, summed buckets).
+    type Sums = BTreeMap<(String, Option<String>), (Vec<f64>, Vec<f64>)>;
+    let mut sums = Sums::new();
+    for i in 0..df.height() {
+        let (b, c) = (list(bounds, i)?, list(buckets, i)?);
+        if c.is_empty() || c.len() != b.len() + 1 {
+            continue;
+        }
+        let feature = labels.get(i).and_then(|l| {
+            l.split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{}=", attr::FEATURE)))
+                .map(str::to_string)
+        });
+        let key = (metrics.get(i).unwrap_or_default().to_string(), feature);
+        let slot = sums
+            .entry(key)
+            .or_insert_with(|| (b.clone(), vec![0.0; c.len()]));
+        if slot.0 != b {
+            *slot = (b, vec![0.0; c.len()]);
+        }
+        for (s, v) in slot.1.iter_mut().zip(&c) {
+            *s += v;
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(
+            |((metric, feature), (bounds, buckets))| ReferenceHistogram {
+                metric,
+                feature,
+                bounds,
+                buckets,
+            },
+        )
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use gpuwatch_model::history::{MinuteRollup, RollupSink, SeriesMinute, MINUTE_NS};
+
+    use super::*;
+    use crate::ParquetSink;
+
+    #[test]
+    fn a_date_range_sums_a_models_buckets() {
+        let w = parse_range("2026-11-01/2026-11-07").expect("range");
+        assert_eq!(Timestamp(w.from).to_rfc3339(), "2026-11-01T00:00:00Z");
+        assert_eq!(Timestamp(w.to).to_rfc3339(), "2026-11-08T00:00:00Z");
+        assert_eq!(parse_range("2026-11-07/2026-11-01"), None);
+
+        let root = std::env::temp_dir().join(format!("gw-reference-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut sink = ParquetSink::open(&root, i64::MAX / 4, u64::MAX).expect("open");
+        let row = |m: i64, feature: &str, model: &str| SeriesMinute {
+            minute: m,
+            metric: "gpuwatch.model.feature".into(),
+            model: Some(model.into()),
+            labels: format!("gpuwatch.feature={feature},gpuwatch.model={model}"),
+            bounds: vec![0.5],
+            buckets: vec![1.0, 2.0],
+            ..SeriesMinute::default()
+        };
+        for i in 0..3 {
+            let m = w.from + i * MINUTE_NS;
+            sink.write(&MinuteRollup {
+                minute: m,
+                series: vec![row(m, "age", "fraud"), row(m, "age", "ranker")],
+                cost: Vec::new(),
+            })
+            .expect("write");
+        }
+        let refs = model_reference(&root, "fraud", w).expect("reference");
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].feature.as_deref(), Some("age"));
+        assert_eq!(refs[0].buckets, vec![3.0, 6.0]);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

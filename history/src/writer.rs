@@ -1,0 +1,215 @@
+//! `ParquetSink`: the collector's `RollupSink` on disk (see `layout` for the files),
+//! with retention by age and size.
+
+use std::path::{Path, PathBuf};
+
+use gpuwatch_model::history::{MinuteRollup, RollupSink, SinkError, HOUR_NS, MINUTE_NS};
+use polars::prelude::*;
+
+use crate::layout::{self, Table};
+use crate::{frame, HistoryError};
+
+const TABLES: [Table; 2] = [Table::Series, Table::Cost];
+
+/// Minute rollups to Parquet under `root`.
+#[derive(Debug)]
+pub struct ParquetSink {
+    root: PathBuf,
+    /// Nanoseconds of history kept behind the newest minute.
+    retention: i64,
+    max_bytes: u64,
+    /// The hour whose minutes are being written.
+    hour: Option<i64>,
+    /// Start of the newest minute stored.
+    newest: Option<i64>,
+}
+
+fn write_frame(path: &Path, df: &mut DataFrame) -> Result<(), HistoryError> {
+    layout::write_atomically(path, |file| {
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Snappy)
+            .finish(df)?;
+        Ok(())
+    })
+}
+
+fn read_frame(path: &Path) -> Result<DataFrame, HistoryError> {
+    let file = std::fs::File::open(path).map_err(|e| HistoryError::io(path, e))?;
+    Ok(ParquetReader::new(file).finish()?)
+}
+
+fn remove(path: &Path) -> Result<(), HistoryError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(HistoryError::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
+impl ParquetSink {
+    /// Opens (creating) the data directory: finishes what a crash left (hours whose
+    /// minutes were not yet compacted), then applies retention.
+    pub fn open(root: &Path, retention: i64, max_bytes: u64) -> Result<Self, HistoryError> {
+        for t in TABLES {
+            let dir = t.dir(root);
+            std::fs::create_dir_all(&dir).map_err(|e| HistoryError::io(&dir, e))?;
+        }
+        let mut sink = ParquetSink {
+            root: root.to_path_buf(),
+            retention,
+            max_bytes,
+            hour: None,
+            newest: None,
+        };
+        for t in TABLES {
+            for (hour, h) in layout::hours(&t.dir(root))? {
+                let newest = match h.minutes.last() {
+                    Some((m, _)) => *m,
+                    None => hour + HOUR_NS - MINUTE_NS,
+                };
+                sink.newest = sink.newest.max(Some(newest));
+            }
+        }
+        // Every hour but the newest is over; the newest goes on being written.
+        let current = sink.newest.map(gpuwatch_model::history::hour_of);
+        for t in TABLES {
+            for (hour, _) in layout::hours(&t.dir(root))? {
+                if Some(hour) != current {
+                    sink.compact(t, hour)?;
+                }
+            }
+        }
+        sink.hour = current;
+        sink.apply_retention()?;
+        Ok(sink)
+    }
+
+    /// Turns an hour's minute files into the hour's file.
+    fn compact(&self, table: Table, hour: i64) -> Result<(), HistoryError> {
+        let dir = table.dir(&self.root);
+        let Some(h) = layout::hours(&dir)?.remove(&hour) else {
+            return Ok(());
+        };
+        if h.minutes.is_empty() {
+            return Ok(());
+        }
+        if h.file.is_none() {
+            let mut frames = h.minutes.iter().map(|(_, p)| read_frame(p));
+            let mut df = match frames.next() {
+                Some(first) => first?,
+                None => return Ok(()),
+            };
+            for f in frames {
+                df.vstack_mut(&f?)?;
+            }
+            df.rechunk_mut();
+            write_frame(&layout::hour_file(&dir, hour), &mut df)?;
+        }
+        // The hour's file holds them all now (or already did: a crash came between
+        // the rename and these).
+        for (_, p) in &h.minutes {
+            remove(p)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes hours past `retention`, then the oldest hours while the files pass
+    /// `max_bytes` (never the hour being written).
+    fn apply_retention(&self) -> Result<(), HistoryError> {
+        let Some(newest) = self.newest else {
+            return Ok(());
+        };
+        let mut hours: std::collections::BTreeMap<i64, (u64, Vec<PathBuf>)> = Default::default();
+        for t in TABLES {
+            for (hour, h) in layout::hours(&t.dir(&self.root))? {
+                let slot = hours.entry(hour).or_default();
+                for p in h.all_files() {
+                    slot.0 += std::fs::metadata(p).map_or(0, |m| m.len());
+                    slot.1.push(p.clone());
+                }
+            }
+        }
+        let mut total: u64 = hours.values().map(|(b, _)| b).sum();
+        for (hour, (bytes, files)) in hours {
+            let expired = hour + HOUR_NS <= newest.saturating_sub(self.retention);
+            let too_big = total > self.max_bytes && Some(hour) != self.hour;
+            if !(expired || too_big) {
+                break;
+            }
+            for p in &files {
+                remove(p)?;
+            }
+            total = total.saturating_sub(bytes);
+        }
+        Ok(())
+    }
+
+    fn store(&mut self, rollup: &MinuteRollup) -> Result<(), HistoryError> {
+        let hour = rollup.hour();
+        if let Some(done) = self.hour.filter(|h| *h != hour) {
+            for t in TABLES {
+                self.compact(t, done)?;
+            }
+            self.hour = Some(hour);
+            self.newest = Some(rollup.minute);
+            self.apply_retention()?;
+        }
+        self.hour = Some(hour);
+        if !rollup.series.is_empty() {
+            let path = layout::minute_file(&Table::Series.dir(&self.root), rollup.minute);
+            write_frame(&path, &mut frame::series(&rollup.series)?)?;
+        }
+        if !rollup.cost.is_empty() {
+            let path = layout::minute_file(&Table::Cost.dir(&self.root), rollup.minute);
+            write_frame(&path, &mut frame::cost(&rollup.cost)?)?;
+        }
+        self.newest = Some(rollup.minute);
+        Ok(())
+    }
+
+    /// Writes many hours at once, straight into hour files (benchmarks and tests that
+    /// need days of history).
+    pub fn write_hour(&mut self, minutes: &[MinuteRollup]) -> Result<(), HistoryError> {
+        let Some(first) = minutes.first() else {
+            return Ok(());
+        };
+        let hour = first.hour();
+        let series: Vec<_> = minutes
+            .iter()
+            .flat_map(|m| m.series.iter().cloned())
+            .collect();
+        let cost: Vec<_> = minutes
+            .iter()
+            .flat_map(|m| m.cost.iter().cloned())
+            .collect();
+        if !series.is_empty() {
+            let path = layout::hour_file(&Table::Series.dir(&self.root), hour);
+            write_frame(&path, &mut frame::series(&series)?)?;
+        }
+        if !cost.is_empty() {
+            let path = layout::hour_file(&Table::Cost.dir(&self.root), hour);
+            write_frame(&path, &mut frame::cost(&cost)?)?;
+        }
+        self.newest = self.newest.max(minutes.last().map(|m| m.minute));
+        Ok(())
+    }
+}
+
+impl RollupSink for ParquetSink {
+    fn resume_after(&self) -> Option<i64> {
+        self.newest
+    }
+
+    fn write(&mut self, rollup: &MinuteRollup) -> Result<(), SinkError> {
+        if self.newest.is_some_and(|n| rollup.minute <= n) {
+            return Ok(());
+        }
+        self.store(rollup).map_err(|e| SinkError(e.to_string()))
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
