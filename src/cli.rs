@@ -40,6 +40,48 @@ pub enum Command {
     /// Measure gpuwatch itself (build with --release).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Cost and usage reports from stored history (needs the `history` feature).
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Offline data-drift report between two CSV or Parquet files, column by column
+    /// (needs the `history` feature).
+    Drift(DriftArgs),
+    /// Replay a recorded GPU trace through an in-process collector and report what the
+    /// cost ledger made of it.
+    #[command(subcommand)]
+    Replay(ReplayCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplayCommand {
+    /// Alibaba's GenTD26 production trace (per-pod GPU duty cycle every 57 s; the CSV or
+    /// its .tar.gz, e.g. ../shared/fixtures/alibaba-gentd26/pod_gpu_duty_cycle_anon.tar.gz):
+    /// GPU-hours, idle share and idle cost per pod and in total.
+    Gentd26(ReplayArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The duty-cycle CSV, or the .tar.gz holding it.
+    pub file: PathBuf,
+    /// Dollars per GPU-hour for every pod's GPU (the trace does not name the model).
+    #[arg(long, default_value_t = 2.0)]
+    pub price: f64,
+    /// A step under this utilization (0..1) is idle [as collector.cost.idle_below].
+    #[arg(long, default_value_t = 0.05)]
+    pub idle_below: f64,
+    /// `table` (the most expensive pods and the total) or `json` (every pod).
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
+    pub format: ReplayFormat,
+    /// Pods listed in the table.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -161,11 +203,16 @@ pub struct TopArgs {
     #[command(flatten)]
     pub config: ConfigFile,
     /// Collector API URL [config: top.collector, default http://127.0.0.1:9464].
+    /// Repeat to watch several collectors as one cluster: their views merge.
     #[arg(long, value_name = "URL")]
-    pub collector: Option<String>,
+    pub collector: Vec<String>,
     /// Refresh interval [config: top.refresh, default 1s].
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
+    /// Capture the mouse: click a tab or a row, scroll with the wheel (off by default,
+    /// so the terminal's own selection and scrollback keep working).
+    #[arg(long)]
+    pub mouse: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,4 +250,90 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         passes: usize,
     },
+}
+
+/// Output of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+/// What every report takes: the window and where history is.
+#[derive(Debug, Clone, Args)]
+pub struct ReportWindow {
+    #[command(flatten)]
+    pub config: ConfigFile,
+    /// How far back from the end of the window (e.g. 7d, 24h, 30m).
+    #[arg(long, default_value = "7d", value_name = "DURATION")]
+    pub since: String,
+    /// End of the window, RFC 3339 (e.g. 2026-11-30T12:00:00Z) [default: the end of
+    /// the newest minute in history].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// The history directory [config: collector.history.dir, default ./gpuwatch-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// An aligned table, CSV or JSON.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CostGroup {
+    Team,
+    Job,
+    Node,
+    Model,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsageGroup {
+    Node,
+    Gpu,
+    Job,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// GPU-hours, busy and idle hours, cost, idle cost and waste, with the top wasters.
+    Cost {
+        #[command(flatten)]
+        window: ReportWindow,
+        /// Group by team, job, node or GPU model.
+        #[arg(long, value_enum, default_value_t = CostGroup::Team)]
+        by: CostGroup,
+        /// How many of the GPUs that wasted most to list.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+    },
+    /// GPU utilization distribution (mean, p50, p90 of minute means, share of time at 0%).
+    Usage {
+        #[command(flatten)]
+        window: ReportWindow,
+        /// Group by node, GPU or job.
+        #[arg(long, value_enum, default_value_t = UsageGroup::Node)]
+        by: UsageGroup,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DriftArgs {
+    /// The reference data: a .csv (with a header row) or .parquet file.
+    pub reference: PathBuf,
+    /// The current data, in the same layout.
+    pub current: PathBuf,
+    /// Only these columns (comma-separated) [default: every column of the reference].
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub columns: Vec<String>,
+    /// An aligned table or JSON.
+    #[arg(long, value_enum, default_value_t = DriftFormat::Table)]
+    pub format: DriftFormat,
 }

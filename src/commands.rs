@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::cli::{
     AgentArgs, BenchCommand, Cli, CollectorArgs, Command, ConfigCommand, DemoArgs, HeadlessArgs,
-    ListenArgs, TopArgs, UpArgs,
+    ListenArgs, ReplayArgs, ReplayCommand, ReplayFormat, TopArgs, UpArgs,
 };
 use crate::config::{Config, Settings, DEFAULT_TOML};
 use crate::demo::{Demo, DemoOptions};
@@ -49,6 +49,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::detect_bench(gpus, passes)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(cmd) => crate::report::run(cmd),
+        Command::Drift(args) => crate::drift_cmd::run(&args),
+        Command::Replay(ReplayCommand::Gentd26(args)) => replay_gentd26(args).await,
     }
 }
 
@@ -109,15 +112,47 @@ fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
         alerts: alerts_state.alerts(gpuwatch_collector::alerts::StateFilter::All),
     });
     let five_minutes = 300 * 1_000_000_000;
+    let burn_state = state.clone();
     let burn = Arc::new(move || {
-        state
+        burn_state
             .cost(five_minutes, gpuwatch_collector::cost::By::Team)
             .map(|c| c.total)
+    });
+    // The same windows and chart steps as the HTTP source asks the API for.
+    let quarter_hour = 900 * 1_000_000_000;
+    let nodes_state = state.clone();
+    let nodes =
+        Arc::new(move || gpuwatch_collector::view::nodes(&nodes_state.store(), quarter_hour, 48));
+    let inference_state = state.clone();
+    let inference = Arc::new(move || inference_state.inference());
+    let detail_state = state.clone();
+    let detail = Arc::new(move |gpu: &gpuwatch_tui::GpuRef| {
+        gpuwatch_collector::view::gpu_detail(
+            &detail_state.store(),
+            &gpu.node,
+            &gpu.id,
+            quarter_hour,
+            240,
+        )
+    });
+    let hour = 3600 * 1_000_000_000;
+    let cost = Arc::new(move || {
+        use gpuwatch_collector::cost::By;
+        let by = |b| state.cost(hour, b).unwrap_or_default();
+        gpuwatch_tui::CostBreakdown {
+            by_team: by(By::Team),
+            by_job: by(By::Job),
+            by_node: by(By::Node),
+        }
     });
     Arc::new(
         FnSource::new(what, gpus)
             .with_alerts(alerts)
-            .with_burn(burn),
+            .with_burn(burn)
+            .with_nodes(nodes)
+            .with_inference(inference)
+            .with_detail(detail)
+            .with_cost(cost),
     )
 }
 
@@ -126,7 +161,19 @@ async fn dashboard(
     refresh: Duration,
     log: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let result = gpuwatch_tui::run(source, refresh).await;
+    let options = gpuwatch_tui::Options {
+        refresh,
+        mouse: false,
+    };
+    dashboard_with(source, options, log).await
+}
+
+async fn dashboard_with(
+    source: Arc<dyn gpuwatch_tui::Source>,
+    options: gpuwatch_tui::Options,
+    log: Option<&Path>,
+) -> anyhow::Result<()> {
+    let result = gpuwatch_tui::run_with(source, options).await;
     if let Some(log) = log {
         if std::fs::metadata(log).is_ok_and(|m| m.len() > 0) {
             eprintln!("gpuwatch: logs are in {}", log.display());
@@ -252,7 +299,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         config,
     } = session(&args.run, &args.config, &args.listen)?;
     let s = settings(&config)?;
-    let collector = gpuwatch_collector::start(&s.collector).await?;
+    let collector = crate::history::start_collector(&s.collector).await?;
     let mut agent_settings = s.agent.clone();
     agent_settings.collector = crate::demo::collector_url(agent_settings.protocol, &collector);
     let sampler = local_sampler(&agent_settings, args.simulate);
@@ -306,6 +353,11 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let s = settings(&config)?;
     let mut sampler = local_sampler(&s.agent, args.simulate);
+    if args.once || args.dry_run {
+        // Slurm, cgroup and config-rule attribution; pod names need the running
+        // agent's kubelet poll.
+        sampler.attribute_jobs(&s.agent.jobs, &gpuwatch_agent::PodDirectory::new());
+    }
     if args.once {
         // Two samples a moment apart, so shares of CPU time have an interval.
         let now = || {
@@ -380,7 +432,7 @@ async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::load_or_default(args.config.config.as_deref())?;
     apply_listen(&mut config, &args.listen);
     let s: CollectorSettings = settings(&config)?.collector;
-    let c = gpuwatch_collector::start(&s).await?;
+    let c = crate::history::start_collector(&s).await?;
     println!(
         "gpuwatch collector: OTLP gRPC {} HTTP {}; API http://{} (Ctrl-C stops)",
         c.otlp_grpc, c.otlp_http, c.api
@@ -393,14 +445,55 @@ async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
 async fn top(args: TopArgs) -> anyhow::Result<ExitCode> {
     let log = logging::to_file();
     let mut config = Config::load_or_default(args.config.config.as_deref())?;
-    if let Some(c) = &args.collector {
-        config.top.collector.clone_from(c);
-    }
     if let Some(r) = &args.refresh {
         config.top.refresh.clone_from(r);
     }
+    // Each --collector is checked by the rule of top.collector; none means the config's.
+    let mut collectors = Vec::new();
+    for url in &args.collector {
+        config.top.collector.clone_from(url);
+        collectors.push(config.top.validate()?.collector);
+    }
     let s = config.top.validate()?;
-    let source = HttpSource::new(&s.collector)?;
-    dashboard(Arc::new(source), s.refresh, log.as_deref()).await?;
+    if collectors.is_empty() {
+        collectors.push(s.collector.clone());
+    }
+    let mut sources: Vec<Arc<dyn gpuwatch_tui::Source>> = Vec::new();
+    for url in &collectors {
+        sources.push(Arc::new(HttpSource::new(url)?));
+    }
+    let source: Arc<dyn gpuwatch_tui::Source> = match sources.len() {
+        1 => sources.remove(0),
+        _ => Arc::new(gpuwatch_tui::MultiSource::new(sources)),
+    };
+    let options = gpuwatch_tui::Options {
+        refresh: s.refresh,
+        mouse: args.mouse,
+    };
+    dashboard_with(source, options, log.as_deref()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn replay_gentd26(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    logging::to_stderr("info");
+    if !(args.price.is_finite() && args.price >= 0.0) {
+        anyhow::bail!(
+            "--price must be dollars per GPU-hour, 0 or more, got {}",
+            args.price
+        );
+    }
+    if !(0.0..=1.0).contains(&args.idle_below) {
+        anyhow::bail!(
+            "--idle-below must be between 0 and 1, got {}",
+            args.idle_below
+        );
+    }
+    let rows = crate::replay::parse(&crate::replay::read_text(&args.file)?)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let report = crate::replay::run(&rows, args.price, args.idle_below).await?;
+    match args.format {
+        ReplayFormat::Table => print!("{}", crate::replay::table(&report, args.top)),
+        ReplayFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
     Ok(ExitCode::SUCCESS)
 }
