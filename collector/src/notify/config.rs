@@ -14,11 +14,6 @@ use crate::config::ConfigError;
 /// PagerDuty's Events API v2 endpoint, used when a `pagerduty` notifier has no `url`.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
-/// Whether the HTTP client can speak TLS. The workspace's `reqwest` has no TLS
-/// feature yet, so an https URL could never be delivered (and would be retried
-/// forever): refuse it at config time. Flip when a TLS feature is enabled.
-pub const HTTPS_SUPPORTED: bool = false;
-
 /// A value that must not reach logs, `Debug` output or the API.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -197,13 +192,6 @@ fn from_env(key: &str, var: &str) -> Result<Secret, ConfigError> {
 
 fn check_url(key: &str, url: &Secret, shown: bool) -> Result<(), ConfigError> {
     let u = url.expose();
-    if u.starts_with("https://") && !HTTPS_SUPPORTED {
-        return Err(ConfigError::new(
-            key,
-            "is https, but this build of gpuwatch has no TLS support; \
-             send to an http:// URL (such as a local relay) instead",
-        ));
-    }
     if u.starts_with("http://") || u.starts_with("https://") {
         return Ok(());
     }

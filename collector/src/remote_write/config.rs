@@ -51,16 +51,10 @@ impl RemoteWriteConfig {
             return Ok(None);
         }
         let key = |k: &str| format!("collector.remote_write.{k}");
-        if url.starts_with("https://") {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::new(
                 key("url"),
-                format!("https is not supported by this build (no TLS); use http:// or a local proxy, got {url:?}"),
-            ));
-        }
-        if !url.starts_with("http://") {
-            return Err(ConfigError::new(
-                key("url"),
-                format!("must be an http:// URL such as http://prometheus:9090/api/v1/write, got {url:?}"),
+                format!("must be an http:// or https:// URL such as http://prometheus:9090/api/v1/write, got {url:?}"),
             ));
         }
         let at_least = |k: &str, v: &str, min: Duration| {

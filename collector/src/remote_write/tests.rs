@@ -258,10 +258,15 @@ fn config_errors_name_the_key() {
     let bad = |c: RemoteWriteConfig| c.validate().expect_err("invalid").to_string();
     assert_eq!(RemoteWriteConfig::default().validate(), Ok(None));
     let https = RemoteWriteConfig {
-        url: "https://example.com/api/v1/write".into(),
+        url: "https://mimir.example.com/api/v1/push".into(),
         ..RemoteWriteConfig::default()
     };
-    assert!(bad(https).starts_with("collector.remote_write.url https is not supported"));
+    assert!(https.validate().is_ok());
+    let ftp = RemoteWriteConfig {
+        url: "ftp://x/api/v1/write".into(),
+        ..RemoteWriteConfig::default()
+    };
+    assert!(bad(ftp).starts_with("collector.remote_write.url must be an http:// or https://"));
     let queue = RemoteWriteConfig {
         url: "http://x/api/v1/write".into(),
         queue_samples: 10,
