@@ -1,13 +1,84 @@
 //! History in the binary: the collector's minute rollups go to Parquet when the
 //! `history` feature is built in and `[collector.history]` is enabled.
 
+use gpuwatch_collector::detect::config::Reference;
 use gpuwatch_collector::rollup::HistorySettings;
-use gpuwatch_collector::{CollectorSettings, RunningCollector, StartError};
+use gpuwatch_collector::{CollectorSettings, CollectorState, RunningCollector, StartError};
 use gpuwatch_model::history::RollupSink;
+use gpuwatch_model::AlertKind;
 
-/// Starts the collector with its history sink, when there is one.
+/// Starts the collector with its history sink, when there is one, and the drift
+/// references that come from history.
 pub async fn start_collector(s: &CollectorSettings) -> Result<RunningCollector, StartError> {
-    gpuwatch_collector::start_with_history(s, sink(&s.history)).await
+    let collector = gpuwatch_collector::start_with_history(s, sink(&s.history)).await?;
+    seed_drift_references(s, &collector.state());
+    Ok(collector)
+}
+
+/// The drift detectors whose `reference` is a date range of history: `(kind, from, to)`.
+fn history_references(s: &CollectorSettings) -> Vec<(AlertKind, i64, i64)> {
+    [
+        (AlertKind::ModelDrift, &s.alerts.model_drift),
+        (AlertKind::LatencyRegression, &s.alerts.latency_regression),
+    ]
+    .into_iter()
+    .filter_map(|(kind, d)| match d.reference {
+        Reference::History { from, to } => Some((kind, from, to)),
+        _ => None,
+    })
+    .collect()
+}
+
+/// Reads the histograms of every model over each date range from history and hands
+/// them to the detectors as their references.
+#[cfg(feature = "history")]
+fn seed_drift_references(s: &CollectorSettings, state: &CollectorState) {
+    use gpuwatch_model::names::metric;
+    for (kind, from, to) in history_references(s) {
+        let window = gpuwatch_history::report::Window { from, to };
+        let refs = match gpuwatch_history::reference::references(&s.history.dir, None, window) {
+            Ok(refs) => refs,
+            Err(e) => {
+                tracing::warn!("{kind}: cannot read its reference from history: {e}");
+                continue;
+            }
+        };
+        let mut seeded = 0;
+        for (model, h) in refs {
+            let (of, what) = match h.metric.as_str() {
+                metric::MODEL_PREDICTION => (AlertKind::ModelDrift, "prediction".to_string()),
+                metric::MODEL_FEATURE => match h.feature {
+                    Some(f) => (AlertKind::ModelDrift, f),
+                    None => continue,
+                },
+                m => (AlertKind::LatencyRegression, m.to_string()),
+            };
+            if of == kind
+                && state.seed_drift_reference(kind, &model, &what, from, h.bounds, h.buckets)
+            {
+                seeded += 1;
+            }
+        }
+        if seeded == 0 {
+            tracing::warn!(
+                "{kind}: history in {} holds no model histograms in its reference range; \
+                 nothing to compare with",
+                s.history.dir.display()
+            );
+        } else {
+            tracing::info!("{kind}: {seeded} references read from history");
+        }
+    }
+}
+
+#[cfg(not(feature = "history"))]
+fn seed_drift_references(s: &CollectorSettings, _: &CollectorState) {
+    for (kind, _, _) in history_references(s) {
+        tracing::warn!(
+            "{kind}: its reference is a date range of history, but this gpuwatch was built \
+             without the `history` feature; nothing to compare with"
+        );
+    }
 }
 
 #[cfg(feature = "history")]

@@ -97,6 +97,22 @@ impl CollectorState {
         }
     }
 
+    /// Sets a drift reference from outside the store (history); false when the buckets
+    /// do not fit their bounds.
+    pub fn seed_drift_reference(
+        &self,
+        kind: gpuwatch_model::AlertKind,
+        model: &str,
+        what: &str,
+        from: i64,
+        bounds: Vec<f64>,
+        counts: Vec<f64>,
+    ) -> bool {
+        lock(&self.alerts)
+            .references
+            .seed(kind, model, what, from, bounds, counts)
+    }
+
     /// Spend since the collector started, grouped `by`.
     pub fn cost_totals(&self, by: By) -> gpuwatch_model::api::CostResponse {
         lock(&self.alerts).ledger.totals(by)

@@ -1,6 +1,7 @@
 //! Drift references from history: a model's histograms summed over a date range
 //! (`2026-11-01/2026-11-07`), the reference window a drift detector can compare the
-//! live window with. (The collector does not take them yet; see the README.)
+//! live window with: the binary seeds the collector's drift detectors with them when
+//! `reference` is a date range.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,6 +48,19 @@ pub fn model_reference(
     model: &str,
     w: Window,
 ) -> Result<Vec<ReferenceHistogram>, HistoryError> {
+    Ok(references(root, Some(model), w)?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect())
+}
+
+/// Like `model_reference`, for every model in history over `w` (or just `only`):
+/// `(model, histogram)` pairs.
+pub fn references(
+    root: &Path,
+    only: Option<&str>,
+    w: Window,
+) -> Result<Vec<(String, ReferenceHistogram)>, HistoryError> {
     let files = layout::files_between(&Table::Series.dir(root), w.from, w.to)?;
     if files.is_empty() {
         return Ok(Vec::new());
@@ -60,14 +74,24 @@ pub fn model_reference(
             col("minute")
                 .gt_eq(lit(w.from))
                 .and(col("minute").lt(lit(w.to)))
-                .and(col("model").eq(lit(model))),
+                .and(match only {
+                    Some(model) => col("model").eq(lit(model)),
+                    None => col("model").is_not_null(),
+                }),
         )
-        .select([col("metric"), col("labels"), col("bounds"), col("buckets")])
+        .select([
+            col("model"),
+            col("metric"),
+            col("labels"),
+            col("bounds"),
+            col("buckets"),
+        ])
         .collect()?;
+    let models = df.column("model")?.str()?;
     let (metrics, labels) = (df.column("metric")?.str()?, df.column("labels")?.str()?);
     let (bounds, buckets) = (df.column("bounds")?, df.column("buckets")?);
-    // (metric, feature) to (bounds, summed buckets).
-    type Sums = BTreeMap<(String, Option<String>), (Vec<f64>, Vec<f64>)>;
+    // (model, metric, feature) to (bounds, summed buckets).
+    type Sums = BTreeMap<(String, String, Option<String>), (Vec<f64>, Vec<f64>)>;
     let mut sums = Sums::new();
     for i in 0..df.height() {
         let (b, c) = (list(bounds, i)?, list(buckets, i)?);
@@ -79,7 +103,11 @@ pub fn model_reference(
                 .find_map(|kv| kv.strip_prefix(&format!("{}=", attr::FEATURE)))
                 .map(str::to_string)
         });
-        let key = (metrics.get(i).unwrap_or_default().to_string(), feature);
+        let key = (
+            models.get(i).unwrap_or_default().to_string(),
+            metrics.get(i).unwrap_or_default().to_string(),
+            feature,
+        );
         let slot = sums
             .entry(key)
             .or_insert_with(|| (b.clone(), vec![0.0; c.len()]));
@@ -92,14 +120,17 @@ pub fn model_reference(
     }
     Ok(sums
         .into_iter()
-        .map(
-            |((metric, feature), (bounds, buckets))| ReferenceHistogram {
-                metric,
-                feature,
-                bounds,
-                buckets,
-            },
-        )
+        .map(|((model, metric, feature), (bounds, buckets))| {
+            (
+                model,
+                ReferenceHistogram {
+                    metric,
+                    feature,
+                    bounds,
+                    buckets,
+                },
+            )
+        })
         .collect())
 }
 

@@ -267,7 +267,8 @@ pub struct DriftConfig {
     /// `frozen`: the reference is the first `window` with at least `min_count`
     /// observations that starts `reference_after` after the model first appears, kept
     /// for the collector's life. `moving`: the window of the same length that ended
-    /// `reference_lag` before the current one starts.
+    /// `reference_lag` before the current one starts. `YYYY-MM-DD/YYYY-MM-DD`: those
+    /// days of stored history (`[collector.history]`), read when the collector starts.
     pub reference: String,
     /// `frozen` only: how long after a model first appears its reference starts (skips
     /// warm-up: cold caches, compilation).
@@ -338,6 +339,20 @@ pub enum Reference {
     Frozen { after: i64 },
     /// The window that ended `lag` before the current one began.
     Moving { lag: i64 },
+    /// A date range of stored history, `[from, to)`, which the binary reads at start
+    /// and hands to the detectors (`DriftReferences::seed`).
+    History { from: i64, to: i64 },
+}
+
+/// `YYYY-MM-DD/YYYY-MM-DD`, both days included, as `[from, to)` in Unix nanoseconds.
+pub fn date_range(range: &str) -> Option<(i64, i64)> {
+    let (a, b) = range.split_once('/')?;
+    let day = |d: &str| {
+        gpuwatch_model::Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", d.trim())).map(|t| t.0)
+    };
+    let (from, last) = (day(a)?, day(b)?);
+    let to = last + 24 * 3600 * 1_000_000_000;
+    (from < to).then_some((from, to))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -373,12 +388,17 @@ impl DriftConfig {
                 "moving" => Reference::Moving {
                     lag: dur(&k("reference_lag"), &self.reference_lag, Duration::ZERO)?,
                 },
-                other => {
-                    return Err(ConfigError::new(
-                        k("reference"),
-                        format!("must be \"frozen\" or \"moving\", got {other:?}"),
-                    ))
-                }
+                other => match date_range(other) {
+                    Some((from, to)) => Reference::History { from, to },
+                    None => {
+                        return Err(ConfigError::new(
+                            k("reference"),
+                            format!(
+                                "must be \"frozen\", \"moving\" or a date range of history such as \"2026-11-01/2026-11-07\", got {other:?}"
+                            ),
+                        ))
+                    }
+                },
             },
             min_count: self.min_count.max(1) as f64,
             psi: threshold("psi", self.psi)?,

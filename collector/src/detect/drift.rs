@@ -123,7 +123,9 @@ fn windows(
         }
     }
     for (group, pair) in &mut groups {
-        if let Reference::Frozen { .. } = settings(group.0, drift, latency).reference {
+        if let Reference::Frozen { .. } | Reference::History { .. } =
+            settings(group.0, drift, latency).reference
+        {
             pair.reference = references.get(group).cloned();
         }
     }
@@ -145,6 +147,16 @@ fn reference_label(cfg: &DriftSettings, references: &DriftReferences, group: &Gr
             ),
             None => format!("its first {window}"),
         },
+        Reference::History { from, to } => {
+            let day = |ns: i64| {
+                gpuwatch_model::Timestamp::from_unix_millis(ns.div_euclid(1_000_000))
+                    .to_rfc3339()
+                    .chars()
+                    .take(10)
+                    .collect::<String>()
+            };
+            format!("its history from {} to {}", day(from), day(to - 1))
+        }
     }
 }
 

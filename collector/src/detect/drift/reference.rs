@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use gpuwatch_model::AlertKind;
+
 use super::{add, group_of, observed, settings, Group};
 use crate::detect::config::{DriftSettings, Reference};
 use crate::drift::stats::Buckets;
@@ -39,6 +41,30 @@ impl DriftReferences {
     pub(super) fn since(&self, group: &Group) -> Option<i64> {
         let frozen = self.groups.get(group)?;
         frozen.buckets.as_ref().map(|_| frozen.start)
+    }
+
+    /// Sets the reference of `(kind, model, what)` (a feature, `prediction`, or a latency
+    /// metric) from elsewhere, e.g. a date range of history, starting at `from`.
+    pub fn seed(
+        &mut self,
+        kind: AlertKind,
+        model: &str,
+        what: &str,
+        from: i64,
+        bounds: Vec<f64>,
+        counts: Vec<f64>,
+    ) -> bool {
+        let Some(buckets) = Buckets::new(bounds, counts) else {
+            return false;
+        };
+        self.groups.insert(
+            (kind, model.to_string(), what.to_string()),
+            Frozen {
+                start: from,
+                buckets: Some(buckets),
+            },
+        );
+        true
     }
 
     /// How many groups have a frozen reference.

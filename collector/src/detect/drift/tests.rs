@@ -308,3 +308,68 @@ fn a_reference_window_with_too_few_observations_gives_way_to_the_next() {
     );
     assert_eq!(references.since(&group), Some(360 * S));
 }
+
+#[test]
+fn a_reference_can_be_a_date_range_of_history() {
+    let mut c = AlertsConfig::default();
+    c.model_drift.reference = "2026-11-01/2026-11-07".into();
+    let s = c.validate().expect("valid");
+    let day = 24 * 3600 * S;
+    // 2026-11-01T00:00:00Z, to the end of the 7th.
+    let from = 1_793_491_200 * S;
+    assert_eq!(
+        s.model_drift.reference,
+        Reference::History {
+            from,
+            to: from + 7 * day
+        }
+    );
+    c.model_drift.reference = "2026-11-07/2026-11-01".into();
+    let err = c.validate().expect_err("backwards").to_string();
+    assert!(
+        err.starts_with(
+            "collector.alerts.model_drift.reference must be \"frozen\", \"moving\" or a date range"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_seeded_reference_is_compared_with_the_live_window() {
+    let pred = [("gpuwatch.model", "fraud-v3")];
+    let mut b = Builder::new();
+    series(&mut b, metric::MODEL_PREDICTION, &pred, |_| SLOWER);
+    let store = b.build();
+    let mut c = AlertsConfig::default();
+    c.model_drift.reference = "2026-11-01/2026-11-01".into();
+    let s = c.validate().expect("valid");
+    let mut references = DriftReferences::new();
+    let run = |references: &mut DriftReferences| {
+        evaluate(
+            &store,
+            &s.model_drift,
+            &s.latency_regression,
+            references,
+            1200 * S,
+        )
+    };
+    assert_eq!(
+        run(&mut references),
+        vec![],
+        "no reference yet: nothing to say"
+    );
+    let steady: Vec<f64> = STEADY.iter().map(|c| *c as f64 * 100.0).collect();
+    assert!(references.seed(
+        AlertKind::ModelDrift,
+        "fraud-v3",
+        "prediction",
+        0,
+        BOUNDS.to_vec(),
+        steady
+    ));
+    let found = run(&mut references);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0]
+        .summary
+        .contains("against its history from 2026-11-01 to 2026-11-01"));
+}
