@@ -24,15 +24,11 @@ fn config(collector: String) -> AgentConfig {
     }
 }
 
+/// How long a test waits for what it expects.
+const WAIT: Duration = Duration::from_secs(15);
+
 async fn wait_until(what: &str, check: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_until(what, WAIT, check).await;
 }
 
 #[tokio::test]

@@ -59,15 +59,11 @@ impl Running {
     }
 }
 
+/// How long a test waits for what it expects.
+const WAIT: Duration = Duration::from_secs(30);
+
 async fn wait_until(what: &str, check: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_until(what, WAIT, check).await;
 }
 
 /// When each accepted request was collected (its points' time), in arrival order; a

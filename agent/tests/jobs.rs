@@ -72,15 +72,11 @@ impl Drop for FakeHost {
     }
 }
 
+/// How long a test waits for what it expects.
+const WAIT: Duration = Duration::from_secs(10);
+
 async fn wait_until(what: &str, check: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_until(what, WAIT, check).await;
 }
 
 #[tokio::test]

@@ -270,3 +270,15 @@ pub fn point<'a>(metric: &'a Metric, want: &[(&str, &str)]) -> &'a NumberDataPoi
         })
         .unwrap_or_else(|| panic!("{}: no point with {want:?}", metric.name))
 }
+
+/// Polls `check` every 20 ms until it holds; panics naming `what` after `within`.
+pub async fn wait_until(what: &str, within: Duration, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
