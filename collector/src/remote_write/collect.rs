@@ -63,6 +63,10 @@ impl Cursor {
         let mut out = Vec::new();
         for (s, sent_to) in all.iter().zip(self.sent_to.iter_mut()) {
             let from = sent_to.saturating_add(1);
+            // Nothing new: no name or labels to build.
+            if s.last_ts().is_none_or(|t| t < from) {
+                continue;
+            }
             let name = metric_name(&s.key.metric, &s.unit, s.kind);
             let base = series_labels(s);
             if let Some(ring) = s.scalars() {

@@ -88,10 +88,9 @@ impl Queue {
     }
 }
 
-/// A `WriteRequest` of `series`, protobuf in snappy's block format.
-pub(crate) fn encode(series: Vec<TimeSeries>) -> Result<Vec<u8>, snap::Error> {
-    let body = WriteRequest { timeseries: series }.encode_to_vec();
-    snap::raw::Encoder::new().compress_vec(&body)
+/// `request` as protobuf in snappy's block format.
+pub(crate) fn encode(request: &WriteRequest) -> Result<Vec<u8>, snap::Error> {
+    snap::raw::Encoder::new().compress_vec(&request.encode_to_vec())
 }
 
 /// The running remote writer; it counts in the collector's telemetry.
@@ -193,16 +192,18 @@ impl Task {
             return;
         }
         while self.queue.samples > 0 || !self.queue.series.is_empty() {
-            let batch = self.queue.take(self.settings.batch_samples);
-            let samples: usize = batch.iter().map(|t| t.samples.len()).sum();
-            let body = match encode(batch.clone()) {
+            let request = WriteRequest {
+                timeseries: self.queue.take(self.settings.batch_samples),
+            };
+            let samples: usize = request.timeseries.iter().map(|t| t.samples.len()).sum();
+            let body = match encode(&request) {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!("remote write: snappy failed, batch dropped: {e}");
                     continue;
                 }
             };
-            let request = self
+            let response = self
                 .client
                 .post(&self.settings.url)
                 .header("content-type", "application/x-protobuf")
@@ -211,7 +212,7 @@ impl Task {
                 .body(body)
                 .send()
                 .await;
-            match classify(request, &[]).await {
+            match classify(response, &[]).await {
                 Attempt::Sent => {
                     self.stats
                         .samples_sent
@@ -224,7 +225,7 @@ impl Task {
                     let wait = after.unwrap_or(self.backoff);
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                     tracing::warn!(url = %self.settings.url, ?wait, "remote write will retry: {reason}");
-                    self.queue.put_back(batch);
+                    self.queue.put_back(request.timeseries);
                     self.not_before = Some(Instant::now() + wait);
                     return;
                 }
