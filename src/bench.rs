@@ -73,8 +73,7 @@ async fn capture_agent_export() -> anyhow::Result<Vec<u8>> {
     })?;
     let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
     let sample = sampler.sample(1_795_860_000_000_000_000)?;
-    exporter.export(sample).await?;
-    exporter.shutdown();
+    exporter.export(&sample).await?;
     server.await?
 }
 

@@ -3,14 +3,12 @@
 //!
 //! # Design
 //!
-//! - **What is queued.** The SDK's `ResourceMetrics` cannot be cloned and is stamped
-//!   when collected, so it cannot be kept for a replay. The exporter therefore collects
-//!   each sample once, converts it with opentelemetry-proto's `transform` into an OTLP
-//!   `ExportMetricsServiceRequest` and encodes it; the queue holds those bytes and the
-//!   exporter sends them itself (`POST /v1/metrics` with reqwest, or the tonic
-//!   `MetricsServiceClient`). A replayed request is byte for byte the one that failed:
-//!   its points keep their collection times, and sums are cumulative, so late points
-//!   are self-consistent for the collector, which files them by event time.
+//! - **What is queued.** The exporter encodes each sample once as an OTLP
+//!   `ExportMetricsServiceRequest`; the queue holds those bytes and the exporter sends
+//!   them itself (`POST /v1/metrics` with reqwest, or the tonic `MetricsServiceClient`).
+//!   A replayed request is byte for byte the one that failed: its points keep their
+//!   sample's time, and sums are cumulative, so late points are self-consistent for the
+//!   collector, which files them by event time.
 //! - **Never block sampling.** The loop only encodes and pushes; a separate task
 //!   (`runtime::delivery`) sends the oldest request and removes it once the collector
 //!   has it (at-least-once: a request whose answer was lost is sent again).

@@ -9,7 +9,7 @@
 //!   `gpuwatch.inference.latency.mean` (see `map::TritonState`).
 //! - `scraper`: one task per target (timeout, backoff), the latest result of each, and
 //!   its conversion to OTLP `Metric`s, which the agent appends to each export
-//!   (`OtlpExporter::encode_with`): the SDK has no observable histogram.
+//!   (`OtlpExporter::encode_with`).
 
 mod map;
 mod parse;

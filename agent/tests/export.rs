@@ -29,10 +29,7 @@ async fn exports_a_sample_as_otlp_http_protobuf() {
     );
     let mut sampler = sampler();
     let sample = sampler.sample(T0).expect("sample");
-    exporter
-        .export(sample.clone())
-        .await
-        .expect("export succeeds");
+    exporter.export(&sample).await.expect("export succeeds");
 
     let request = collector.next().await;
     assert_eq!(request.method, "POST");
@@ -174,7 +171,7 @@ async fn exports_a_sample_as_otlp_http_protobuf() {
 
     // The next export carries the next sample's values, nothing stale.
     let next = sampler.sample(T0 + 1_000_000_000).expect("sample");
-    exporter.export(next.clone()).await.expect("second export");
+    exporter.export(&next).await.expect("second export");
     let body = collector.next().await.decode();
     let utilization = metric(&body, name::GPU_UTILIZATION);
     assert_eq!(points(utilization).len(), 6);
@@ -183,7 +180,6 @@ async fn exports_a_sample_as_otlp_http_protobuf() {
         &[("hw.id", &next.gpus[1].uuid), ("hw.gpu.task", "general")],
     );
     assert_eq!(number(p), next.gpus[1].utilization);
-    exporter.shutdown();
 }
 
 #[tokio::test]
@@ -192,10 +188,7 @@ async fn a_refusing_collector_is_an_error_not_a_panic() {
     let exporter =
         OtlpExporter::new(settings(collector.endpoint(), Protocol::Http)).expect("exporter");
     let sample = sampler().sample(T0).expect("sample");
-    let error = exporter
-        .export(sample.clone())
-        .await
-        .expect_err("400 fails");
+    let error = exporter.export(&sample).await.expect_err("400 fails");
     let message = error.to_string();
     assert!(message.contains(&collector.endpoint()), "{message}");
     assert!(message.contains("400"), "{message}");
@@ -207,7 +200,7 @@ async fn a_refusing_collector_is_an_error_not_a_panic() {
     };
     let exporter = OtlpExporter::new(settings(format!("http://127.0.0.1:{port}"), Protocol::Http))
         .expect("exporter");
-    assert!(exporter.export(sample).await.is_err());
+    assert!(exporter.export(&sample).await.is_err());
 }
 
 #[tokio::test]
@@ -219,7 +212,7 @@ async fn grpc_exporter_speaks_http2_to_the_endpoint() {
     let exporter = OtlpExporter::new(settings(endpoint.clone(), Protocol::Grpc)).expect("exporter");
     assert_eq!(exporter.url(), endpoint);
     let sample = sampler().sample(T0).expect("sample");
-    let export = tokio::spawn(async move { exporter.export(sample).await });
+    let export = tokio::spawn(async move { exporter.export(&sample).await });
 
     let (mut stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
         .await

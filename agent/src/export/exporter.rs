@@ -1,51 +1,35 @@
-//! `OtlpExporter`: the meter provider, its instruments and the OTLP client.
+//! `OtlpExporter`: one sample as one OTLP request, and the client that sends it.
 
-use std::any::Any;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use gpuwatch_model::names::{attr, metric, unit, value};
 use gpuwatch_model::NodeSample;
-use opentelemetry::metrics::{Meter, MeterProvider};
-use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    Metric, ResourceMetrics as ProtoResourceMetrics, ScopeMetrics,
+    metric::Data, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum,
 };
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::Resource;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::points::{self, PointsFn};
-use super::reader::SharedReader;
+use super::points::{self, Point, PointsFn};
 use super::settings::{ExportError, ExporterSettings, ResourceInfo};
-use super::stamp::{histogram_metrics, stamp};
+use super::stamp::{histogram_metrics, string_attr};
 use super::transport::{SendOutcome, Transport};
-
-type Latest = Arc<Mutex<Option<NodeSample>>>;
 
 /// Sends samples to a collector as OTLP metrics.
 ///
 /// Build it inside a tokio runtime (the gRPC channel needs one); `export` must be
 /// awaited on that runtime.
 pub struct OtlpExporter {
-    provider: SdkMeterProvider,
-    reader: SharedReader,
-    latest: Latest,
-    /// Held while one sample is stored and collected, so concurrent encodes do not
-    /// read each other's sample.
-    collecting: Mutex<()>,
     transport: Transport,
     url: String,
-    /// The scope of appended metrics when the request has none.
-    scope: ProtoScope,
+    resource: Resource,
+    scope: InstrumentationScope,
     /// Time of the first sample encoded: where cumulative points count from.
     first_time: Mutex<Option<u64>>,
-    /// Keeps the instruments (and so their callbacks) alive with the exporter.
-    _instruments: Vec<Box<dyn Any + Send + Sync>>,
 }
 
 impl fmt::Debug for OtlpExporter {
@@ -58,33 +42,16 @@ impl fmt::Debug for OtlpExporter {
 
 impl OtlpExporter {
     pub fn new(settings: ExporterSettings) -> Result<OtlpExporter, ExportError> {
-        let transport = Transport::new(&settings)?;
-        let reader = SharedReader::cumulative();
-        let provider = SdkMeterProvider::builder()
-            .with_resource(resource(&settings.resource))
-            .with_reader(reader.clone())
-            .build();
-        let meter = provider.meter_with_scope(
-            InstrumentationScope::builder(value::SERVICE_AGENT)
-                .with_version(settings.resource.service_version.clone())
-                .build(),
-        );
-        let latest: Latest = Arc::default();
-        let instruments = register(&meter, &latest);
         Ok(OtlpExporter {
-            provider,
-            reader,
-            latest,
-            collecting: Mutex::new(()),
-            first_time: Mutex::new(None),
-            transport,
+            transport: Transport::new(&settings)?,
             url: settings.url(),
-            scope: ProtoScope {
+            resource: resource(&settings.resource),
+            scope: InstrumentationScope {
                 name: value::SERVICE_AGENT.to_string(),
                 version: settings.resource.service_version.clone(),
-                ..ProtoScope::default()
+                ..InstrumentationScope::default()
             },
-            _instruments: instruments,
+            first_time: Mutex::new(None),
         })
     }
 
@@ -95,8 +62,8 @@ impl OtlpExporter {
 
     /// Sends `sample` as one OTLP request: every contract metric the sample has. One
     /// attempt, no queue: the agent loop queues and retries (see `crate::delivery`).
-    pub async fn export(&self, sample: NodeSample) -> Result<(), ExportError> {
-        let body = self.encode(sample)?;
+    pub async fn export(&self, sample: &NodeSample) -> Result<(), ExportError> {
+        let body = self.encode(sample);
         match self.send(&body, false).await {
             SendOutcome::Delivered => Ok(()),
             SendOutcome::Retry { reason, .. } | SendOutcome::Refused { reason } => {
@@ -105,41 +72,44 @@ impl OtlpExporter {
         }
     }
 
-    /// `sample` as an encoded `ExportMetricsServiceRequest`, its points stamped now.
-    pub(crate) fn encode(&self, sample: NodeSample) -> Result<Vec<u8>, ExportError> {
+    /// `sample` as an encoded `ExportMetricsServiceRequest`.
+    pub(crate) fn encode(&self, sample: &NodeSample) -> Vec<u8> {
         self.encode_with(sample, Vec::new())
     }
 
-    /// Like `encode`, with `extra` metrics appended to the request (the scraped
-    /// inference histograms: the SDK has no observable histogram).
-    pub(crate) fn encode_with(
-        &self,
-        sample: NodeSample,
-        extra: Vec<Metric>,
-    ) -> Result<Vec<u8>, ExportError> {
-        let _one_at_a_time = self
-            .collecting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// Like `encode`, with `extra` metrics appended (the scraped inference histograms).
+    pub(crate) fn encode_with(&self, sample: &NodeSample, extra: Vec<Metric>) -> Vec<u8> {
+        self.request(sample, extra).encode_to_vec()
+    }
+
+    /// The request for `sample`: every point at the sample's time; cumulative points
+    /// (counters, histograms) count from the first sample this exporter encoded, so a
+    /// sample replayed from the past (a test, a backfill) keeps its own time.
+    fn request(&self, sample: &NodeSample, extra: Vec<Metric>) -> ExportMetricsServiceRequest {
         let time = sample.time_unix_nano;
-        let start = *self
+        let first = *self
             .first_time
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get_or_insert(time);
-        let mut extra = extra;
-        extra.extend(histogram_metrics(&sample.histograms, time));
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(sample);
-        let mut metrics = ResourceMetrics::default();
-        self.reader
-            .collect(&mut metrics)
-            .map_err(|e| ExportError::Collect(e.to_string()))?;
-        let mut request = ExportMetricsServiceRequest::from(&metrics);
-        stamp(&mut request, time, start);
-        if !extra.is_empty() {
-            append(&mut request, extra, &self.scope);
+        let start = first.min(time);
+        let mut metrics: Vec<Metric> = METRICS
+            .iter()
+            .filter_map(|spec| spec.metric(sample, time, start))
+            .collect();
+        metrics.extend(histogram_metrics(&sample.histograms, time));
+        metrics.extend(extra);
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(self.resource.clone()),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(self.scope.clone()),
+                    metrics,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
         }
-        Ok(request.encode_to_vec())
     }
 
     /// One attempt to deliver an encoded request, gzip-compressed when `gzip`.
@@ -154,246 +124,246 @@ impl OtlpExporter {
             message,
         }
     }
-
-    /// Stops the provider; later exports fail to collect.
-    pub fn shutdown(&self) {
-        if let Err(error) = self.provider.shutdown() {
-            tracing::debug!(%error, "meter provider shutdown");
-        }
-    }
-}
-
-/// Appends `extra` to the first scope of the first resource of `request`, creating
-/// them when the SDK collected nothing.
-fn append(request: &mut ExportMetricsServiceRequest, extra: Vec<Metric>, scope: &ProtoScope) {
-    if request.resource_metrics.is_empty() {
-        request
-            .resource_metrics
-            .push(ProtoResourceMetrics::default());
-    }
-    let resource = &mut request.resource_metrics[0];
-    if resource.scope_metrics.is_empty() {
-        resource.scope_metrics.push(ScopeMetrics {
-            scope: Some(scope.clone()),
-            ..ScopeMetrics::default()
-        });
-    }
-    resource.scope_metrics[0].metrics.extend(extra);
 }
 
 /// CONTRACT.md's resource attributes.
 fn resource(info: &ResourceInfo) -> Resource {
     let mut attributes = vec![
-        KeyValue::new(attr::HOST_NAME, info.host_name.clone()),
-        KeyValue::new(attr::SERVICE_NAME, value::SERVICE_AGENT),
-        KeyValue::new(attr::SERVICE_VERSION, info.service_version.clone()),
-        KeyValue::new(attr::CLUSTER, info.cluster.clone()),
+        string_attr(attr::HOST_NAME, &info.host_name),
+        string_attr(attr::SERVICE_NAME, value::SERVICE_AGENT),
+        string_attr(attr::SERVICE_VERSION, &info.service_version),
+        string_attr(attr::CLUSTER, &info.cluster),
     ];
-    attributes.extend(
-        info.extra
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-    );
-    Resource::builder_empty()
-        .with_attributes(attributes)
-        .build()
-}
-
-/// Observes every point `points` finds in the latest sample, if there is one.
-fn observe_latest<T>(
-    latest: &Latest,
-    points: PointsFn<T>,
-    mut observe: impl FnMut(T, &[KeyValue]),
-) {
-    let guard = latest.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(sample) = guard.as_ref() {
-        for (value, attrs) in points(sample) {
-            observe(value, &attrs);
-        }
+    attributes.extend(info.extra.iter().map(|(k, v)| string_attr(k, v)));
+    Resource {
+        attributes,
+        ..Resource::default()
     }
 }
 
-/// One instrument: name, unit, description, and the points it reads from a sample.
-struct Spec<T> {
-    name: &'static str,
-    unit: &'static str,
-    description: &'static str,
-    points: PointsFn<T>,
+/// How a metric's points are exported.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// The value now.
+    Gauge,
+    /// A cumulative, monotonic sum.
+    Counter,
 }
 
-const fn spec<T>(
+/// Where a metric's points come from, and their number type.
+#[derive(Clone, Copy)]
+enum Points {
+    Double(PointsFn<f64>),
+    Int(PointsFn<u64>),
+}
+
+/// One contract metric: name, unit, description, kind and the points it has in a
+/// sample.
+struct Spec {
     name: &'static str,
     unit: &'static str,
     description: &'static str,
-    points: PointsFn<T>,
-) -> Spec<T> {
+    kind: Kind,
+    points: Points,
+}
+
+const fn gauge(
+    name: &'static str,
+    unit: &'static str,
+    description: &'static str,
+    points: Points,
+) -> Spec {
     Spec {
         name,
         unit,
         description,
+        kind: Kind::Gauge,
         points,
     }
 }
 
-fn register(meter: &Meter, latest: &Latest) -> Vec<Box<dyn Any + Send + Sync>> {
-    let f64_gauges = [
-        spec(
-            metric::GPU_UTILIZATION,
-            unit::RATIO,
-            "Share of time the GPU was busy, by task",
-            points::gpu_utilization,
-        ),
-        spec(metric::POWER, unit::WATTS, "GPU power draw", points::power),
-        spec(
-            metric::GPU_POWER_LIMIT,
-            unit::WATTS,
-            "Enforced GPU power limit",
-            points::power_limit,
-        ),
-        spec(
-            metric::GPU_TEMPERATURE,
-            unit::CELSIUS,
-            "GPU die temperature",
-            points::temperature,
-        ),
-        spec(
-            metric::GPU_CLOCK_SM,
-            unit::HERTZ,
-            "SM clock",
-            points::sm_clock,
-        ),
-        spec(
-            metric::GPU_THROTTLE,
-            unit::RATIO,
-            "1 while the GPU is throttled for the reason",
-            points::throttle,
-        ),
-        spec(
-            metric::CPU_UTILIZATION,
-            unit::RATIO,
-            "Host CPU time share by mode",
-            points::cpu_utilization,
-        ),
-    ];
-    let u64_gauges = [
-        spec(
-            metric::GPU_MEMORY_USAGE,
-            unit::BYTES,
-            "GPU memory in use",
-            points::gpu_memory_usage,
-        ),
-        spec(
-            metric::GPU_MEMORY_LIMIT,
-            unit::BYTES,
-            "GPU memory installed",
-            points::gpu_memory_limit,
-        ),
-        spec(
-            metric::GPU_PROCESS_MEMORY,
-            unit::BYTES,
-            "GPU memory held by a process",
-            points::process_memory,
-        ),
-        spec(
-            metric::MEMORY_USAGE,
-            unit::BYTES,
-            "Host memory by state",
-            points::memory_usage,
-        ),
-    ];
-    let f64_counters = [
-        spec(
-            metric::ENERGY,
-            unit::JOULES,
-            "GPU energy used",
-            points::energy,
-        ),
-        spec(
-            metric::DISK_IO_TIME,
-            unit::SECONDS,
-            "Time the disk was busy",
-            points::disk_io_time,
-        ),
-    ];
-    let u64_counters = [
-        spec(
-            metric::GPU_IO,
-            unit::BYTES,
-            "Bytes moved over NVLink and PCIe",
-            points::gpu_io,
-        ),
-        spec(metric::ERRORS, unit::ERRORS, "ECC errors", points::errors),
-        spec(
-            metric::GPU_XID,
-            unit::EVENTS,
-            "XID events by code",
-            points::xid,
-        ),
-        spec(
-            metric::DISK_IO,
-            unit::BYTES,
-            "Disk bytes read and written",
-            points::disk_io,
-        ),
-        spec(
-            metric::NETWORK_IO,
-            unit::BYTES,
-            "Network bytes received and transmitted",
-            points::network_io,
-        ),
-    ];
-
-    let mut instruments: Vec<Box<dyn Any + Send + Sync>> = Vec::new();
-    for s in f64_gauges {
-        let latest = latest.clone();
-        let points = s.points;
-        instruments.push(Box::new(
-            meter
-                .f64_observable_gauge(s.name)
-                .with_unit(s.unit)
-                .with_description(s.description)
-                .with_callback(move |o| observe_latest(&latest, points, |v, a| o.observe(v, a)))
-                .build(),
-        ));
+const fn counter(
+    name: &'static str,
+    unit: &'static str,
+    description: &'static str,
+    points: Points,
+) -> Spec {
+    Spec {
+        name,
+        unit,
+        description,
+        kind: Kind::Counter,
+        points,
     }
-    for s in u64_gauges {
-        let latest = latest.clone();
-        let points = s.points;
-        instruments.push(Box::new(
-            meter
-                .u64_observable_gauge(s.name)
-                .with_unit(s.unit)
-                .with_description(s.description)
-                .with_callback(move |o| observe_latest(&latest, points, |v, a| o.observe(v, a)))
-                .build(),
-        ));
-    }
-    for s in f64_counters {
-        let latest = latest.clone();
-        let points = s.points;
-        instruments.push(Box::new(
-            meter
-                .f64_observable_counter(s.name)
-                .with_unit(s.unit)
-                .with_description(s.description)
-                .with_callback(move |o| observe_latest(&latest, points, |v, a| o.observe(v, a)))
-                .build(),
-        ));
-    }
-    for s in u64_counters {
-        let latest = latest.clone();
-        let points = s.points;
-        instruments.push(Box::new(
-            meter
-                .u64_observable_counter(s.name)
-                .with_unit(s.unit)
-                .with_description(s.description)
-                .with_callback(move |o| observe_latest(&latest, points, |v, a| o.observe(v, a)))
-                .build(),
-        ));
-    }
-    instruments
 }
+
+fn data_point(
+    (value, attributes): Point<number_data_point::Value>,
+    start: u64,
+    time: u64,
+) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes,
+        start_time_unix_nano: start,
+        time_unix_nano: time,
+        value: Some(value),
+        ..NumberDataPoint::default()
+    }
+}
+
+impl Spec {
+    /// The metric with its points in `sample`; `None` when it has none.
+    fn metric(&self, sample: &NodeSample, time: u64, start: u64) -> Option<Metric> {
+        let values: Vec<Point<number_data_point::Value>> = match self.points {
+            Points::Double(points) => points(sample)
+                .into_iter()
+                .map(|(v, a)| (number_data_point::Value::AsDouble(v), a))
+                .collect(),
+            Points::Int(points) => points(sample)
+                .into_iter()
+                .map(|(v, a)| {
+                    let v = i64::try_from(v).unwrap_or(i64::MAX);
+                    (number_data_point::Value::AsInt(v), a)
+                })
+                .collect(),
+        };
+        if values.is_empty() {
+            return None;
+        }
+        let data = match self.kind {
+            Kind::Gauge => Data::Gauge(Gauge {
+                data_points: values.into_iter().map(|p| data_point(p, 0, time)).collect(),
+            }),
+            Kind::Counter => Data::Sum(Sum {
+                data_points: values
+                    .into_iter()
+                    .map(|p| data_point(p, start, time))
+                    .collect(),
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                is_monotonic: true,
+            }),
+        };
+        Some(Metric {
+            name: self.name.to_string(),
+            description: self.description.to_string(),
+            unit: self.unit.to_string(),
+            metadata: Vec::<KeyValue>::new(),
+            data: Some(data),
+        })
+    }
+}
+
+/// Every metric the agent exports from a sample, in CONTRACT.md's order.
+const METRICS: [Spec; 18] = [
+    gauge(
+        metric::GPU_UTILIZATION,
+        unit::RATIO,
+        "Share of time the GPU was busy, by task",
+        Points::Double(points::gpu_utilization),
+    ),
+    gauge(
+        metric::POWER,
+        unit::WATTS,
+        "GPU power draw",
+        Points::Double(points::power),
+    ),
+    gauge(
+        metric::GPU_POWER_LIMIT,
+        unit::WATTS,
+        "Enforced GPU power limit",
+        Points::Double(points::power_limit),
+    ),
+    gauge(
+        metric::GPU_TEMPERATURE,
+        unit::CELSIUS,
+        "GPU die temperature",
+        Points::Double(points::temperature),
+    ),
+    gauge(
+        metric::GPU_CLOCK_SM,
+        unit::HERTZ,
+        "SM clock",
+        Points::Double(points::sm_clock),
+    ),
+    gauge(
+        metric::GPU_THROTTLE,
+        unit::RATIO,
+        "1 while the GPU is throttled for the reason",
+        Points::Double(points::throttle),
+    ),
+    gauge(
+        metric::CPU_UTILIZATION,
+        unit::RATIO,
+        "Host CPU time share by mode",
+        Points::Double(points::cpu_utilization),
+    ),
+    gauge(
+        metric::GPU_MEMORY_USAGE,
+        unit::BYTES,
+        "GPU memory in use",
+        Points::Int(points::gpu_memory_usage),
+    ),
+    gauge(
+        metric::GPU_MEMORY_LIMIT,
+        unit::BYTES,
+        "GPU memory installed",
+        Points::Int(points::gpu_memory_limit),
+    ),
+    gauge(
+        metric::GPU_PROCESS_MEMORY,
+        unit::BYTES,
+        "GPU memory held by a process",
+        Points::Int(points::process_memory),
+    ),
+    gauge(
+        metric::MEMORY_USAGE,
+        unit::BYTES,
+        "Host memory by state",
+        Points::Int(points::memory_usage),
+    ),
+    counter(
+        metric::ENERGY,
+        unit::JOULES,
+        "GPU energy used",
+        Points::Double(points::energy),
+    ),
+    counter(
+        metric::DISK_IO_TIME,
+        unit::SECONDS,
+        "Time the disk was busy",
+        Points::Double(points::disk_io_time),
+    ),
+    counter(
+        metric::GPU_IO,
+        unit::BYTES,
+        "Bytes moved over NVLink and PCIe",
+        Points::Int(points::gpu_io),
+    ),
+    counter(
+        metric::ERRORS,
+        unit::ERRORS,
+        "ECC errors",
+        Points::Int(points::errors),
+    ),
+    counter(
+        metric::GPU_XID,
+        unit::EVENTS,
+        "XID events by code",
+        Points::Int(points::xid),
+    ),
+    counter(
+        metric::DISK_IO,
+        unit::BYTES,
+        "Disk bytes read and written",
+        Points::Int(points::disk_io),
+    ),
+    counter(
+        metric::NETWORK_IO,
+        unit::BYTES,
+        "Network bytes received and transmitted",
+        Points::Int(points::network_io),
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -419,7 +389,7 @@ mod tests {
         .expect("exporter");
         let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
         let sample = sampler.sample(1_000_000_000).expect("sample");
-        let body = exporter.encode(sample).expect("encodes");
+        let body = exporter.encode(&sample);
         let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("decodes");
         assert_eq!(request.resource_metrics.len(), 1);
         let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
@@ -430,9 +400,8 @@ mod tests {
             name: metric::INFERENCE_DURATION.to_string(),
             ..Default::default()
         };
-        let with = exporter
-            .encode_with(sampler.sample(2_000_000_000).expect("sample"), vec![extra])
-            .expect("encodes");
+        let with =
+            exporter.encode_with(&sampler.sample(2_000_000_000).expect("sample"), vec![extra]);
         let with = ExportMetricsServiceRequest::decode(with.as_slice()).expect("decodes");
         let scope = &with.resource_metrics[0].scope_metrics[0];
         assert!(scope
@@ -450,5 +419,63 @@ mod tests {
             body.len(),
             packed.len()
         );
+    }
+
+    fn times(exporter: &OtlpExporter, sample: &NodeSample) -> Vec<(String, u64, u64)> {
+        let request = exporter.request(sample, Vec::new());
+        let mut out = Vec::new();
+        for m in &request.resource_metrics[0].scope_metrics[0].metrics {
+            let points = match m.data.as_ref() {
+                Some(Data::Gauge(g)) => &g.data_points,
+                Some(Data::Sum(s)) => &s.data_points,
+                _ => continue,
+            };
+            for p in points {
+                out.push((m.name.clone(), p.start_time_unix_nano, p.time_unix_nano));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn points_take_the_sample_time_and_counters_count_from_the_first() {
+        let exporter = OtlpExporter::new(ExporterSettings {
+            endpoint: "http://127.0.0.1:1".into(),
+            protocol: Protocol::Http,
+            timeout: Duration::from_secs(1),
+            resource: ResourceInfo {
+                host_name: "n".into(),
+                cluster: "c".into(),
+                service_version: "0".into(),
+                extra: Vec::new(),
+            },
+        })
+        .expect("exporter");
+        let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 2), 1);
+        let first = sampler.sample(10).expect("sample");
+        for (name, start, time) in times(&exporter, &first) {
+            assert!(time == 10 && (start == 0 || start == 10), "{name}");
+        }
+        let later = sampler.sample(50).expect("sample");
+        let points = times(&exporter, &later);
+        let start_of = |name: &str| {
+            points
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, start, time)| (*start, *time))
+        };
+        assert_eq!(start_of(metric::GPU_UTILIZATION), Some((0, 50)), "a gauge");
+        assert_eq!(start_of(metric::ENERGY), Some((10, 50)), "a counter");
+        assert!(points.iter().all(|(_, _, time)| *time == 50));
+        // A sample from before the first (a replay) starts where it is.
+        let earlier = NodeSample {
+            time_unix_nano: 5,
+            ..later
+        };
+        let points = times(&exporter, &earlier);
+        assert!(points
+            .iter()
+            .filter(|(n, _, _)| n == metric::ENERGY)
+            .all(|(_, start, time)| (*start, *time) == (5, 5)));
     }
 }

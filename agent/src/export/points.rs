@@ -4,7 +4,9 @@
 
 use gpuwatch_model::names::{attr, value};
 use gpuwatch_model::{GpuSample, JobInfo, NodeSample};
-use opentelemetry::KeyValue;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+
+use super::stamp::string_attr;
 
 /// One data point.
 pub(crate) type Point<T> = (T, Vec<KeyValue>);
@@ -12,22 +14,29 @@ pub(crate) type Point<T> = (T, Vec<KeyValue>);
 /// Which points a metric has in a sample.
 pub(crate) type PointsFn<T> = fn(&NodeSample) -> Vec<Point<T>>;
 
+fn int_attr(key: &str, value: i64) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..KeyValue::default()
+    }
+}
+
 /// `hw.id`, `hw.name`, `hw.model`, `hw.vendor`.
 fn identity(gpu: &GpuSample) -> Vec<KeyValue> {
     vec![
-        KeyValue::new(attr::HW_ID, gpu.uuid.clone()),
-        KeyValue::new(attr::HW_NAME, gpu.hw_name()),
-        KeyValue::new(attr::HW_MODEL, gpu.model.clone()),
-        KeyValue::new(attr::HW_VENDOR, value::VENDOR_NVIDIA),
+        string_attr(attr::HW_ID, &gpu.uuid),
+        string_attr(attr::HW_NAME, &gpu.hw_name()),
+        string_attr(attr::HW_MODEL, &gpu.model),
+        string_attr(attr::HW_VENDOR, value::VENDOR_NVIDIA),
     ]
 }
 
 fn job_attributes(job: Option<&JobInfo>) -> impl Iterator<Item = KeyValue> + '_ {
-    job.into_iter().flat_map(|job| {
-        job.attributes()
-            .into_iter()
-            .map(|(k, v)| KeyValue::new(k, v.to_string()))
-    })
+    job.into_iter()
+        .flat_map(|job| job.attributes().into_iter().map(|(k, v)| string_attr(k, v)))
 }
 
 /// The attributes every GPU point carries: identity and job.
@@ -71,14 +80,14 @@ fn finite_opt(v: Option<f64>) -> Option<f64> {
     v.and_then(finite)
 }
 
-fn kv(key: &'static str, value: &'static str) -> Vec<KeyValue> {
-    vec![KeyValue::new(key, value)]
+fn kv(key: &str, value: &str) -> Vec<KeyValue> {
+    vec![string_attr(key, value)]
 }
 
-fn io(direction: &'static str, link: &'static str) -> Vec<KeyValue> {
+fn io(direction: &str, link: &str) -> Vec<KeyValue> {
     vec![
-        KeyValue::new(attr::IO_DIRECTION, direction),
-        KeyValue::new(attr::LINK, link),
+        string_attr(attr::IO_DIRECTION, direction),
+        string_attr(attr::LINK, link),
     ]
 }
 
@@ -186,7 +195,7 @@ pub(crate) fn xid(s: &NodeSample) -> Vec<Point<u64>> {
             .map(|(code, count)| {
                 (
                     Some(*count),
-                    vec![KeyValue::new(attr::XID_CODE, i64::from(*code))],
+                    vec![int_attr(attr::XID_CODE, i64::from(*code))],
                 )
             })
             .collect()
@@ -201,11 +210,8 @@ pub(crate) fn process_memory(s: &NodeSample) -> Vec<Point<u64>> {
             let job = process.job.as_ref().or(gpu.job.as_ref());
             let mut attrs = identity(gpu);
             attrs.extend(job_attributes(job));
-            attrs.push(KeyValue::new(attr::PROCESS_PID, i64::from(process.pid)));
-            attrs.push(KeyValue::new(
-                attr::PROCESS_EXECUTABLE,
-                process.executable.clone(),
-            ));
+            attrs.push(int_attr(attr::PROCESS_PID, i64::from(process.pid)));
+            attrs.push(string_attr(attr::PROCESS_EXECUTABLE, &process.executable));
             points.push((process.memory_bytes, attrs));
         }
     }
@@ -257,8 +263,8 @@ pub(crate) fn disk_io(s: &NodeSample) -> Vec<Point<u64>> {
                 (
                     v,
                     vec![
-                        KeyValue::new(attr::DEVICE, d.device.clone()),
-                        KeyValue::new(attr::DISK_DIRECTION, dir),
+                        string_attr(attr::DEVICE, &d.device),
+                        string_attr(attr::DISK_DIRECTION, dir),
                     ],
                 )
             })
@@ -273,7 +279,7 @@ pub(crate) fn disk_io_time(s: &NodeSample) -> Vec<Point<f64>> {
         .map(|d| {
             (
                 d.io_time_seconds,
-                vec![KeyValue::new(attr::DEVICE, d.device.clone())],
+                vec![string_attr(attr::DEVICE, &d.device)],
             )
         })
         .collect()
@@ -286,8 +292,8 @@ pub(crate) fn network_io(s: &NodeSample) -> Vec<Point<u64>> {
             (
                 v,
                 vec![
-                    KeyValue::new(attr::INTERFACE, n.interface.clone()),
-                    KeyValue::new(attr::IO_DIRECTION, dir),
+                    string_attr(attr::INTERFACE, &n.interface),
+                    string_attr(attr::IO_DIRECTION, dir),
                 ],
             )
         })
@@ -308,10 +314,12 @@ mod tests {
     }
 
     fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
-        attrs
-            .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| kv.value.as_str().into_owned())
+        let value = attrs.iter().find(|kv| kv.key == key)?.value.as_ref()?;
+        match value.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.clone()),
+            any_value::Value::IntValue(i) => Some(i.to_string()),
+            other => Some(format!("{other:?}")),
+        }
     }
 
     #[test]
@@ -381,13 +389,12 @@ mod tests {
         s.gpus[0].xid_counts.insert(79, 2);
         let xids = xid(&s);
         assert_eq!(xids.len(), 1);
-        let code = xids[0]
-            .1
-            .iter()
-            .find(|kv| kv.key.as_str() == "gpuwatch.xid.code");
+        let code = xids[0].1.iter().find(|kv| kv.key == "gpuwatch.xid.code");
         assert_eq!(
-            code.map(|kv| kv.value.clone()),
-            Some(opentelemetry::Value::I64(79))
+            code.and_then(|kv| kv.value.clone()),
+            Some(AnyValue {
+                value: Some(any_value::Value::IntValue(79))
+            })
         );
 
         let procs = process_memory(&s);

@@ -85,8 +85,6 @@ impl ExporterSettings {
 pub enum ExportError {
     #[error("could not set up the OTLP exporter for {url}: {message}")]
     Build { url: String, message: String },
-    #[error("could not collect metrics from the sample: {0}")]
-    Collect(String),
     #[error("export to {url} failed: {message}")]
     Send { url: String, message: String },
 }

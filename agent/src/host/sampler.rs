@@ -1,12 +1,68 @@
 //! `HostSampler`: reads `/proc` (or a copy of it) into a `HostSample`.
 
 use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use gpuwatch_model::{HostSample, NodeSample};
 
 use super::parse::{parse_diskstats, parse_meminfo, parse_net_dev, parse_stat, CpuTimes};
 use crate::sampler::{SampleError, Sampler};
+
+/// A file of `/proc` kept open between samples: procfs writes a file's text afresh
+/// when it is read from the start, so seeking back and reading again saves an open
+/// (a path walk through procfs) per file and sample. A read that fails closes it, and
+/// the next sample opens it again.
+#[derive(Debug)]
+struct ProcFile {
+    name: &'static str,
+    path: PathBuf,
+    file: Option<File>,
+    text: String,
+}
+
+impl ProcFile {
+    fn new(root: &Path, name: &'static str) -> ProcFile {
+        ProcFile {
+            name,
+            path: root.join(name),
+            file: None,
+            text: String::new(),
+        }
+    }
+
+    fn read(&mut self) -> Result<&str, SampleError> {
+        self.text.clear();
+        let result = match self.file.as_mut() {
+            Some(file) => file.seek(SeekFrom::Start(0)).map(|_| file),
+            None => File::open(&self.path).map(|file| self.file.insert(file)),
+        }
+        .and_then(|file| file.read_to_string(&mut self.text));
+        match result {
+            Ok(_) => Ok(&self.text),
+            Err(source) => {
+                self.file = None;
+                Err(SampleError::Read {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Reads and parses the file.
+    fn parse<T>(
+        &mut self,
+        parse: impl FnOnce(&str) -> Result<T, super::ParseError>,
+    ) -> Result<T, SampleError> {
+        let text = self.read()?;
+        parse(text).map_err(|e| SampleError::Parse {
+            path: self.path.clone(),
+            reason: e.0,
+        })
+    }
+}
 
 /// Samples the host from `proc_root` (normally `/proc`). CPU shares need two samples,
 /// so the first sample has `cpu: None`. `stat` and `meminfo` are required; when
@@ -15,6 +71,10 @@ use crate::sampler::{SampleError, Sampler};
 #[derive(Debug)]
 pub struct HostSampler {
     proc_root: PathBuf,
+    stat: ProcFile,
+    meminfo: ProcFile,
+    diskstats: ProcFile,
+    net_dev: ProcFile,
     previous_cpu: Option<CpuTimes>,
     warned: HashSet<&'static str>,
 }
@@ -28,56 +88,40 @@ impl Default for HostSampler {
 impl HostSampler {
     pub fn new(proc_root: PathBuf) -> HostSampler {
         HostSampler {
+            stat: ProcFile::new(&proc_root, "stat"),
+            meminfo: ProcFile::new(&proc_root, "meminfo"),
+            diskstats: ProcFile::new(&proc_root, "diskstats"),
+            net_dev: ProcFile::new(&proc_root, "net/dev"),
             proc_root,
             previous_cpu: None,
             warned: HashSet::new(),
         }
     }
-
-    fn read(&self, file: &str) -> Result<(PathBuf, String), SampleError> {
-        let path = self.proc_root.join(file);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok((path, text)),
-            Err(source) => Err(SampleError::Read { path, source }),
-        }
-    }
-
-    /// Reads and parses an optional file; failures warn once per file and give `[]`.
-    fn optional<T>(
-        &mut self,
-        file: &'static str,
-        parse: fn(&str) -> Result<Vec<T>, super::ParseError>,
-    ) -> Vec<T> {
-        let result = self.read(file).and_then(|(path, text)| {
-            parse(&text).map_err(|e| SampleError::Parse { path, reason: e.0 })
-        });
-        match result {
-            Ok(values) => values,
-            Err(error) => {
-                if self.warned.insert(file) {
-                    tracing::warn!(%error, "host metrics from {file} are left out");
-                }
-                Vec::new()
-            }
-        }
-    }
 }
 
-fn parse_error(path: &Path, error: super::ParseError) -> SampleError {
-    SampleError::Parse {
-        path: path.to_path_buf(),
-        reason: error.0,
+/// Reads and parses an optional file; failures warn once per file and give `[]`.
+fn optional<T>(
+    file: &mut ProcFile,
+    warned: &mut HashSet<&'static str>,
+    parse: fn(&str) -> Result<Vec<T>, super::ParseError>,
+) -> Vec<T> {
+    match file.parse(parse) {
+        Ok(values) => values,
+        Err(error) => {
+            if warned.insert(file.name) {
+                tracing::warn!(%error, "host metrics from {} are left out", file.name);
+            }
+            Vec::new()
+        }
     }
 }
 
 impl Sampler for HostSampler {
     fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
-        let (path, text) = self.read("stat")?;
-        let cpu_times = parse_stat(&text).map_err(|e| parse_error(&path, e))?;
-        let (path, text) = self.read("meminfo")?;
-        let memory = parse_meminfo(&text).map_err(|e| parse_error(&path, e))?;
-        let disks = self.optional("diskstats", parse_diskstats);
-        let networks = self.optional("net/dev", parse_net_dev);
+        let cpu_times = self.stat.parse(parse_stat)?;
+        let memory = self.meminfo.parse(parse_meminfo)?;
+        let disks = optional(&mut self.diskstats, &mut self.warned, parse_diskstats);
+        let networks = optional(&mut self.net_dev, &mut self.warned, parse_net_dev);
 
         let cpu = self
             .previous_cpu
@@ -158,12 +202,23 @@ mod tests {
             .expect("cpu on the second sample");
         assert_eq!((cpu.user, cpu.idle, cpu.system), (0.5, 0.5, 0.0));
 
+        // The files stay open; what is read is what the file holds now.
+        write(&root, "stat", "cpu  150 0 150 900 0 0 0 0 0 0\n");
+        write(&root, "meminfo", "MemTotal: 1000 kB\nMemFree: 200 kB\n");
+        let third = sampler.sample(3).expect("sample");
+        let host = third.host.expect("host");
+        assert_eq!(host.memory_free_bytes, 200 * 1024);
+        assert_eq!(host.cpu.map(|c| c.system), Some(0.5));
+
         std::fs::remove_file(root.join("diskstats")).expect("remove");
-        let third = sampler.sample(3).expect("diskstats is optional");
-        assert!(third.host.is_some_and(|h| h.disks.is_empty()));
+        let mut sampler = HostSampler::new(root.clone());
+        let fourth = sampler.sample(4).expect("diskstats is optional");
+        assert!(fourth.host.is_some_and(|h| h.disks.is_empty()));
 
         std::fs::remove_file(root.join("stat")).expect("remove");
-        let error = sampler.sample(4).expect_err("stat is required");
+        let error = HostSampler::new(root.clone())
+            .sample(5)
+            .expect_err("stat is required");
         assert!(error.to_string().contains("stat"), "{error}");
         let _ = std::fs::remove_dir_all(root);
     }

@@ -32,7 +32,6 @@ pub struct Agent {
     delivery: Delivery,
     status: Arc<AgentStatus>,
     last_sample: Option<NodeSample>,
-    export_warnings: WarnLimiter,
     sample_warnings: WarnLimiter,
     /// The inference servers' scrape tasks and latest results.
     inference: Inference,
@@ -90,7 +89,6 @@ impl Agent {
             delivery,
             status,
             last_sample: None,
-            export_warnings: WarnLimiter::new(WARN_EVERY),
             sample_warnings: WarnLimiter::new(WARN_EVERY),
             inference,
             kubelet,
@@ -119,22 +117,16 @@ impl Agent {
                 _ = ticker.tick() => {}
             }
             if let Some(sample) = self.take_sample().await {
-                self.queue_export(sample);
+                self.queue_export(&sample);
+                self.last_sample = Some(sample);
             }
         }
     }
 
     /// Encodes `sample` and queues it; only the delivery task touches the network.
-    fn queue_export(&mut self, sample: NodeSample) {
-        match self.exporter.encode_with(sample, self.inference.metrics()) {
-            Ok(body) => self.delivery.push(body),
-            Err(error) => {
-                if let Some(since) = self.export_warnings.check(Instant::now()) {
-                    tracing::warn!(failures_since_last_warning = since, "{error}");
-                }
-                self.status.record_export_failure(error.to_string());
-            }
-        }
+    fn queue_export(&mut self, sample: &NodeSample) {
+        let body = self.exporter.encode_with(sample, self.inference.metrics());
+        self.delivery.push(body);
     }
 
     /// Samples on a blocking thread: NVML calls block (a PCIe throughput reading alone
@@ -166,7 +158,6 @@ impl Agent {
         match result {
             Ok(sample) => {
                 self.status.record_sample(&sample);
-                self.last_sample = Some(sample.clone());
                 Some(sample)
             }
             Err(error) => {
@@ -188,10 +179,9 @@ impl Agent {
         // The last values once more, at the time the agent stopped.
         if let Some(mut sample) = self.last_sample.take() {
             sample.time_unix_nano = unix_nanos_now().max(sample.time_unix_nano + 1);
-            self.queue_export(sample);
+            self.queue_export(&sample);
         }
         self.delivery.finish(self.settings.timeout).await;
-        self.exporter.shutdown();
         tracing::info!(
             samples = self.status.samples(),
             exports_ok = self.status.exports_ok(),
