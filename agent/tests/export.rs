@@ -229,3 +229,34 @@ async fn grpc_exporter_speaks_http2_to_the_endpoint() {
         .expect("no panic");
     assert!(result.is_err());
 }
+
+#[tokio::test]
+async fn grpc_to_an_https_endpoint_starts_with_a_tls_handshake() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("https://{}", listener.local_addr().expect("addr"));
+    let exporter = OtlpExporter::new(settings(endpoint, Protocol::Grpc)).expect("exporter");
+    let sample = sampler().sample(T0).expect("sample");
+    let export = tokio::spawn(async move { exporter.export(&sample).await });
+
+    let (mut stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .expect("the gRPC client connects")
+        .expect("accept");
+    // A TLS record: content type 22 (handshake), protocol version 3.x (ClientHello).
+    let mut record = [0u8; 2];
+    stream.read_exact(&mut record).await.expect("first bytes");
+    assert_eq!(
+        record,
+        [0x16, 0x03],
+        "a TLS ClientHello, not an HTTP/2 preface"
+    );
+    drop(stream);
+    drop(listener);
+    let result = tokio::time::timeout(Duration::from_secs(10), export)
+        .await
+        .expect("export gives up within its timeout")
+        .expect("no panic");
+    assert!(result.is_err());
+}

@@ -74,6 +74,7 @@ pub mod attr {
     pub const TEAM: &str = "gpuwatch.team";
     pub const K8S_NAMESPACE: &str = "k8s.namespace.name";
     pub const K8S_POD: &str = "k8s.pod.name";
+    pub const K8S_POD_UID: &str = "k8s.pod.uid";
 
     pub const GPU_TASK: &str = "hw.gpu.task";
     pub const IO_DIRECTION: &str = "network.io.direction";

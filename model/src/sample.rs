@@ -43,6 +43,10 @@ pub struct JobInfo {
     pub team: Option<String>,
     pub k8s_namespace: Option<String>,
     pub k8s_pod: Option<String>,
+    /// The pod's UID, from the process's cgroup: known even where the kubelet's
+    /// pod-resources socket cannot be read to name the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k8s_pod_uid: Option<String>,
 }
 
 impl JobInfo {
@@ -54,6 +58,7 @@ impl JobInfo {
             (attr::TEAM, &self.team),
             (attr::K8S_NAMESPACE, &self.k8s_namespace),
             (attr::K8S_POD, &self.k8s_pod),
+            (attr::K8S_POD_UID, &self.k8s_pod_uid),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
@@ -202,10 +207,15 @@ mod tests {
             team: None,
             k8s_namespace: Some("ml".into()),
             k8s_pod: None,
+            k8s_pod_uid: Some("1f2e".into()),
         };
         assert_eq!(
             job.attributes(),
-            vec![("gpuwatch.job.id", "4411"), ("k8s.namespace.name", "ml")]
+            vec![
+                ("gpuwatch.job.id", "4411"),
+                ("k8s.namespace.name", "ml"),
+                ("k8s.pod.uid", "1f2e")
+            ]
         );
     }
 

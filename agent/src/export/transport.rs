@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use prost::Message;
 use reqwest::header::{HeaderMap, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::settings::{ExportError, ExporterSettings, Protocol};
 
@@ -73,11 +73,17 @@ impl Transport {
                 })
             }
             Protocol::Grpc => {
-                let channel = Endpoint::from_shared(url.clone())
+                let mut endpoint = Endpoint::from_shared(url.clone())
                     .map_err(|e| build_error(e.to_string()))?
                     .timeout(settings.timeout)
-                    .connect_timeout(settings.timeout)
-                    .connect_lazy();
+                    .connect_timeout(settings.timeout);
+                if url.starts_with("https://") {
+                    // TLS with the system's trusted roots, as OTLP/HTTP does.
+                    endpoint = endpoint
+                        .tls_config(ClientTlsConfig::new().with_native_roots())
+                        .map_err(|e| build_error(e.to_string()))?;
+                }
+                let channel = endpoint.connect_lazy();
                 Ok(Transport::Grpc {
                     client: MetricsServiceClient::new(channel),
                 })

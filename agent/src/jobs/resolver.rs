@@ -145,7 +145,8 @@ fn process_job(facts: &ProcessFacts, pods: &[PodRef], rules: &[JobRule]) -> Opti
         executables: [facts.comm.as_deref(), facts.exe.as_deref()],
         namespace: pod.map(|p| p.namespace.as_str()),
     };
-    job(slurm, pod, first_match(rules, &subject))
+    let uid = facts.cgroup.pod_uid.clone();
+    job(slurm, pod, uid, first_match(rules, &subject))
 }
 
 /// The pod of a process that lives in some pod: the GPU's only pod, or among several
@@ -164,15 +165,21 @@ fn assigned_pod_job(pods: &[PodRef], rules: &[JobRule]) -> Option<JobInfo> {
         namespace: Some(&pod.namespace),
         ..Subject::default()
     };
-    job(None, Some(pod), first_match(rules, &subject))
+    job(None, Some(pod), None, first_match(rules, &subject))
 }
 
-fn job(slurm: Option<String>, pod: Option<&PodRef>, rule: Option<&JobRule>) -> Option<JobInfo> {
+fn job(
+    slurm: Option<String>,
+    pod: Option<&PodRef>,
+    pod_uid: Option<String>,
+    rule: Option<&JobRule>,
+) -> Option<JobInfo> {
     let job = JobInfo {
         job_id: slurm.or_else(|| rule.and_then(|r| r.job.clone())),
         team: rule.and_then(|r| r.team.clone()),
         k8s_namespace: pod.map(|p| p.namespace.clone()),
         k8s_pod: pod.map(|p| p.name.clone()),
+        k8s_pod_uid: pod_uid,
     };
     (job != JobInfo::default()).then_some(job)
 }

@@ -141,6 +141,15 @@ fn job(
         team: team.map(str::to_string),
         k8s_namespace: ns.map(str::to_string),
         k8s_pod: pod.map(str::to_string),
+        k8s_pod_uid: None,
+    })
+}
+
+/// `job` of a process whose cgroup is pod `uid`'s.
+fn in_pod(job: Option<JobInfo>, uid: &str) -> Option<JobInfo> {
+    Some(JobInfo {
+        k8s_pod_uid: Some(uid.to_string()),
+        ..job.unwrap_or_default()
     })
 }
 
@@ -294,18 +303,22 @@ fn kubernetes_processes_take_the_pod_kubelet_gave_their_gpu() {
     resolver.attribute(&mut gpus);
     assert_eq!(
         gpus[0].processes[0].job,
-        job(None, None, Some("ml"), Some("trainer-0"))
+        in_pod(job(None, None, Some("ml"), Some("trainer-0")), POD_UID)
     );
     assert_eq!(gpus[0].processes[1].job, None, "not in a pod: no pod name");
     assert_eq!(gpus[0].job, gpus[0].processes[0].job);
     assert_eq!(
         gpus[1].processes[0].job,
-        job(None, Some("inference"), Some("serve"), Some("infer-b")),
+        in_pod(
+            job(None, Some("inference"), Some("serve"), Some("infer-b")),
+            POD_UID
+        ),
         "a shared GPU's pods are told apart by HOSTNAME"
     );
     assert_eq!(
-        gpus[1].processes[1].job, None,
-        "no pod of that name on the GPU"
+        gpus[1].processes[1].job,
+        in_pod(None, POD_UID),
+        "no pod of that name on the GPU: known by its UID alone"
     );
     assert_eq!(gpus[1].job, gpus[1].processes[0].job);
     assert_eq!(

@@ -30,6 +30,7 @@ impl Profile {
             team: Some(team),
             k8s_namespace: None,
             k8s_pod: None,
+            k8s_pod_uid: None,
         })
     }
 
