@@ -27,8 +27,9 @@
 //! Process points carry their own process's job.
 //!
 //! What is read about a pid is kept while NVML keeps listing it and dropped as soon as
-//! it does not; a pid that is gone before it could be read has no job and the executable
-//! name `unknown`.
+//! it does not, or as soon as the pid names another process (its `/proc/PID/stat` is
+//! kept open and read each sample: see `procfs::Identity`); a pid that is gone before
+//! it could be read has no job and the executable name `unknown`.
 
 mod cgroup;
 mod config;

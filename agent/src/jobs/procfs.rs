@@ -1,7 +1,8 @@
 //! Reading one process from a proc root (`/proc`, or the host's mounted elsewhere):
 //! environ, cgroup, status and comm, each failing on its own.
 
-use std::io::ErrorKind;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::cgroup::{self, CgroupJob};
@@ -21,6 +22,51 @@ pub(crate) struct ProcessFacts {
     pub(crate) hostname: Option<String>,
     /// The cgroup paths' job, pod and container.
     pub(crate) cgroup: CgroupJob,
+}
+
+/// Which process a pid named when it was read: its `/proc/PID/stat`, kept open, and
+/// its start time. procfs ties an open file to the process it was opened for, so once
+/// that process has exited reading it fails (ESRCH), even when a new process has been
+/// given the same pid; where the files are not procfs (a copy, a test) a changed start
+/// time tells the processes apart. One read of an open file per process and sample.
+#[derive(Debug)]
+pub(crate) struct Identity {
+    file: File,
+    start: u64,
+    text: String,
+}
+
+impl Identity {
+    /// Opens `/proc/PID/stat` in `dir`; `None` when it cannot be read or parsed.
+    pub(crate) fn open(dir: &Path) -> Option<Identity> {
+        let mut identity = Identity {
+            file: File::open(dir.join("stat")).ok()?,
+            start: 0,
+            text: String::new(),
+        };
+        identity.start = identity.read_start()?;
+        Some(identity)
+    }
+
+    fn read_start(&mut self) -> Option<u64> {
+        self.text.clear();
+        self.file.seek(SeekFrom::Start(0)).ok()?;
+        self.file.read_to_string(&mut self.text).ok()?;
+        start_time(&self.text)
+    }
+
+    /// Whether the pid still names the process it named when opened.
+    pub(crate) fn same_process(&mut self) -> bool {
+        let start = self.start;
+        self.read_start() == Some(start)
+    }
+}
+
+/// Field 22 of a `/proc/PID/stat` line, the start time in clock ticks after boot. The
+/// command name (field 2) sits in parentheses and may hold spaces and parentheses.
+pub(crate) fn start_time(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Why a process could not be read at all.

@@ -8,21 +8,28 @@ use gpuwatch_model::{GpuProcess, GpuSample, JobInfo};
 
 use super::config::JobSettings;
 use super::kubelet::{PodDirectory, PodRef};
-use super::procfs::{read_process, ProcessFacts, ReadFailure};
+use super::procfs::{read_process, Identity, ProcessFacts, ReadFailure};
 use super::rules::{first_match, JobRule, Subject};
 
 /// The executable name of a process that could not be read.
 pub const UNKNOWN_EXECUTABLE: &str = "unknown";
 
+/// What was read about one pid, and which process it was.
+#[derive(Debug)]
+struct Known {
+    facts: ProcessFacts,
+    identity: Option<Identity>,
+}
+
 /// Attributes GPU processes, and through them GPUs, to jobs. Keeps what it read about
-/// each pid while that pid is listed.
+/// each pid while that pid is listed and names the same process.
 #[derive(Debug)]
 pub struct JobResolver {
     settings: JobSettings,
     passwd: PathBuf,
     pods: PodDirectory,
     /// What was read per pid; only pids listed in the last call.
-    cache: HashMap<u32, ProcessFacts>,
+    cache: HashMap<u32, Known>,
     said_unreadable: bool,
     said_vanished: bool,
 }
@@ -67,7 +74,7 @@ impl JobResolver {
             for process in &mut gpu.processes {
                 seen.insert(process.pid);
                 self.learn(process.pid);
-                let facts = self.cache.get(&process.pid);
+                let facts = self.cache.get(&process.pid).map(|k| &k.facts);
                 let name = facts.and_then(|f| f.comm.as_ref().or(f.exe.as_ref()));
                 match name {
                     Some(name) => process.executable.clone_from(name),
@@ -92,10 +99,15 @@ impl JobResolver {
     /// Reads `pid` unless it is cached; logs the first unreadable file and the first
     /// pid that is not there.
     fn learn(&mut self, pid: u32) {
-        if self.cache.contains_key(&pid) {
-            return;
+        if let Some(known) = self.cache.get_mut(&pid) {
+            if known.identity.as_mut().is_none_or(Identity::same_process) {
+                return;
+            }
+            // The process exited and another was given its pid between two samples.
+            self.cache.remove(&pid);
         }
         let mut unreadable = Vec::new();
+        let identity = Identity::open(&self.settings.proc_root.join(pid.to_string()));
         let read = read_process(&self.settings.proc_root, &self.passwd, pid, &mut unreadable);
         if let Some(first) = unreadable.first() {
             if !self.said_unreadable {
@@ -110,7 +122,7 @@ impl JobResolver {
         }
         match read {
             Ok(facts) => {
-                self.cache.insert(pid, facts);
+                self.cache.insert(pid, Known { facts, identity });
             }
             Err(ReadFailure::Vanished) => {
                 if !self.said_vanished {

@@ -14,6 +14,8 @@ const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abc
 /// A temporary directory holding `proc/` and `etc/passwd`, removed on drop.
 pub(crate) struct FakeHost {
     root: PathBuf,
+    /// Start time of the next process written.
+    next_start: std::cell::Cell<u64>,
 }
 
 impl FakeHost {
@@ -28,7 +30,10 @@ impl FakeHost {
             "# users\nroot:x:0:0:root:/root:/bin/bash\nalice:x:1001:1001::/home/alice:/bin/bash\nbob:x:1002:1002::/home/bob:/bin/sh\n",
         )
         .expect("write passwd");
-        FakeHost { root }
+        FakeHost {
+            root,
+            next_start: std::cell::Cell::new(1_000),
+        }
     }
 
     pub(crate) fn proc_root(&self) -> PathBuf {
@@ -59,6 +64,20 @@ impl FakeHost {
         }
         std::fs::write(dir.join("environ"), environ).expect("environ");
         std::fs::write(dir.join("cgroup"), cgroup).expect("cgroup");
+        // The same process while its stat is there; a new one starts after the last.
+        if !dir.join("stat").exists() {
+            self.start(pid);
+        }
+    }
+
+    /// Writes a new `stat` for `pid` in place, as if the pid now named a process started
+    /// later (pid reuse); its other files are the caller's.
+    pub(crate) fn start(&self, pid: u32) {
+        let start = self.next_start.get();
+        self.next_start.set(start + 1);
+        let stat = format!("{pid} (a (b) c) S 1 {pid} {pid} 0 -1 4194304 100 0 0 0 5 2 0 0 20 0 1 0 {start} 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n");
+        let path = self.proc_root().join(pid.to_string()).join("stat");
+        std::fs::write(path, stat).expect("stat");
     }
 
     pub(crate) fn remove(&self, pid: u32) {
@@ -417,4 +436,48 @@ fn this_process_is_read_from_the_real_proc() {
     let name = &gpus[0].processes[0].executable;
     assert!(!name.is_empty() && name != "unknown", "{name}");
     assert_eq!(gpus[0].processes[1].executable, "unknown");
+}
+
+#[test]
+fn a_reused_pid_is_read_again() {
+    let host = FakeHost::new("reuse");
+    host.process(700, "train", 1001, &[("SLURM_JOB_ID", "old")], "0::/\n");
+    let mut resolver =
+        JobResolver::new(settings(&host.proc_root(), Vec::new()), PodDirectory::new());
+    let mut gpus = vec![gpu("GPU-0", &[(700, 1)])];
+    resolver.attribute(&mut gpus);
+    assert_eq!(gpus[0].job, job(Some("old"), None, None, None));
+
+    // Between two samples 700 exits and a new process is given its pid.
+    host.process(700, "serve", 1002, &[("SLURM_JOB_ID", "new")], "0::/\n");
+    host.start(700);
+    let mut gpus = vec![gpu("GPU-0", &[(700, 1)])];
+    resolver.attribute(&mut gpus);
+    assert_eq!(gpus[0].processes[0].executable, "serve");
+    assert_eq!(gpus[0].job, job(Some("new"), None, None, None));
+    assert_eq!(resolver.cached(), 1);
+}
+
+#[test]
+fn start_times_come_from_the_end_of_the_stat_line() {
+    let line = "42 (a (b) c) S 1 42 42 0 -1 4194304 100 0 0 0 5 2 0 0 20 0 1 0 987654 1000";
+    assert_eq!(procfs::start_time(line), Some(987_654));
+    assert_eq!(procfs::start_time("42 (x) S 1"), None);
+}
+
+#[test]
+fn an_open_stat_of_an_exited_process_fails_to_read() {
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep runs");
+    let dir = PathBuf::from(format!("/proc/{}", child.id()));
+    let mut identity = procfs::Identity::open(&dir).expect("the child's stat");
+    assert!(identity.same_process());
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    assert!(
+        !identity.same_process(),
+        "procfs refuses to read a file of a process that is gone"
+    );
 }
