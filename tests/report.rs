@@ -2,7 +2,8 @@
 //! replays 45 minutes of a small cluster (busy, idle and unattributed GPUs of two
 //! models), and `gpuwatch report cost --since 30m` gives the figures the collector's
 //! own cost ledger (`/api/v1/cost?window=30m`) gives for the same window, by every
-//! grouping. `report usage` sees the idle GPUs at 0%.
+//! grouping. `report usage` sees the idle GPUs at 0%, and names each GPU by its node
+//! and `hw.name`.
 #![cfg(feature = "history")]
 
 use std::path::{Path, PathBuf};
@@ -264,6 +265,21 @@ async fn report_cost_matches_the_live_ledger() {
     let zero = train["zero_share"].as_f64().expect("share");
     assert!((zero - 10.0 / 45.0).abs() < 0.01, "{zero}");
     assert!(close(train["p50"].as_f64().expect("p50"), 0.93));
+
+    // By GPU, each GPU reads as its node and `hw.name`.
+    let usage = report(&dir, &["usage", "--since", "45m", "--by", "gpu"]);
+    let mut keys: Vec<&str> = usage["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["key"].as_str())
+        .collect();
+    keys.sort_unstable();
+    let want: Vec<String> = gpus
+        .iter()
+        .map(|g| format!("{}/gpu{}", g.host, g.index))
+        .collect();
+    assert_eq!(keys, want, "{usage}");
 
     // Table and CSV render the same report.
     let out = Command::new(env!("CARGO_BIN_EXE_gpuwatch"))

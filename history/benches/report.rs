@@ -1,11 +1,13 @@
 //! `cargo bench -p gpuwatch-history --bench report`: a cost report over 30 days of
-//! minute rollups for 1,000 GPUs (43.2 million GPU-minutes). The history is written
-//! first, outside the timing, to `GPUWATCH_BENCH_DIR` (kept and reused when it is set,
-//! else a temporary directory that is removed afterwards).
+//! minute rollups for 1,000 GPUs (43.2 million GPU-minutes, with their hourly sums as
+//! the collector writes them). The history is written first, outside the timing, to
+//! `GPUWATCH_BENCH_DIR` (kept and reused when it is set, else a temporary directory
+//! that is removed afterwards; a kept one without hourly sums is written again).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use gpuwatch_history::layout::{self, Table};
 use gpuwatch_history::report::{self, CostBy, Window};
 use gpuwatch_history::ParquetSink;
 use gpuwatch_model::history::{GpuMinuteCost, MinuteRollup, HOUR_NS, MINUTE_NS};
@@ -77,12 +79,16 @@ fn main() {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("gw-bench-{}", std::process::id())));
     let newest = report::newest_minute(&dir).ok().flatten();
-    if newest != Some(START + (DAYS * 24 * 60 - 1) * MINUTE_NS) {
+    let last_sums = layout::hour_file(
+        &Table::CostHours.dir(&dir),
+        START + (DAYS * 24 - 1) * HOUR_NS,
+    );
+    if newest != Some(START + (DAYS * 24 * 60 - 1) * MINUTE_NS) || !last_sums.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let t = Instant::now();
         generate(&dir);
         println!(
-            "wrote {DAYS} days x {GPUS} GPUs of minute rollups ({} GPU-minutes) to {} in {:.1} s",
+            "wrote {DAYS} days x {GPUS} GPUs of minute rollups ({} GPU-minutes) and their hourly sums to {} in {:.1} s",
             DAYS * 24 * 60 * GPUS as i64,
             dir.display(),
             t.elapsed().as_secs_f64()
@@ -91,7 +97,19 @@ fn main() {
     let window = Window::ending(&dir, DAYS * 24 * HOUR_NS, None)
         .expect("window")
         .expect("history");
-    for by in [CostBy::Team, CostBy::Job, CostBy::Node] {
+    // The same length ending 30 minutes earlier cuts an hour at each edge, as a live
+    // collector's window does: those two hours come from their minutes.
+    let cut = Window {
+        from: window.from - 30 * MINUTE_NS,
+        to: window.to - 30 * MINUTE_NS,
+    };
+    let runs = [
+        (CostBy::Team, window, ""),
+        (CostBy::Job, window, ""),
+        (CostBy::Node, window, ""),
+        (CostBy::Team, cut, ", window cut mid-hour"),
+    ];
+    for (by, window, note) in runs {
         let mut times = Vec::new();
         let mut rows = 0;
         for _ in 0..5 {
@@ -102,7 +120,7 @@ fn main() {
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "report cost --since 30d --by {:<4} ({rows} rows): median {:.3} s, best {:.3} s",
+            "report cost --since 30d --by {:<4} ({rows} rows{note}): median {:.3} s, best {:.3} s",
             by.as_str(),
             times[times.len() / 2],
             times[0]

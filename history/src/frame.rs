@@ -45,6 +45,39 @@ pub fn cost(rows: &[GpuMinuteCost]) -> PolarsResult<DataFrame> {
     )
 }
 
+/// `cost_hours/` files: the `cost/` rows of the hour starting at `hour` summed per GPU,
+/// job and team, in the order each first appears. `node`, `gpu_name` and `gpu_model`
+/// are the first row's (they go with the GPU's UUID); `minutes` counts the rows summed.
+pub fn cost_hour(hour: i64, cost: DataFrame) -> PolarsResult<DataFrame> {
+    cost.lazy()
+        .group_by_stable([col("gpu"), col("job"), col("team")])
+        .agg([
+            col("node").first(),
+            col("gpu_name").first(),
+            col("gpu_model").first(),
+            len().cast(DataType::Int64).alias("minutes"),
+            col("seconds").sum(),
+            col("idle_seconds").sum(),
+            col("usd").sum(),
+            col("idle_usd").sum(),
+        ])
+        .select([
+            lit(hour).alias("hour"),
+            col("node"),
+            col("gpu"),
+            col("gpu_name"),
+            col("gpu_model"),
+            col("job"),
+            col("team"),
+            col("minutes"),
+            col("seconds"),
+            col("idle_seconds"),
+            col("usd"),
+            col("idle_usd"),
+        ])
+        .collect()
+}
+
 /// `series/` files: one row per series and minute.
 pub fn series(rows: &[SeriesMinute]) -> PolarsResult<DataFrame> {
     let r = || rows.iter();

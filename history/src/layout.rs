@@ -1,9 +1,12 @@
 //! Where history lives on disk. Under the data directory, one folder per table
-//! (`series/`, `cost/`); in each, one file per hour, `2026-11-30T11.parquet`. The hour
-//! being written is kept as one file per minute, `2026-11-30T11.m07.parquet`, until the
-//! hour is over and they are compacted into the hour's file. Every file is written to
-//! a `.tmp` name and renamed, so a crash leaves either the old files or the new one,
-//! never half a file. Readers take an hour's file when it exists, else its minutes.
+//! (`series/`, `cost/`, `cost_hours/`); in each, one file per hour,
+//! `2026-11-30T11.parquet`. The hour being written of `series/` and `cost/` is kept as
+//! one file per minute, `2026-11-30T11.m07.parquet`, until the hour is over and they are
+//! compacted into the hour's file. `cost_hours/` holds the sums of a compacted `cost/`
+//! hour, written after its hour's file and before its minutes are removed. Every file
+//! is written to a `.tmp` name and renamed, so a crash leaves either the old files or
+//! the new one, never half a file. Readers take an hour's file when it exists, else its
+//! minutes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,13 +15,16 @@ use gpuwatch_model::history::{hour_name, parse_hour_name, MINUTE_NS};
 
 use crate::HistoryError;
 
-/// The two tables.
+/// The tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
     /// `SeriesMinute` rows.
     Series,
     /// `GpuMinuteCost` rows.
     Cost,
+    /// An hour of `Cost` summed per GPU, job and team (hour files only; none for the
+    /// hour being written, nor for hours compacted before this table existed).
+    CostHours,
 }
 
 impl Table {
@@ -26,6 +32,7 @@ impl Table {
         root.join(match self {
             Table::Series => "series",
             Table::Cost => "cost",
+            Table::CostHours => "cost_hours",
         })
     }
 }

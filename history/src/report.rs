@@ -2,12 +2,15 @@
 //!
 //! A window is `[from, to)` in minute starts: the minutes `(m, m + 1m]` that end in
 //! `(from, to]`, the same steps the live ledger's `/api/v1/cost?window=` sums when
-//! `to` is its newest step.
+//! `to` is its newest step. A cost report reads the hourly sums (`cost_hours/`) of the
+//! hours wholly inside the window and the minutes of the rest (the window's edges, the
+//! hour being written, hours without sums); the figures are the same either way, up to
+//! float rounding.
 
 use std::path::{Path, PathBuf};
 
-use gpuwatch_model::history::MINUTE_NS;
-use gpuwatch_model::names::{metric, value};
+use gpuwatch_model::history::{HOUR_NS, MINUTE_NS};
+use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::Timestamp;
 use polars::prelude::*;
 use serde::Serialize;
@@ -50,6 +53,7 @@ impl CostBy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageBy {
     Node,
+    /// One GPU (`hw.id`), keyed `node/hw.name` (`node-a/gpu3`).
     Gpu,
     Job,
 }
@@ -134,6 +138,63 @@ fn rows(root: &Path, table: Table, w: Window) -> Result<Option<LazyFrame>, Histo
     Ok(Some(scan(files)?.filter(in_window)))
 }
 
+/// The columns of a cost row, minute or hourly sum.
+const COST_COLUMNS: [&str; 10] = [
+    "gpu",
+    "job",
+    "team",
+    "node",
+    "gpu_name",
+    "gpu_model",
+    "seconds",
+    "idle_seconds",
+    "usd",
+    "idle_usd",
+];
+
+/// The spend of the window as `COST_COLUMNS` rows, in hour order: the hourly sums of
+/// the hours wholly inside it that have them, else the hour's minutes in the window.
+/// `None` when no file covers the window.
+fn cost_rows(root: &Path, w: Window) -> Result<Option<LazyFrame>, HistoryError> {
+    let sums = layout::hours(&Table::CostHours.dir(root))?;
+    // Consecutive hours read the same way make one scan: (sums?, files).
+    let mut runs: Vec<(bool, Vec<PathBuf>)> = Vec::new();
+    for (hour, h) in layout::hours(&Table::Cost.dir(root))? {
+        if hour + HOUR_NS <= w.from || hour >= w.to {
+            continue;
+        }
+        let whole = hour >= w.from && hour + HOUR_NS <= w.to;
+        let (summed, files) = match sums.get(&hour).and_then(|s| s.file.clone()) {
+            Some(sum) if whole => (true, vec![sum]),
+            _ => (false, h.files()),
+        };
+        match runs.last_mut() {
+            Some((s, run)) if *s == summed => run.extend(files),
+            _ => runs.push((summed, files)),
+        }
+    }
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    let columns: Vec<Expr> = COST_COLUMNS.iter().map(|c| col(*c)).collect();
+    let in_window = col("minute")
+        .gt_eq(lit(w.from))
+        .and(col("minute").lt(lit(w.to)));
+    let scans = runs
+        .into_iter()
+        .map(|(summed, files)| {
+            let lf = scan(files)?;
+            let lf = if summed {
+                lf
+            } else {
+                lf.filter(in_window.clone())
+            };
+            Ok(lf.select(columns.clone()))
+        })
+        .collect::<Result<Vec<_>, HistoryError>>()?;
+    Ok(Some(concat(scans, UnionArgs::default())?))
+}
+
 /// One line of a cost report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CostLine {
@@ -214,11 +275,11 @@ pub fn cost(root: &Path, w: Window, by: CostBy, top: usize) -> Result<CostReport
         },
         ..CostReport::default()
     };
-    let Some(lf) = rows(root, Table::Cost, w)? else {
+    let Some(lf) = cost_rows(root, w)? else {
         return Ok(report);
     };
-    // One pass over the minutes: each GPU's spend per job and team (a GPU's node,
-    // name and model go with its UUID). The rest works on these few rows.
+    // One pass over the hourly sums and minutes: each GPU's spend per job and team (a
+    // GPU's node, name and model go with its UUID). The rest works on these few rows.
     let mut sums = spend().to_vec();
     sums.extend([
         col("node").first(),
@@ -350,27 +411,42 @@ pub fn usage(root: &Path, w: Window, by: UsageBy) -> Result<UsageReport, History
         UsageBy::Gpu => col("gpu"),
         UsageBy::Job => col("job").fill_null(lit("(none)")),
     };
+    let mut aggs = vec![
+        col("gpu").n_unique().alias("gpus"),
+        len().alias("gpu_minutes"),
+        (col("mean") * col("count").cast(DataType::Float64))
+            .sum()
+            .alias("weighted"),
+        col("count").sum(),
+        col("zeros").sum(),
+        col("mean")
+            .quantile(lit(0.5), QuantileMethod::Linear)
+            .alias("p50"),
+        col("mean")
+            .quantile(lit(0.9), QuantileMethod::Linear)
+            .alias("p90"),
+    ];
+    if by == UsageBy::Gpu {
+        // A GPU's node and name go with its UUID.
+        aggs.extend([col("node").first(), col("labels").first()]);
+    }
     let query = lf
         .filter(col("metric").eq(lit(metric::GPU_UTILIZATION)).and(general))
         .group_by([key.alias("key")])
-        .agg([
-            col("gpu").n_unique().alias("gpus"),
-            len().alias("gpu_minutes"),
-            (col("mean") * col("count").cast(DataType::Float64))
-                .sum()
-                .alias("weighted"),
-            col("count").sum(),
-            col("zeros").sum(),
-            col("mean")
-                .quantile(lit(0.5), QuantileMethod::Linear)
-                .alias("p50"),
-            col("mean")
-                .quantile(lit(0.9), QuantileMethod::Linear)
-                .alias("p90"),
-        ])
+        .agg(aggs)
         .sort(["key"], SortMultipleOptions::default());
     let df = streaming(query)?;
-    let keys = strings(&df, "key")?;
+    let keys = match by {
+        UsageBy::Gpu => gpu_keys(
+            &strings(&df, "key")?,
+            &strings(&df, "node")?,
+            &strings(&df, "labels")?,
+        ),
+        _ => strings(&df, "key")?
+            .into_iter()
+            .map(|k| k.unwrap_or_else(|| "(none)".into()))
+            .collect(),
+    };
     let (gpus, minutes, weighted, count, zeros, p50, p90) = (
         floats(&df, "gpus")?,
         floats(&df, "gpu_minutes")?,
@@ -382,7 +458,7 @@ pub fn usage(root: &Path, w: Window, by: UsageBy) -> Result<UsageReport, History
     );
     report.rows = (0..df.height())
         .map(|i| UsageLine {
-            key: keys[i].clone().unwrap_or_else(|| "(none)".into()),
+            key: keys[i].clone(),
             gpus: gpus[i] as u64,
             gpu_minutes: minutes[i] as u64,
             mean: if count[i] > 0.0 {
@@ -404,3 +480,55 @@ pub fn usage(root: &Path, w: Window, by: UsageBy) -> Result<UsageReport, History
         .sort_by(|a, b| a.mean.total_cmp(&b.mean).then(a.key.cmp(&b.key)));
     Ok(report)
 }
+
+/// The value of `key` in `labels` (`key=value` pairs joined by `,`).
+fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+    labels
+        .split(',')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Usage keys of GPUs by UUID: `node/hw.name` (`node-a/gpu3`), the UUID where the name
+/// is missing, `(none)` for series without a GPU. Two UUIDs with one name (a GPU
+/// swapped within the window) keep the UUID in parentheses, so no two lines share a key.
+fn gpu_keys(
+    uuids: &[Option<String>],
+    nodes: &[Option<String>],
+    labels: &[Option<String>],
+) -> Vec<String> {
+    let names: Vec<String> = uuids
+        .iter()
+        .zip(nodes)
+        .zip(labels)
+        .map(|((uuid, node), labels)| {
+            let Some(uuid) = uuid else {
+                return "(none)".to_string();
+            };
+            let name = labels
+                .as_deref()
+                .and_then(|l| label(l, attr::HW_NAME))
+                .unwrap_or(uuid);
+            match node {
+                Some(node) => format!("{node}/{name}"),
+                None => name.to_string(),
+            }
+        })
+        .collect();
+    let mut count: std::collections::HashMap<&str, usize> = Default::default();
+    for n in &names {
+        *count.entry(n.as_str()).or_default() += 1;
+    }
+    names
+        .iter()
+        .zip(uuids)
+        .map(|(name, uuid)| match uuid {
+            Some(uuid) if count.get(name.as_str()).is_some_and(|c| *c > 1) => {
+                format!("{name} ({uuid})")
+            }
+            _ => name.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,6 @@
 //! `ParquetSink`: the collector's `RollupSink` on disk (see `layout` for the files),
-//! with retention by age and size.
+//! with hourly cost sums written as each hour's cost is compacted, and retention by
+//! age and size.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,11 @@ use polars::prelude::*;
 use crate::layout::{self, Table};
 use crate::{frame, HistoryError};
 
-const TABLES: [Table; 2] = [Table::Series, Table::Cost];
+/// The tables written minute by minute and compacted by the hour.
+const MINUTE_TABLES: [Table; 2] = [Table::Series, Table::Cost];
+/// Every table, in the order retention deletes an hour's files: the sums first, so a
+/// crash in between never leaves sums whose minutes are gone.
+const TABLES: [Table; 3] = [Table::CostHours, Table::Series, Table::Cost];
 
 /// Minute rollups to Parquet under `root`.
 #[derive(Debug)]
@@ -47,7 +52,9 @@ fn remove(path: &Path) -> Result<(), HistoryError> {
 
 impl ParquetSink {
     /// Opens (creating) the data directory: finishes what a crash left (hours whose
-    /// minutes were not yet compacted), then applies retention.
+    /// minutes were not yet compacted, or whose cost sums were not yet written), then
+    /// applies retention. Hours compacted before `cost_hours/` existed get no sums;
+    /// reports read their minutes.
     pub fn open(root: &Path, retention: i64, max_bytes: u64) -> Result<Self, HistoryError> {
         for t in TABLES {
             let dir = t.dir(root);
@@ -60,7 +67,7 @@ impl ParquetSink {
             hour: None,
             newest: None,
         };
-        for t in TABLES {
+        for t in MINUTE_TABLES {
             for (hour, h) in layout::hours(&t.dir(root))? {
                 let newest = match h.minutes.last() {
                     Some((m, _)) => *m,
@@ -71,7 +78,7 @@ impl ParquetSink {
         }
         // Every hour but the newest is over; the newest goes on being written.
         let current = sink.newest.map(gpuwatch_model::history::hour_of);
-        for t in TABLES {
+        for t in MINUTE_TABLES {
             for (hour, _) in layout::hours(&t.dir(root))? {
                 if Some(hour) != current {
                     sink.compact(t, hour)?;
@@ -83,7 +90,8 @@ impl ParquetSink {
         Ok(sink)
     }
 
-    /// Turns an hour's minute files into the hour's file.
+    /// Turns an hour's minute files into the hour's file; for `cost/`, then writes the
+    /// hour's sums (from the hour's file when a crash came after it was written).
     fn compact(&self, table: Table, hour: i64) -> Result<(), HistoryError> {
         let dir = table.dir(&self.root);
         let Some(h) = layout::hours(&dir)?.remove(&hour) else {
@@ -92,6 +100,8 @@ impl ParquetSink {
         if h.minutes.is_empty() {
             return Ok(());
         }
+        let file = layout::hour_file(&dir, hour);
+        let mut written = None;
         if h.file.is_none() {
             let mut frames = h.minutes.iter().map(|(_, p)| read_frame(p));
             let mut df = match frames.next() {
@@ -102,10 +112,21 @@ impl ParquetSink {
                 df.vstack_mut(&f?)?;
             }
             df.rechunk_mut();
-            write_frame(&layout::hour_file(&dir, hour), &mut df)?;
+            write_frame(&file, &mut df)?;
+            written = Some(df);
         }
-        // The hour's file holds them all now (or already did: a crash came between
-        // the rename and these).
+        if table == Table::Cost {
+            let sums = layout::hour_file(&Table::CostHours.dir(&self.root), hour);
+            if !sums.exists() {
+                let df = match written {
+                    Some(df) => df,
+                    None => read_frame(&file)?,
+                };
+                write_frame(&sums, &mut frame::cost_hour(hour, df)?)?;
+            }
+        }
+        // The hour's file (and sums) hold them all now (or already did: a crash came
+        // between the renames and these).
         for (_, p) in &h.minutes {
             remove(p)?;
         }
@@ -146,7 +167,7 @@ impl ParquetSink {
     fn store(&mut self, rollup: &MinuteRollup) -> Result<(), HistoryError> {
         let hour = rollup.hour();
         if let Some(done) = self.hour.filter(|h| *h != hour) {
-            for t in TABLES {
+            for t in MINUTE_TABLES {
                 self.compact(t, done)?;
             }
             self.hour = Some(hour);
@@ -166,8 +187,8 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Writes many hours at once, straight into hour files (benchmarks and tests that
-    /// need days of history).
+    /// Writes a whole hour at once, straight into hour files and the hour's cost sums
+    /// (benchmarks and tests that need days of history).
     pub fn write_hour(&mut self, minutes: &[MinuteRollup]) -> Result<(), HistoryError> {
         let Some(first) = minutes.first() else {
             return Ok(());
@@ -187,7 +208,10 @@ impl ParquetSink {
         }
         if !cost.is_empty() {
             let path = layout::hour_file(&Table::Cost.dir(&self.root), hour);
-            write_frame(&path, &mut frame::cost(&cost)?)?;
+            let mut df = frame::cost(&cost)?;
+            write_frame(&path, &mut df)?;
+            let sums = layout::hour_file(&Table::CostHours.dir(&self.root), hour);
+            write_frame(&sums, &mut frame::cost_hour(hour, df)?)?;
         }
         self.newest = self.newest.max(minutes.last().map(|m| m.minute));
         Ok(())

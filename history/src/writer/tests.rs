@@ -43,6 +43,22 @@ fn rows(dir: &Path) -> usize {
         .sum()
 }
 
+/// The one row of an hour's cost sums.
+fn sums(root: &Path, hour: i64) -> (f64, f64, i64) {
+    let df = read_frame(&layout::hour_file(&Table::CostHours.dir(root), hour)).expect("sums");
+    assert_eq!(df.height(), 1, "{df}");
+    let f = |c: &str| df.column(c).expect(c).f64().expect(c).get(0).expect(c);
+    let minutes = df.column("minutes").expect("minutes").i64().expect("i64");
+    (f("seconds"), f("usd"), minutes.get(0).expect("minutes"))
+}
+
+fn summed_hours(root: &Path) -> Vec<i64> {
+    layout::hours(&Table::CostHours.dir(root))
+        .expect("list")
+        .into_keys()
+        .collect()
+}
+
 const H: i64 = 490_000 * HOUR_NS;
 
 #[test]
@@ -66,6 +82,11 @@ fn minutes_then_hours_and_a_restart_goes_on() {
     );
     assert_eq!(rows(&cost), 62);
     assert_eq!(rows(&Table::Series.dir(&root)), 62);
+    // The compacted hour's cost is summed; the hour being written is not.
+    assert_eq!(summed_hours(&root), vec![H]);
+    let (seconds, usd, minutes) = sums(&root, H);
+    assert_eq!((seconds, minutes), (3600.0, 60));
+    assert!((usd - 6.0).abs() < 1e-9, "{usd}");
     drop(sink);
 
     let mut again = ParquetSink::open(&root, 90 * 24 * HOUR_NS, u64::MAX).expect("reopen");
@@ -99,6 +120,57 @@ fn a_crash_leaves_no_broken_file() {
 }
 
 #[test]
+fn a_crash_before_the_sums_is_finished_on_open() {
+    let root = temp("sums-crash");
+    let mut sink = ParquetSink::open(&root, 90 * 24 * HOUR_NS, u64::MAX).expect("open");
+    for i in 0..3 {
+        sink.write(&minute(H + i * MINUTE_NS)).expect("write");
+    }
+    sink.write(&minute(H + HOUR_NS)).expect("next hour");
+    drop(sink);
+    // As if the process died between the hour file's rename and the sums': the hour's
+    // file and its minutes, no sums.
+    let cost = Table::Cost.dir(&root);
+    for i in 0..3 {
+        let m = minute(H + i * MINUTE_NS);
+        let path = layout::minute_file(&cost, m.minute);
+        write_frame(&path, &mut frame::cost(&m.cost).expect("frame")).expect("minute");
+    }
+    std::fs::remove_file(layout::hour_file(&Table::CostHours.dir(&root), H)).expect("rm");
+    assert!(summed_hours(&root).is_empty());
+
+    let sink = ParquetSink::open(&root, 90 * 24 * HOUR_NS, u64::MAX).expect("reopen");
+    drop(sink);
+    assert_eq!(summed_hours(&root), vec![H]);
+    let (seconds, _, minutes) = sums(&root, H);
+    assert_eq!((seconds, minutes), (180.0, 3));
+    let hours = layout::hours(&cost).expect("list");
+    assert!(hours[&H].minutes.is_empty(), "minutes removed");
+    assert_eq!(rows(&cost), 4, "nothing counted twice");
+
+    // A data directory from before the sums opens as it is: no sums are made for
+    // hours already compacted (reports read their minutes).
+    std::fs::remove_dir_all(Table::CostHours.dir(&root)).expect("rm");
+    let sink = ParquetSink::open(&root, 90 * 24 * HOUR_NS, u64::MAX).expect("old dir");
+    drop(sink);
+    assert!(summed_hours(&root).is_empty());
+    assert_eq!(rows(&cost), 4);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn whole_hours_come_with_their_sums() {
+    let root = temp("write-hour");
+    let mut sink = ParquetSink::open(&root, 90 * 24 * HOUR_NS, u64::MAX).expect("open");
+    let minutes: Vec<MinuteRollup> = (0..60).map(|i| minute(H + i * MINUTE_NS)).collect();
+    sink.write_hour(&minutes).expect("write");
+    assert_eq!(summed_hours(&root), vec![H]);
+    let (seconds, _, minutes) = sums(&root, H);
+    assert_eq!((seconds, minutes), (3600.0, 60));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
 fn retention_by_age_and_size() {
     let root = temp("retention");
     let mut sink = ParquetSink::open(&root, 2 * HOUR_NS, u64::MAX).expect("open");
@@ -111,6 +183,8 @@ fn retention_by_age_and_size() {
         kept,
         vec![H + 2 * HOUR_NS, H + 3 * HOUR_NS, H + 4 * HOUR_NS]
     );
+    // The sums go with their hours (the hour being written has none yet).
+    assert_eq!(summed_hours(&root), vec![H + 2 * HOUR_NS, H + 3 * HOUR_NS]);
     drop(sink);
 
     // A limit below one hour's files keeps only the hour being written.
@@ -118,5 +192,6 @@ fn retention_by_age_and_size() {
     drop(sink);
     let kept: Vec<i64> = layout::hours(&cost).expect("list").into_keys().collect();
     assert_eq!(kept, vec![H + 4 * HOUR_NS]);
+    assert!(summed_hours(&root).is_empty());
     let _ = std::fs::remove_dir_all(&root);
 }
