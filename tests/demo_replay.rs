@@ -54,7 +54,7 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
             let sample = sampler
                 .sample((T0 + s) * 1_000_000_000)
                 .expect("simulated sample");
-            exporter.export(sample).await.expect("exported");
+            exporter.export(&sample).await.expect("exported");
         }
     }
     let state = collector.state();
