@@ -253,7 +253,7 @@ impl Spec {
     }
 }
 
-/// Every metric the agent exports from a sample, in CONTRACT.md's order.
+/// Every metric the agent exports from a sample (CONTRACT.md's names and units).
 const METRICS: [Spec; 18] = [
     gauge(
         metric::GPU_UTILIZATION,

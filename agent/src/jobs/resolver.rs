@@ -72,8 +72,10 @@ impl JobResolver {
         for gpu in gpus.iter_mut() {
             let pods = self.pods.pods_on(&gpu.uuid);
             for process in &mut gpu.processes {
-                seen.insert(process.pid);
-                self.learn(process.pid);
+                // A process on several GPUs is read (or checked) once a sample.
+                if seen.insert(process.pid) {
+                    self.learn(process.pid);
+                }
                 let facts = self.cache.get(&process.pid).map(|k| &k.facts);
                 let name = facts.and_then(|f| f.comm.as_ref().or(f.exe.as_ref()));
                 match name {
