@@ -203,12 +203,13 @@ async fn a_refusing_collector_is_an_error_not_a_panic() {
     assert!(exporter.export(&sample).await.is_err());
 }
 
-#[tokio::test]
-async fn grpc_exporter_speaks_http2_to_the_endpoint() {
+/// The first `n` bytes a gRPC export sends to a `scheme://` endpoint that accepts the
+/// connection and then drops it; the export must then fail, not hang or panic.
+async fn first_bytes_of_a_grpc_export(scheme: &str, n: usize) -> Vec<u8> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let endpoint = format!("{scheme}://{}", listener.local_addr().expect("addr"));
     let exporter = OtlpExporter::new(settings(endpoint.clone(), Protocol::Grpc)).expect("exporter");
     assert_eq!(exporter.url(), endpoint);
     let sample = sampler().sample(T0).expect("sample");
@@ -218,9 +219,8 @@ async fn grpc_exporter_speaks_http2_to_the_endpoint() {
         .await
         .expect("the gRPC client connects")
         .expect("accept");
-    let mut preface = [0u8; 24];
-    stream.read_exact(&mut preface).await.expect("preface");
-    assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    let mut bytes = vec![0u8; n];
+    stream.read_exact(&mut bytes).await.expect("first bytes");
     drop(stream);
     drop(listener);
     let result = tokio::time::timeout(Duration::from_secs(10), export)
@@ -228,35 +228,22 @@ async fn grpc_exporter_speaks_http2_to_the_endpoint() {
         .expect("export gives up within its timeout")
         .expect("no panic");
     assert!(result.is_err());
+    bytes
+}
+
+#[tokio::test]
+async fn grpc_exporter_speaks_http2_to_the_endpoint() {
+    let preface = first_bytes_of_a_grpc_export("http", 24).await;
+    assert_eq!(preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 }
 
 #[tokio::test]
 async fn grpc_to_an_https_endpoint_starts_with_a_tls_handshake() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let endpoint = format!("https://{}", listener.local_addr().expect("addr"));
-    let exporter = OtlpExporter::new(settings(endpoint, Protocol::Grpc)).expect("exporter");
-    let sample = sampler().sample(T0).expect("sample");
-    let export = tokio::spawn(async move { exporter.export(&sample).await });
-
-    let (mut stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
-        .await
-        .expect("the gRPC client connects")
-        .expect("accept");
     // A TLS record: content type 22 (handshake), protocol version 3.x (ClientHello).
-    let mut record = [0u8; 2];
-    stream.read_exact(&mut record).await.expect("first bytes");
+    let record = first_bytes_of_a_grpc_export("https", 2).await;
     assert_eq!(
         record,
         [0x16, 0x03],
         "a TLS ClientHello, not an HTTP/2 preface"
     );
-    drop(stream);
-    drop(listener);
-    let result = tokio::time::timeout(Duration::from_secs(10), export)
-        .await
-        .expect("export gives up within its timeout")
-        .expect("no panic");
-    assert!(result.is_err());
 }

@@ -373,9 +373,9 @@ mod tests {
     use crate::simulated::{demo_profiles, SimulatedSampler};
     use std::time::Duration;
 
-    #[test]
-    fn encode_gives_one_request_per_sample() {
-        let exporter = OtlpExporter::new(ExporterSettings {
+    /// An exporter to nowhere (the tests only encode).
+    fn exporter() -> OtlpExporter {
+        OtlpExporter::new(ExporterSettings {
             endpoint: "http://127.0.0.1:1".into(),
             protocol: Protocol::Http,
             timeout: Duration::from_secs(1),
@@ -386,7 +386,12 @@ mod tests {
                 extra: Vec::new(),
             },
         })
-        .expect("exporter");
+        .expect("exporter")
+    }
+
+    #[test]
+    fn encode_gives_one_request_per_sample() {
+        let exporter = exporter();
         let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
         let sample = sampler.sample(1_000_000_000).expect("sample");
         let body = exporter.encode(&sample);
@@ -439,18 +444,7 @@ mod tests {
 
     #[test]
     fn points_take_the_sample_time_and_counters_count_from_the_first() {
-        let exporter = OtlpExporter::new(ExporterSettings {
-            endpoint: "http://127.0.0.1:1".into(),
-            protocol: Protocol::Http,
-            timeout: Duration::from_secs(1),
-            resource: ResourceInfo {
-                host_name: "n".into(),
-                cluster: "c".into(),
-                service_version: "0".into(),
-                extra: Vec::new(),
-            },
-        })
-        .expect("exporter");
+        let exporter = exporter();
         let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 2), 1);
         let first = sampler.sample(10).expect("sample");
         for (name, start, time) in times(&exporter, &first) {
