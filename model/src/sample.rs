@@ -114,6 +114,36 @@ pub struct GpuSample {
 }
 
 impl GpuSample {
+    /// A GPU known by its identity with nothing measured: NaN where the model has no
+    /// "unknown" (the exporter skips NaN), `None` and empty elsewhere.
+    pub fn unmeasured(index: u32, uuid: String, model: String) -> GpuSample {
+        GpuSample {
+            index,
+            uuid,
+            model,
+            utilization: f64::NAN,
+            encoder_utilization: None,
+            decoder_utilization: None,
+            memory_used_bytes: 0,
+            memory_total_bytes: 0,
+            power_watts: f64::NAN,
+            power_limit_watts: None,
+            energy_joules: None,
+            temperature_celsius: f64::NAN,
+            sm_clock_hz: None,
+            throttle: Vec::new(),
+            ecc_corrected: None,
+            ecc_uncorrected: None,
+            pcie_tx_bytes: None,
+            pcie_rx_bytes: None,
+            nvlink_tx_bytes: None,
+            nvlink_rx_bytes: None,
+            xid_counts: BTreeMap::new(),
+            processes: Vec::new(),
+            job: None,
+        }
+    }
+
     /// `hw.name`: `gpu0`, `gpu1`, ...
     pub fn hw_name(&self) -> String {
         format!("gpu{}", self.index)

@@ -115,27 +115,9 @@ fn rule(user: Option<&str>, executable: Option<&str>, team: &str, job: Option<&s
 
 fn gpu(uuid: &str, processes: &[(u32, u64)]) -> GpuSample {
     GpuSample {
-        index: 0,
-        uuid: uuid.to_string(),
-        model: "NVIDIA H100".to_string(),
         utilization: 0.5,
-        encoder_utilization: None,
-        decoder_utilization: None,
-        memory_used_bytes: 0,
-        memory_total_bytes: 0,
         power_watts: 100.0,
-        power_limit_watts: None,
-        energy_joules: None,
         temperature_celsius: 40.0,
-        sm_clock_hz: None,
-        throttle: Vec::new(),
-        ecc_corrected: None,
-        ecc_uncorrected: None,
-        pcie_tx_bytes: None,
-        pcie_rx_bytes: None,
-        nvlink_tx_bytes: None,
-        nvlink_rx_bytes: None,
-        xid_counts: Default::default(),
         processes: processes
             .iter()
             .map(|&(pid, memory_bytes)| GpuProcess {
@@ -145,7 +127,7 @@ fn gpu(uuid: &str, processes: &[(u32, u64)]) -> GpuSample {
                 job: None,
             })
             .collect(),
-        job: None,
+        ..GpuSample::unmeasured(0, uuid.to_string(), "NVIDIA H100".to_string())
     }
 }
 

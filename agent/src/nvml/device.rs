@@ -34,31 +34,7 @@ impl GpuState {
     /// A sample of a lost GPU: its identity and XID counts, nothing measured.
     pub(super) fn lost_sample(&self, index: u32) -> Option<GpuSample> {
         let (uuid, model) = self.identity.clone()?;
-        Some(GpuSample {
-            index,
-            uuid,
-            model,
-            utilization: f64::NAN,
-            encoder_utilization: None,
-            decoder_utilization: None,
-            memory_used_bytes: 0,
-            memory_total_bytes: 0,
-            power_watts: f64::NAN,
-            power_limit_watts: None,
-            energy_joules: None,
-            temperature_celsius: f64::NAN,
-            sm_clock_hz: None,
-            throttle: Vec::new(),
-            ecc_corrected: None,
-            ecc_uncorrected: None,
-            pcie_tx_bytes: None,
-            pcie_rx_bytes: None,
-            nvlink_tx_bytes: None,
-            nvlink_rx_bytes: None,
-            xid_counts: BTreeMap::new(),
-            processes: Vec::new(),
-            job: None,
-        })
+        Some(GpuSample::unmeasured(index, uuid, model))
     }
 }
 
