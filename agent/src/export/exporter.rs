@@ -167,7 +167,8 @@ struct Spec {
     points: Points,
 }
 
-const fn gauge(
+const fn spec(
+    kind: Kind,
     name: &'static str,
     unit: &'static str,
     description: &'static str,
@@ -177,22 +178,7 @@ const fn gauge(
         name,
         unit,
         description,
-        kind: Kind::Gauge,
-        points,
-    }
-}
-
-const fn counter(
-    name: &'static str,
-    unit: &'static str,
-    description: &'static str,
-    points: Points,
-) -> Spec {
-    Spec {
-        name,
-        unit,
-        description,
-        kind: Kind::Counter,
+        kind,
         points,
     }
 }
@@ -255,109 +241,127 @@ impl Spec {
 
 /// Every metric the agent exports from a sample (CONTRACT.md's names and units).
 const METRICS: [Spec; 18] = [
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_UTILIZATION,
         unit::RATIO,
         "Share of time the GPU was busy, by task",
         Points::Double(points::gpu_utilization),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::POWER,
         unit::WATTS,
         "GPU power draw",
         Points::Double(points::power),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_POWER_LIMIT,
         unit::WATTS,
         "Enforced GPU power limit",
         Points::Double(points::power_limit),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_TEMPERATURE,
         unit::CELSIUS,
         "GPU die temperature",
         Points::Double(points::temperature),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_CLOCK_SM,
         unit::HERTZ,
         "SM clock",
         Points::Double(points::sm_clock),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_THROTTLE,
         unit::RATIO,
         "1 while the GPU is throttled for the reason",
         Points::Double(points::throttle),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::CPU_UTILIZATION,
         unit::RATIO,
         "Host CPU time share by mode",
         Points::Double(points::cpu_utilization),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_MEMORY_USAGE,
         unit::BYTES,
         "GPU memory in use",
         Points::Int(points::gpu_memory_usage),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_MEMORY_LIMIT,
         unit::BYTES,
         "GPU memory installed",
         Points::Int(points::gpu_memory_limit),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::GPU_PROCESS_MEMORY,
         unit::BYTES,
         "GPU memory held by a process",
         Points::Int(points::process_memory),
     ),
-    gauge(
+    spec(
+        Kind::Gauge,
         metric::MEMORY_USAGE,
         unit::BYTES,
         "Host memory by state",
         Points::Int(points::memory_usage),
     ),
-    counter(
+    spec(
+        Kind::Counter,
         metric::ENERGY,
         unit::JOULES,
         "GPU energy used",
         Points::Double(points::energy),
     ),
-    counter(
+    spec(
+        Kind::Counter,
         metric::DISK_IO_TIME,
         unit::SECONDS,
         "Time the disk was busy",
         Points::Double(points::disk_io_time),
     ),
-    counter(
+    spec(
+        Kind::Counter,
         metric::GPU_IO,
         unit::BYTES,
         "Bytes moved over NVLink and PCIe",
         Points::Int(points::gpu_io),
     ),
-    counter(
+    spec(
+        Kind::Counter,
         metric::ERRORS,
         unit::ERRORS,
         "ECC errors",
         Points::Int(points::errors),
     ),
-    counter(
+    spec(
+        Kind::Counter,
         metric::GPU_XID,
         unit::EVENTS,
         "XID events by code",
         Points::Int(points::xid),
     ),
-    counter(
+    spec(
+        Kind::Counter,
         metric::DISK_IO,
         unit::BYTES,
         "Disk bytes read and written",
         Points::Int(points::disk_io),
     ),
-    counter(
+    spec(
+        Kind::Counter,
         metric::NETWORK_IO,
         unit::BYTES,
         "Network bytes received and transmitted",
