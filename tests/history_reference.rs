@@ -4,20 +4,21 @@
 //! `model_drift` against it, while predictions like the stored ones do not.
 #![cfg(feature = "history")]
 
+mod common;
+
 use std::path::Path;
 
 use gpuwatch::history::start_collector;
 use gpuwatch_collector::config::CollectorConfig;
 use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use gpuwatch_collector::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use gpuwatch_collector::otlp::metrics::v1::{
-    metric, AggregationTemporality, Histogram, HistogramDataPoint, Metric, ResourceMetrics,
-    ScopeMetrics,
+    metric, AggregationTemporality, Histogram, HistogramDataPoint, Metric,
 };
-use gpuwatch_collector::otlp::resource::v1::Resource;
 use gpuwatch_history::ParquetSink;
 use gpuwatch_model::history::{MinuteRollup, RollupSink, SeriesMinute, MINUTE_NS};
 use gpuwatch_model::AlertKind;
+
+use common::otlp::{kv, request};
 
 /// 2026-11-01T00:00:00Z, the stored day.
 const DAY: i64 = 1_793_491_200 * 1_000_000_000;
@@ -25,16 +26,6 @@ const S: i64 = 1_000_000_000;
 const BOUNDS: [f64; 3] = [0.25, 0.5, 0.75];
 /// Per minute, then: mostly low scores.
 const THEN: [f64; 4] = [600.0, 250.0, 100.0, 50.0];
-
-fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 /// Ten minutes of the model's predictions on the stored day.
 fn write_history(dir: &Path) {
@@ -61,35 +52,26 @@ fn write_history(dir: &Path) {
 
 /// A cumulative prediction histogram of `fraud-v3` at `secs` past `start`.
 fn predictions(start: i64, secs: i64, counts: [u64; 4]) -> ExportMetricsServiceRequest {
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![kv("host.name", "scorer-1")],
-                ..Default::default()
-            }),
-            scope_metrics: vec![ScopeMetrics {
-                metrics: vec![Metric {
-                    name: "gpuwatch.model.prediction".into(),
-                    unit: "1".into(),
-                    data: Some(metric::Data::Histogram(Histogram {
-                        data_points: vec![HistogramDataPoint {
-                            attributes: vec![kv("gpuwatch.model", "fraud-v3")],
-                            start_time_unix_nano: start as u64,
-                            time_unix_nano: (start + secs * S) as u64,
-                            count: counts.iter().sum(),
-                            bucket_counts: counts.to_vec(),
-                            explicit_bounds: BOUNDS.to_vec(),
-                            ..Default::default()
-                        }],
-                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                    })),
+    request(
+        "scorer-1",
+        vec![Metric {
+            name: "gpuwatch.model.prediction".into(),
+            unit: "1".into(),
+            data: Some(metric::Data::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    attributes: vec![kv("gpuwatch.model", "fraud-v3")],
+                    start_time_unix_nano: start as u64,
+                    time_unix_nano: (start + secs * S) as u64,
+                    count: counts.iter().sum(),
+                    bucket_counts: counts.to_vec(),
+                    explicit_bounds: BOUNDS.to_vec(),
                     ..Default::default()
                 }],
-                ..Default::default()
-            }],
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            })),
             ..Default::default()
         }],
-    }
+    )
 }
 
 /// Sends 12 minutes of predictions, `per_10s` each 10 s, starting 30 days after the

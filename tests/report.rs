@@ -6,6 +6,8 @@
 //! and `hw.name`.
 #![cfg(feature = "history")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -13,28 +15,18 @@ use std::time::Duration;
 use gpuwatch_collector::config::CollectorSettings;
 use gpuwatch_collector::cost::By;
 use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use gpuwatch_collector::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use gpuwatch_collector::otlp::metrics::v1::{
-    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    metric, number_data_point, Gauge, Metric, NumberDataPoint,
 };
-use gpuwatch_collector::otlp::resource::v1::Resource;
 use gpuwatch_history::ParquetSink;
 use serde_json::Value;
+
+use common::otlp::{kv, request};
 
 /// 2026-11-01T00:00:00Z.
 const T0: i64 = 1_793_491_200 * 1_000_000_000;
 const S: i64 = 1_000_000_000;
 const MINUTES: i64 = 45;
-
-fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 struct Gpu {
     host: &'static str,
@@ -121,19 +113,7 @@ fn exports(gpus: &[Gpu], secs: i64) -> Vec<ExportMetricsServiceRequest> {
                     }
                 })
                 .collect();
-            ExportMetricsServiceRequest {
-                resource_metrics: vec![ResourceMetrics {
-                    resource: Some(Resource {
-                        attributes: vec![kv("host.name", host)],
-                        ..Default::default()
-                    }),
-                    scope_metrics: vec![ScopeMetrics {
-                        metrics,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-            }
+            request(host, metrics)
         })
         .collect()
 }

@@ -1,11 +1,14 @@
-//! What the end-to-end tests against a real Prometheus share: finding the binary,
-//! starting it against a collector, and asking it PromQL over its HTTP API.
+//! What the end-to-end tests share: OTLP requests built by hand (`otlp`), and for the
+//! tests against a real Prometheus, finding the binary, starting it against a
+//! collector, and asking it PromQL over its HTTP API.
 //!
 //! Prometheus is Debian's `prometheus` package (`.ci/run` installs it). Without it a
 //! test fails under CI (`CI` set) and is skipped, loudly, elsewhere.
 
 // Each test crate that includes this module uses part of it.
 #![allow(dead_code)]
+
+pub mod otlp;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
