@@ -8,36 +8,14 @@
 //! Without them the test fails under CI (`CI` set) and is skipped, loudly, elsewhere.
 #![cfg(feature = "history")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-fn python() -> String {
-    std::env::var("GPUWATCH_PYTHON").unwrap_or_else(|_| "python3".to_string())
-}
-
-/// Whether SciPy and scikit-learn import; panics under CI when they do not.
-fn scipy_available() -> bool {
-    let probe = Command::new(python())
-        .args(["-c", "import numpy, scipy.stats, sklearn.datasets"])
-        .output();
-    let ok = matches!(&probe, Ok(out) if out.status.success());
-    if !ok {
-        let why = match probe {
-            Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-            Err(e) => e.to_string(),
-        };
-        let msg = format!(
-            "SciPy and scikit-learn are not installed for {} ({why}); install them with \
-             `pip install -r tests/python/requirements.txt`",
-            python()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED drift: {msg}");
-    }
-    ok
-}
+use common::python::{self, python};
 
 fn fixtures() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gpuwatch-drift-{}", std::process::id()));
@@ -110,7 +88,12 @@ fn compare(got: &Value, want: &Value, case: &str) {
 
 #[test]
 fn drift_matches_scipy_on_sklearn_datasets() {
-    if !scipy_available() {
+    if !python::imports(
+        "drift",
+        "numpy, scipy.stats, sklearn.datasets",
+        "SciPy and scikit-learn are",
+        "them with `pip install -r tests/python/requirements.txt`",
+    ) {
         return;
     }
     let dir = fixtures();

@@ -5,6 +5,8 @@
 //! and `opentelemetry-exporter-otlp-proto-grpc` (`.ci/run` installs them). Without
 //! them the test fails under CI (`CI` set) and is skipped, loudly, elsewhere.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -12,36 +14,7 @@ use std::time::Duration;
 use gpuwatch_collector::config::CollectorSettings;
 use gpuwatch_model::api::{GpusResponse, SeriesResponse};
 
-fn python() -> String {
-    std::env::var("GPUWATCH_PYTHON").unwrap_or_else(|_| "python3".to_string())
-}
-
-/// Whether the SDK is importable; panics under CI when it is not.
-fn sdk_available() -> bool {
-    let probe = Command::new(python())
-        .args([
-            "-c",
-            "import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter, \
-             opentelemetry.exporter.otlp.proto.grpc.metric_exporter",
-        ])
-        .output();
-    let ok = matches!(&probe, Ok(out) if out.status.success());
-    if !ok {
-        let why = match probe {
-            Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-            Err(e) => e.to_string(),
-        };
-        let msg = format!(
-            "the OpenTelemetry Python SDK is not installed for {} ({why}); install it with \
-             `pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http \
-             opentelemetry-exporter-otlp-proto-grpc`",
-            python()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED python_sdk: {msg}");
-    }
-    ok
-}
+use common::python::{self, python};
 
 async fn get<T: serde::de::DeserializeOwned>(url: String) -> T {
     reqwest::get(&url)
@@ -54,7 +27,14 @@ async fn get<T: serde::de::DeserializeOwned>(url: String) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_over_http_and_grpc() {
-    if !sdk_available() {
+    if !python::imports(
+        "python_sdk",
+        "opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter, \
+         opentelemetry.exporter.otlp.proto.grpc.metric_exporter",
+        "the OpenTelemetry Python SDK is",
+        "it with `pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http \
+         opentelemetry-exporter-otlp-proto-grpc`",
+    ) {
         return;
     }
     let collector = gpuwatch_collector::start(&CollectorSettings::ephemeral())

@@ -1,4 +1,5 @@
-//! What the end-to-end tests share: OTLP requests built by hand (`otlp`), and for the
+//! What the end-to-end tests share: OTLP requests built by hand (`otlp`), the Python
+//! their real peers run in (`python`), and for the
 //! tests against a real Prometheus, finding the binary, starting it against a
 //! collector, and asking it PromQL over its HTTP API.
 //!
@@ -9,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod otlp;
+pub mod python;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
