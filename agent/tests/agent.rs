@@ -3,15 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{metric, number, point, FakeCollector};
-use gpuwatch_agent::{
-    demo_profiles, Agent, AgentConfig, AgentStatus, OtlpExporter, SimulatedSampler,
-};
+use common::{metric, number, point, FakeCollector, Running};
+use gpuwatch_agent::{demo_profiles, AgentConfig, SimulatedSampler};
 use gpuwatch_model::names::metric as name;
-use tokio::sync::watch;
 
 fn config(collector: String) -> AgentConfig {
     AgentConfig {
@@ -24,6 +20,9 @@ fn config(collector: String) -> AgentConfig {
     }
 }
 
+/// How long an agent may take to stop.
+const STOP: Duration = Duration::from_secs(10);
+
 /// How long a test waits for what it expects.
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -34,27 +33,13 @@ async fn wait_until(what: &str, check: impl Fn() -> bool) {
 #[tokio::test]
 async fn shutdown_exports_the_last_sample_once_more() {
     let mut collector = FakeCollector::start(200).await;
-    let settings = config(collector.endpoint())
-        .validate()
-        .expect("valid config");
-    let exporter = OtlpExporter::new(settings.exporter_settings("test")).expect("exporter");
-    let sampler = SimulatedSampler::new(2, demo_profiles(2, 2), 5);
-    let status = Arc::new(AgentStatus::new());
-    let (stop, shutdown) = watch::channel(false);
-    let agent = tokio::spawn(Agent::run(
-        settings,
-        Box::new(sampler),
-        exporter,
-        shutdown,
-        status.clone(),
-    ));
+    let agent = Running::start(
+        config(collector.endpoint()),
+        Box::new(SimulatedSampler::new(2, demo_profiles(2, 2), 5)),
+    );
 
-    wait_until("three exports", || status.exports_ok() >= 3).await;
-    stop.send(true).expect("agent listening");
-    tokio::time::timeout(Duration::from_secs(10), agent)
-        .await
-        .expect("agent stops promptly")
-        .expect("agent does not panic");
+    wait_until("three exports", || agent.status.exports_ok() >= 3).await;
+    let status = agent.stop(STOP).await;
 
     assert_eq!(status.exports_failed(), 0);
     // Every sample is exported, plus the final one; a shutdown that interrupts an
@@ -100,26 +85,17 @@ async fn shutdown_exports_the_last_sample_once_more() {
 #[tokio::test]
 async fn export_failures_are_counted_and_the_loop_goes_on() {
     let collector = FakeCollector::start(400).await;
-    let settings = config(collector.endpoint())
-        .validate()
-        .expect("valid config");
-    let exporter = OtlpExporter::new(settings.exporter_settings("test")).expect("exporter");
-    let status = Arc::new(AgentStatus::new());
-    let (stop, shutdown) = watch::channel(false);
-    let agent = tokio::spawn(Agent::run(
-        settings,
+    let agent = Running::start(
+        config(collector.endpoint()),
         Box::new(SimulatedSampler::new(0, demo_profiles(0, 1), 1)),
-        exporter,
-        shutdown,
-        status.clone(),
-    ));
+    );
 
-    wait_until("three failed exports", || status.exports_failed() >= 3).await;
-    drop(stop); // a dropped sender stops the agent too
-    tokio::time::timeout(Duration::from_secs(10), agent)
-        .await
-        .expect("agent stops promptly")
-        .expect("agent does not panic");
+    wait_until("three failed exports", || {
+        agent.status.exports_failed() >= 3
+    })
+    .await;
+    // A dropped sender stops the agent too.
+    let status = agent.drop_stop(STOP).await;
     assert_eq!(status.exports_ok(), 0);
     assert!(status.samples() >= 3);
     let error = status.last_error().expect("the failure is kept");

@@ -4,16 +4,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{metric, points, FakeCollector, Request};
-use gpuwatch_agent::{
-    demo_profiles, Agent, AgentConfig, AgentStatus, OtlpExporter, SimulatedSampler,
-};
+use common::{metric, points, FakeCollector, Request, Running};
+use gpuwatch_agent::{demo_profiles, AgentConfig, SimulatedSampler};
 use gpuwatch_model::names::metric as name;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 fn config(collector: String) -> AgentConfig {
     AgentConfig {
@@ -26,38 +21,15 @@ fn config(collector: String) -> AgentConfig {
     }
 }
 
-/// A running agent and the handles to watch and stop it.
-struct Running {
-    status: Arc<AgentStatus>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
 fn start(config: AgentConfig) -> Running {
-    let settings = config.validate().expect("valid config");
-    let exporter = OtlpExporter::new(settings.exporter_settings("test")).expect("exporter");
-    let status = Arc::new(AgentStatus::new());
-    let (stop, shutdown) = watch::channel(false);
-    let task = tokio::spawn(Agent::run(
-        settings,
+    Running::start(
+        config,
         Box::new(SimulatedSampler::new(3, demo_profiles(3, 1), 7)),
-        exporter,
-        shutdown,
-        status.clone(),
-    ));
-    Running { status, stop, task }
+    )
 }
 
-impl Running {
-    async fn stop(self) -> Arc<AgentStatus> {
-        self.stop.send(true).expect("agent listening");
-        tokio::time::timeout(Duration::from_secs(15), self.task)
-            .await
-            .expect("agent stops promptly")
-            .expect("agent does not panic");
-        self.status
-    }
-}
+/// How long an agent may take to stop.
+const STOP: Duration = Duration::from_secs(15);
 
 /// How long a test waits for what it expects.
 const WAIT: Duration = Duration::from_secs(30);
@@ -108,7 +80,7 @@ async fn exports_refused_with_503_are_replayed_in_order() {
         status.exports_ok() >= status.replayed() + 2
     })
     .await;
-    let status = agent.stop().await;
+    let status = agent.stop(STOP).await;
 
     let times = accepted_times(&collector.received());
     assert_in_order(&times);
@@ -145,7 +117,7 @@ async fn a_collector_that_goes_away_gets_everything_when_back() {
         status.queued() == 0 && status.exports_ok() >= delivered_before + 5
     })
     .await;
-    let status = agent.stop().await;
+    let status = agent.stop(STOP).await;
 
     let times = accepted_times(&collector.received());
     assert_in_order(&times);
@@ -163,7 +135,7 @@ async fn a_refused_export_is_dropped_and_counted() {
     assert!(status.queued() <= 1, "refused exports are not held");
     collector.set_status(200);
     wait_until("exports delivered again", || status.exports_ok() >= 3).await;
-    let status = agent.stop().await;
+    let status = agent.stop(STOP).await;
 
     let error = status.last_error().expect("the refusal is kept");
     assert!(error.contains("400"), "{error}");
@@ -195,7 +167,7 @@ async fn the_bound_drops_the_oldest_and_counts_them() {
         status.queued() == 0 && status.replayed() >= 5
     })
     .await;
-    let status = agent.stop().await;
+    let status = agent.stop(STOP).await;
 
     let times = accepted_times(&collector.received());
     assert_in_order(&times);
@@ -233,7 +205,7 @@ async fn the_spool_survives_an_agent_restart() {
     let first = start(with_spool());
     let status = first.status.clone();
     wait_until("exports held", || status.queued() >= 5).await;
-    let first = first.stop().await;
+    let first = first.stop(STOP).await;
     let spooled = spooled_files(&dir) as u64;
     assert_eq!(spooled, first.samples() + 1, "everything held is on disk");
     assert_eq!((first.exports_ok(), first.dropped()), (0, 0));
@@ -247,7 +219,7 @@ async fn the_spool_survives_an_agent_restart() {
         status.exports_ok() >= spooled + 2
     })
     .await;
-    let second = second.stop().await;
+    let second = second.stop(STOP).await;
 
     assert_eq!(spooled_files(&dir), 0, "delivered files are removed");
     let times = accepted_times(&collector.received());

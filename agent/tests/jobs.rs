@@ -8,19 +8,15 @@ mod fake_kubelet;
 mod fake_nvml;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{attr, metric, point, points, FakeCollector};
+use common::{attr, metric, point, points, FakeCollector, Running};
 use fake_kubelet::{pod, FakeKubelet};
 use fake_nvml::{Driver, FakeGpu, FakeNvml, GIB};
 use gpuwatch_agent::jobs::kubelet::{self, PodRef};
-use gpuwatch_agent::{
-    Agent, AgentConfig, AgentStatus, JobRuleConfig, NvmlSampler, OtlpExporter, PodDirectory,
-};
+use gpuwatch_agent::{AgentConfig, JobRuleConfig, NvmlSampler, PodDirectory};
 use gpuwatch_model::names::metric as name;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use tokio::sync::watch;
 
 const POD_UID: &str = "1f2e3d4c-5b6a-7980-a1b2-c3d4e5f60718";
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -231,7 +227,7 @@ async fn gpu_and_process_points_carry_their_jobs() {
     );
 
     let mut collector = FakeCollector::start(200).await;
-    let settings = AgentConfig {
+    let config = AgentConfig {
         collector: collector.endpoint(),
         interval: "100ms".into(),
         timeout: "2s".into(),
@@ -244,20 +240,9 @@ async fn gpu_and_process_points_carry_their_jobs() {
             rule("", "", "ml", "training", ""),
         ],
         ..AgentConfig::default()
-    }
-    .validate()
-    .expect("valid config");
-    let exporter = OtlpExporter::new(settings.exporter_settings("test")).expect("exporter");
+    };
     let sampler = NvmlSampler::open(Some(fake.library())).expect("the fake NVML opens");
-    let status = Arc::new(AgentStatus::new());
-    let (stop, shutdown) = watch::channel(false);
-    let agent = tokio::spawn(Agent::run(
-        settings,
-        Box::new(sampler),
-        exporter,
-        shutdown,
-        status,
-    ));
+    let agent = Running::start(config, Box::new(sampler));
 
     // The first samples may come before kubelet's first answer.
     let mut body: Option<ExportMetricsServiceRequest> = None;
@@ -273,11 +258,7 @@ async fn gpu_and_process_points_carry_their_jobs() {
         }
     }
     let body = body.expect("an export with kubelet's pods");
-    stop.send(true).expect("agent listening");
-    tokio::time::timeout(Duration::from_secs(10), agent)
-        .await
-        .expect("agent stops promptly")
-        .expect("agent does not panic");
+    agent.stop(Duration::from_secs(10)).await;
     assert!(kubelet.calls() >= 1);
 
     let gpu_job = |index: usize| {

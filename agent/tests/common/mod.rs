@@ -1,6 +1,8 @@
 //! A fake OTLP/HTTP collector: a raw TCP server that reads HTTP/1.1 requests by hand,
 //! answers with the status the test sets and hands every request to the test. It can
 //! be stopped (port closed, connections cut) and started again on the same port.
+//! Beside it, what the agent's tests share: an agent loop to run against it
+//! (`Running`), `wait_until`, and readers of the requests it got.
 
 #![allow(dead_code)]
 
@@ -280,5 +282,55 @@ pub async fn wait_until(what: &str, within: Duration, check: impl Fn() -> bool) 
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An agent loop running on the test's runtime, and the handles to watch and stop it.
+pub struct Running {
+    pub status: Arc<gpuwatch_agent::AgentStatus>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Runs the agent of `config` with `sampler`, exporting to its collector.
+    pub fn start(
+        config: gpuwatch_agent::AgentConfig,
+        sampler: Box<dyn gpuwatch_agent::Sampler>,
+    ) -> Running {
+        let settings = config.validate().expect("valid config");
+        let exporter = gpuwatch_agent::OtlpExporter::new(settings.exporter_settings("test"))
+            .expect("exporter");
+        let status = Arc::new(gpuwatch_agent::AgentStatus::new());
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(gpuwatch_agent::Agent::run(
+            settings,
+            sampler,
+            exporter,
+            shutdown,
+            status.clone(),
+        ));
+        Running { status, stop, task }
+    }
+
+    /// Asks the agent to stop and waits `within` for it to finish.
+    pub async fn stop(self, within: Duration) -> Arc<gpuwatch_agent::AgentStatus> {
+        self.stop.send(true).expect("agent listening");
+        Self::finish(self.task, within).await;
+        self.status
+    }
+
+    /// Drops the stop sender, which stops the agent too, and waits `within`.
+    pub async fn drop_stop(self, within: Duration) -> Arc<gpuwatch_agent::AgentStatus> {
+        drop(self.stop);
+        Self::finish(self.task, within).await;
+        self.status
+    }
+
+    async fn finish(task: JoinHandle<()>, within: Duration) {
+        tokio::time::timeout(within, task)
+            .await
+            .expect("agent stops promptly")
+            .expect("agent does not panic");
     }
 }
