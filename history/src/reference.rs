@@ -10,8 +10,8 @@ use gpuwatch_model::names::attr;
 use gpuwatch_model::Timestamp;
 use polars::prelude::*;
 
-use crate::layout::{self, Table};
-use crate::report::Window;
+use crate::layout::Table;
+use crate::report::{self, Window};
 use crate::HistoryError;
 
 /// One histogram series of a model, its buckets summed over the range.
@@ -61,24 +61,14 @@ pub fn references(
     only: Option<&str>,
     w: Window,
 ) -> Result<Vec<(String, ReferenceHistogram)>, HistoryError> {
-    let files = layout::files_between(&Table::Series.dir(root), w.from, w.to)?;
-    if files.is_empty() {
+    let Some(rows) = report::rows(root, Table::Series, w)? else {
         return Ok(Vec::new());
-    }
-    let paths: Vec<PlRefPath> = files
-        .iter()
-        .map(|p| PlRefPath::try_from_path(p))
-        .collect::<PolarsResult<_>>()?;
-    let df = LazyFrame::scan_parquet_files(paths.into_iter().collect(), Default::default())?
-        .filter(
-            col("minute")
-                .gt_eq(lit(w.from))
-                .and(col("minute").lt(lit(w.to)))
-                .and(match only {
-                    Some(model) => col("model").eq(lit(model)),
-                    None => col("model").is_not_null(),
-                }),
-        )
+    };
+    let df = rows
+        .filter(match only {
+            Some(model) => col("model").eq(lit(model)),
+            None => col("model").is_not_null(),
+        })
         .select([
             col("model"),
             col("metric"),
@@ -98,11 +88,10 @@ pub fn references(
         if c.is_empty() || c.len() != b.len() + 1 {
             continue;
         }
-        let feature = labels.get(i).and_then(|l| {
-            l.split(',')
-                .find_map(|kv| kv.strip_prefix(&format!("{}=", attr::FEATURE)))
-                .map(str::to_string)
-        });
+        let feature = labels
+            .get(i)
+            .and_then(|l| report::label(l, attr::FEATURE))
+            .map(str::to_string);
         let key = (
             models.get(i).unwrap_or_default().to_string(),
             metrics.get(i).unwrap_or_default().to_string(),

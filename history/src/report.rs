@@ -127,7 +127,11 @@ fn scan(files: Vec<PathBuf>) -> Result<LazyFrame, HistoryError> {
 }
 
 /// The rows of `table` in the window; `None` when no file covers it.
-fn rows(root: &Path, table: Table, w: Window) -> Result<Option<LazyFrame>, HistoryError> {
+pub(crate) fn rows(
+    root: &Path,
+    table: Table,
+    w: Window,
+) -> Result<Option<LazyFrame>, HistoryError> {
     let files = layout::files_between(&table.dir(root), w.from, w.to)?;
     if files.is_empty() {
         return Ok(None);
@@ -482,7 +486,7 @@ pub fn usage(root: &Path, w: Window, by: UsageBy) -> Result<UsageReport, History
 }
 
 /// The value of `key` in `labels` (`key=value` pairs joined by `,`).
-fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
     labels
         .split(',')
         .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
