@@ -40,11 +40,11 @@ pub enum Command {
     /// Measure gpuwatch itself (build with --release).
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Cost and usage reports from stored history (needs the `history` feature).
+    /// Cost and usage reports from stored history (needs the `reports` feature).
     #[command(subcommand)]
     Report(ReportCommand),
     /// Offline data-drift report between two CSV or Parquet files, column by column
-    /// (needs the `history` feature).
+    /// (needs the `reports` feature).
     Drift(DriftArgs),
     /// Replay a recorded GPU trace through an in-process collector and report what the
     /// cost ledger made of it.

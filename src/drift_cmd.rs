@@ -4,15 +4,15 @@ use std::process::ExitCode;
 
 use crate::cli::DriftArgs;
 
-#[cfg(not(feature = "history"))]
+#[cfg(not(feature = "reports"))]
 pub fn run(_: &DriftArgs) -> anyhow::Result<ExitCode> {
-    Err(crate::history::needs_feature("drift"))
+    Err(crate::history::needs_reports("drift"))
 }
 
-#[cfg(feature = "history")]
+#[cfg(feature = "reports")]
 pub fn run(args: &DriftArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    use gpuwatch_history::drift;
+    use gpuwatch_reports::drift;
 
     use crate::cli::DriftFormat;
     use crate::report::Table;

@@ -35,7 +35,7 @@ fn history_references(s: &CollectorSettings) -> Vec<(AlertKind, i64, i64)> {
 fn seed_drift_references(s: &CollectorSettings, state: &CollectorState) {
     use gpuwatch_model::names::metric;
     for (kind, from, to) in history_references(s) {
-        let window = gpuwatch_history::report::Window { from, to };
+        let window = gpuwatch_history::Window { from, to };
         let refs = match gpuwatch_history::reference::references(&s.history.dir, None, window) {
             Ok(refs) => refs,
             Err(e) => {
@@ -112,11 +112,13 @@ fn sink(h: &HistorySettings) -> Option<Box<dyn RollupSink>> {
     None
 }
 
-/// What `report` and `drift` say in a build without the feature.
-#[cfg(not(feature = "history"))]
-pub fn needs_feature(command: &str) -> anyhow::Error {
+/// What `report` and `drift` say in a build without the `reports` feature.
+#[cfg(not(feature = "reports"))]
+pub fn needs_reports(command: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "`gpuwatch {command}` needs a gpuwatch built with the `history` feature (the default; \
-         this one was built with --no-default-features)"
+        "`gpuwatch {command}` reads Parquet with polars, which this gpuwatch was built \
+         without (it makes a first build on two cores about 11 minutes instead of 3): \
+         install with `cargo install --path . --features reports`, or run it from the \
+         checkout with `cargo run --release --features reports -- {command} ...`"
     )
 }

@@ -8,13 +8,13 @@ use crate::cli::ReportCommand;
 /// A table for the terminal: columns padded to their widest cell, text left and
 /// numbers right.
 #[derive(Debug, Default)]
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
+#[cfg_attr(not(feature = "reports"), allow(dead_code))]
 pub struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
-#[cfg_attr(not(feature = "history"), allow(dead_code))]
+#[cfg_attr(not(feature = "reports"), allow(dead_code))]
 impl Table {
     pub fn new(head: &[&str]) -> Self {
         Table {
@@ -89,24 +89,24 @@ impl Table {
     }
 }
 
-#[cfg(not(feature = "history"))]
+#[cfg(not(feature = "reports"))]
 pub fn run(_: ReportCommand) -> anyhow::Result<ExitCode> {
-    Err(crate::history::needs_feature("report"))
+    Err(crate::history::needs_reports("report"))
 }
 
-#[cfg(feature = "history")]
+#[cfg(feature = "reports")]
 pub fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
     feature::run(cmd)
 }
 
-#[cfg(feature = "history")]
+#[cfg(feature = "reports")]
 mod feature {
     use std::path::PathBuf;
     use std::process::ExitCode;
 
     use anyhow::{bail, Context};
-    use gpuwatch_history::report::{self, CostBy, CostReport, UsageBy, UsageReport, Window};
     use gpuwatch_model::{duration, Timestamp};
+    use gpuwatch_reports::report::{self, CostBy, CostReport, UsageBy, UsageReport, Window};
 
     use super::Table;
     use crate::cli::{CostGroup, ReportCommand, ReportFormat, ReportWindow, UsageGroup};

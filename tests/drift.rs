@@ -6,7 +6,7 @@
 //!
 //! Needs `python3` with `scipy`, `numpy` and `scikit-learn` (tests/python/requirements.txt).
 //! Without them the test fails under CI (`CI` set) and is skipped, loudly, elsewhere.
-#![cfg(feature = "history")]
+#![cfg(feature = "reports")]
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! own cost ledger (`/api/v1/cost?window=30m`) gives for the same window, by every
 //! grouping. `report usage` sees the idle GPUs at 0%, and names each GPU by its node
 //! and `hw.name`.
-#![cfg(feature = "history")]
+#![cfg(feature = "reports")]
 
 mod common;
 

@@ -1,17 +1,19 @@
 //! gpuwatch history: the collector's minute rollups kept as Parquet (one file per hour
-//! and table), cost and usage reports over them with polars lazy queries, and the
-//! offline drift report between two CSV or Parquet files.
+//! and table, see `layout`), written and read back with the `parquet` crate alone, and
+//! the drift references the collector reads from them at start.
 //!
-//! Only the binary's `history` feature brings this crate (and polars) in; the collector
+//! The binary's `history` feature (on by default) brings this crate in; the collector
 //! hands its rollups to `ParquetSink` through `gpuwatch_model::history::RollupSink`.
+//! Reports over days of history (`gpuwatch report`, `gpuwatch drift`) use polars, in
+//! `gpuwatch-reports`, behind the binary's `reports` feature.
 
-pub mod drift;
-mod frame;
 pub mod layout;
 pub mod reference;
-pub mod report;
+pub mod table;
+mod window;
 mod writer;
 
+pub use window::{label, newest_minute, Window};
 pub use writer::ParquetSink;
 
 /// What can go wrong reading or writing history.
@@ -22,15 +24,27 @@ pub enum HistoryError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        source: parquet::errors::ParquetError,
+    },
     #[error("{0}")]
-    Polars(#[from] polars::error::PolarsError),
+    Parquet(#[from] parquet::errors::ParquetError),
     #[error("{0}")]
     Invalid(String),
 }
 
 impl HistoryError {
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         HistoryError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn file(path: &std::path::Path, source: parquet::errors::ParquetError) -> Self {
+        HistoryError::File {
             path: path.display().to_string(),
             source,
         }

@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use gpuwatch_model::history::SeriesMinute;
 use gpuwatch_model::names::attr;
 use gpuwatch_model::Timestamp;
-use polars::prelude::*;
 
-use crate::layout::Table;
-use crate::report::{self, Window};
-use crate::HistoryError;
+use crate::layout::{self, Table};
+use crate::{label, table, HistoryError, Window};
 
 /// One histogram series of a model, its buckets summed over the range.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +30,6 @@ pub fn parse_range(range: &str) -> Option<Window> {
     let (from, last) = (day(a)?, day(b)?);
     let to = last + 24 * 3600 * 1_000_000_000;
     (from < to).then_some(Window { from, to })
-}
-
-fn list(col: &Column, i: usize) -> Result<Vec<f64>, HistoryError> {
-    let Some(s) = col.list()?.get_as_series(i) else {
-        return Ok(Vec::new());
-    };
-    Ok(s.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
 }
 
 /// Every histogram of `model` in history over `w`, buckets summed per series (by
@@ -61,50 +53,30 @@ pub fn references(
     only: Option<&str>,
     w: Window,
 ) -> Result<Vec<(String, ReferenceHistogram)>, HistoryError> {
-    let Some(rows) = report::rows(root, Table::Series, w)? else {
-        return Ok(Vec::new());
-    };
-    let df = rows
-        .filter(match only {
-            Some(model) => col("model").eq(lit(model)),
-            None => col("model").is_not_null(),
-        })
-        .select([
-            col("model"),
-            col("metric"),
-            col("labels"),
-            col("bounds"),
-            col("buckets"),
-        ])
-        .collect()?;
-    let models = df.column("model")?.str()?;
-    let (metrics, labels) = (df.column("metric")?.str()?, df.column("labels")?.str()?);
-    let (bounds, buckets) = (df.column("bounds")?, df.column("buckets")?);
     // (model, metric, feature) to (bounds, summed buckets).
     type Sums = BTreeMap<(String, String, Option<String>), (Vec<f64>, Vec<f64>)>;
     let mut sums = Sums::new();
-    for i in 0..df.height() {
-        let (b, c) = (list(bounds, i)?, list(buckets, i)?);
-        if c.is_empty() || c.len() != b.len() + 1 {
-            continue;
-        }
-        let feature = labels
-            .get(i)
-            .and_then(|l| report::label(l, attr::FEATURE))
-            .map(str::to_string);
-        let key = (
-            models.get(i).unwrap_or_default().to_string(),
-            metrics.get(i).unwrap_or_default().to_string(),
-            feature,
-        );
-        let slot = sums
-            .entry(key)
-            .or_insert_with(|| (b.clone(), vec![0.0; c.len()]));
-        if slot.0 != b {
-            *slot = (b, vec![0.0; c.len()]);
-        }
-        for (s, v) in slot.1.iter_mut().zip(&c) {
-            *s += v;
+    let columns = ["minute", "model", "metric", "labels", "bounds", "buckets"];
+    for file in layout::files_between(&Table::Series.dir(root), w.from, w.to)? {
+        let rows: Vec<SeriesMinute> = table::read(&file, Some(&columns))?;
+        for row in rows {
+            let Some(model) = row.model.filter(|m| only.is_none_or(|o| o == m)) else {
+                continue;
+            };
+            let (b, c) = (row.bounds, row.buckets);
+            if !w.contains(row.minute) || c.is_empty() || c.len() != b.len() + 1 {
+                continue;
+            }
+            let feature = label(&row.labels, attr::FEATURE).map(str::to_string);
+            let slot = sums
+                .entry((model, row.metric, feature))
+                .or_insert_with(|| (b.clone(), vec![0.0; c.len()]));
+            if slot.0 != b {
+                *slot = (b, vec![0.0; c.len()]);
+            }
+            for (s, v) in slot.1.iter_mut().zip(&c) {
+                *s += v;
+            }
         }
     }
     Ok(sums

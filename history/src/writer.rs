@@ -4,11 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use gpuwatch_model::history::{MinuteRollup, RollupSink, SinkError, HOUR_NS, MINUTE_NS};
-use polars::prelude::*;
+use gpuwatch_model::history::{
+    GpuMinuteCost, MinuteRollup, RollupSink, SeriesMinute, SinkError, HOUR_NS, MINUTE_NS,
+};
 
 use crate::layout::{self, Table};
-use crate::{frame, HistoryError};
+use crate::table::{self, HourSums};
+use crate::HistoryError;
 
 /// The tables written minute by minute and compacted by the hour.
 const MINUTE_TABLES: [Table; 2] = [Table::Series, Table::Cost];
@@ -27,20 +29,6 @@ pub struct ParquetSink {
     hour: Option<i64>,
     /// Start of the newest minute stored.
     newest: Option<i64>,
-}
-
-fn write_frame(path: &Path, df: &mut DataFrame) -> Result<(), HistoryError> {
-    layout::write_atomically(path, |file| {
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Snappy)
-            .finish(df)?;
-        Ok(())
-    })
-}
-
-fn read_frame(path: &Path) -> Result<DataFrame, HistoryError> {
-    let file = std::fs::File::open(path).map_err(|e| HistoryError::io(path, e))?;
-    Ok(ParquetReader::new(file).finish()?)
 }
 
 fn remove(path: &Path) -> Result<(), HistoryError> {
@@ -90,8 +78,9 @@ impl ParquetSink {
         Ok(sink)
     }
 
-    /// Turns an hour's minute files into the hour's file; for `cost/`, then writes the
-    /// hour's sums (from the hour's file when a crash came after it was written).
+    /// Turns an hour's minute files into the hour's file, a row group per minute; for
+    /// `cost/`, then writes the hour's sums (from the hour's file when a crash came
+    /// after it was written). One minute is in memory at a time.
     fn compact(&self, table: Table, hour: i64) -> Result<(), HistoryError> {
         let dir = table.dir(&self.root);
         let Some(h) = layout::hours(&dir)?.remove(&hour) else {
@@ -101,29 +90,38 @@ impl ParquetSink {
             return Ok(());
         }
         let file = layout::hour_file(&dir, hour);
-        let mut written = None;
-        if h.file.is_none() {
-            let mut frames = h.minutes.iter().map(|(_, p)| read_frame(p));
-            let mut df = match frames.next() {
-                Some(first) => first?,
-                None => return Ok(()),
-            };
-            for f in frames {
-                df.vstack_mut(&f?)?;
+        match table {
+            Table::Series => {
+                if h.file.is_none() {
+                    table::write_with::<SeriesMinute>(&file, |w| {
+                        for (_, p) in &h.minutes {
+                            w.append(table::read(p, None)?)?;
+                        }
+                        Ok(())
+                    })?;
+                }
             }
-            df.rechunk_mut();
-            write_frame(&file, &mut df)?;
-            written = Some(df);
-        }
-        if table == Table::Cost {
-            let sums = layout::hour_file(&Table::CostHours.dir(&self.root), hour);
-            if !sums.exists() {
-                let df = match written {
-                    Some(df) => df,
-                    None => read_frame(&file)?,
-                };
-                write_frame(&sums, &mut frame::cost_hour(hour, df)?)?;
+            Table::Cost => {
+                let sums = layout::hour_file(&Table::CostHours.dir(&self.root), hour);
+                let mut summed = HourSums::new(hour);
+                if h.file.is_none() {
+                    table::write_with::<GpuMinuteCost>(&file, |w| {
+                        for (_, p) in &h.minutes {
+                            let minute: Vec<GpuMinuteCost> = table::read(p, None)?;
+                            minute.iter().for_each(|c| summed.add(c));
+                            w.append(minute)?;
+                        }
+                        Ok(())
+                    })?;
+                } else if !sums.exists() {
+                    let rows: Vec<GpuMinuteCost> = table::read(&file, None)?;
+                    rows.iter().for_each(|c| summed.add(c));
+                }
+                if !sums.exists() {
+                    table::write(&sums, summed.rows())?;
+                }
             }
+            Table::CostHours => {}
         }
         // The hour's file (and sums) hold them all now (or already did: a crash came
         // between the renames and these).
@@ -177,11 +175,11 @@ impl ParquetSink {
         self.hour = Some(hour);
         if !rollup.series.is_empty() {
             let path = layout::minute_file(&Table::Series.dir(&self.root), rollup.minute);
-            write_frame(&path, &mut frame::series(&rollup.series)?)?;
+            table::write(&path, rollup.series.clone())?;
         }
         if !rollup.cost.is_empty() {
             let path = layout::minute_file(&Table::Cost.dir(&self.root), rollup.minute);
-            write_frame(&path, &mut frame::cost(&rollup.cost)?)?;
+            table::write(&path, rollup.cost.clone())?;
         }
         self.newest = Some(rollup.minute);
         Ok(())
@@ -194,24 +192,26 @@ impl ParquetSink {
             return Ok(());
         };
         let hour = first.hour();
-        let series: Vec<_> = minutes
-            .iter()
-            .flat_map(|m| m.series.iter().cloned())
-            .collect();
-        let cost: Vec<_> = minutes
-            .iter()
-            .flat_map(|m| m.cost.iter().cloned())
-            .collect();
-        if !series.is_empty() {
+        if minutes.iter().any(|m| !m.series.is_empty()) {
             let path = layout::hour_file(&Table::Series.dir(&self.root), hour);
-            write_frame(&path, &mut frame::series(&series)?)?;
+            table::write_with::<SeriesMinute>(&path, |w| {
+                minutes
+                    .iter()
+                    .try_for_each(|m| w.append(m.series.iter().cloned()))
+            })?;
         }
-        if !cost.is_empty() {
+        if minutes.iter().any(|m| !m.cost.is_empty()) {
             let path = layout::hour_file(&Table::Cost.dir(&self.root), hour);
-            let mut df = frame::cost(&cost)?;
-            write_frame(&path, &mut df)?;
+            let mut summed = HourSums::new(hour);
+            table::write_with::<GpuMinuteCost>(&path, |w| {
+                for m in minutes {
+                    m.cost.iter().for_each(|c| summed.add(c));
+                    w.append(m.cost.iter().cloned())?;
+                }
+                Ok(())
+            })?;
             let sums = layout::hour_file(&Table::CostHours.dir(&self.root), hour);
-            write_frame(&sums, &mut frame::cost_hour(hour, df)?)?;
+            table::write(&sums, summed.rows())?;
         }
         self.newest = self.newest.max(minutes.last().map(|m| m.minute));
         Ok(())

@@ -1,6 +1,7 @@
 use gpuwatch_model::history::{GpuMinuteCost, SeriesMinute};
 
 use super::*;
+use crate::table::CostHour;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gw-writer-{name}-{}", std::process::id()));
@@ -39,17 +40,17 @@ fn rows(dir: &Path) -> usize {
         .expect("list")
         .values()
         .flat_map(|h| h.files())
-        .map(|p| read_frame(&p).expect("readable").height())
+        .map(|p| table::row_count(&p).expect("readable"))
         .sum()
 }
 
 /// The one row of an hour's cost sums.
 fn sums(root: &Path, hour: i64) -> (f64, f64, i64) {
-    let df = read_frame(&layout::hour_file(&Table::CostHours.dir(root), hour)).expect("sums");
-    assert_eq!(df.height(), 1, "{df}");
-    let f = |c: &str| df.column(c).expect(c).f64().expect(c).get(0).expect(c);
-    let minutes = df.column("minutes").expect("minutes").i64().expect("i64");
-    (f("seconds"), f("usd"), minutes.get(0).expect("minutes"))
+    let path = layout::hour_file(&Table::CostHours.dir(root), hour);
+    let rows: Vec<CostHour> = table::read(&path, None).expect("sums");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].hour, hour);
+    (rows[0].seconds, rows[0].usd, rows[0].minutes)
 }
 
 fn summed_hours(root: &Path) -> Vec<i64> {
@@ -134,7 +135,7 @@ fn a_crash_before_the_sums_is_finished_on_open() {
     for i in 0..3 {
         let m = minute(H + i * MINUTE_NS);
         let path = layout::minute_file(&cost, m.minute);
-        write_frame(&path, &mut frame::cost(&m.cost).expect("frame")).expect("minute");
+        table::write(&path, m.cost).expect("minute");
     }
     std::fs::remove_file(layout::hour_file(&Table::CostHours.dir(&root), H)).expect("rm");
     assert!(summed_hours(&root).is_empty());

@@ -1,4 +1,4 @@
-//! `cargo bench -p gpuwatch-history --bench report`: a cost report over 30 days of
+//! `cargo bench -p gpuwatch-reports --bench report`: a cost report over 30 days of
 //! minute rollups for 1,000 GPUs (43.2 million GPU-minutes, with their hourly sums as
 //! the collector writes them). The history is written first, outside the timing, to
 //! `GPUWATCH_BENCH_DIR` (kept and reused when it is set, else a temporary directory
@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gpuwatch_history::layout::{self, Table};
-use gpuwatch_history::report::{self, CostBy, Window};
 use gpuwatch_history::ParquetSink;
 use gpuwatch_model::history::{GpuMinuteCost, MinuteRollup, HOUR_NS, MINUTE_NS};
+use gpuwatch_reports::report::{self, CostBy, Window};
 
 const GPUS: usize = 1_000;
 const DAYS: i64 = 30;
@@ -78,7 +78,7 @@ fn main() {
     let dir = keep
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("gw-bench-{}", std::process::id())));
-    let newest = report::newest_minute(&dir).ok().flatten();
+    let newest = gpuwatch_history::newest_minute(&dir).ok().flatten();
     let last_sums = layout::hour_file(
         &Table::CostHours.dir(&dir),
         START + (DAYS * 24 - 1) * HOUR_NS,

@@ -1,7 +1,7 @@
-use gpuwatch_model::history::{GpuMinuteCost, MinuteRollup, RollupSink, SeriesMinute};
+use gpuwatch_model::history::{GpuMinuteCost, MinuteRollup, RollupSink, SeriesMinute, MINUTE_NS};
 
 use super::*;
-use crate::ParquetSink;
+use gpuwatch_history::{table, ParquetSink};
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gw-report-{name}-{}", std::process::id()));
@@ -310,4 +310,106 @@ fn gpu_keys_fall_back_and_stay_apart() {
         Some("gpu2")
     );
     assert_eq!(label("hw.named=x", "hw.name"), None);
+}
+
+/// Minute `i` with a histogram series too (list columns), for the upgrade test.
+fn rollup(i: i64) -> MinuteRollup {
+    let mut series = utilization(i);
+    series.push(SeriesMinute {
+        minute: H + i * M,
+        metric: "vllm:e2e_request_latency_seconds".into(),
+        node: Some("node-b".into()),
+        model: Some("llama".into()),
+        labels: "model_name=llama".into(),
+        count: 40 + i as u64 % 3,
+        bounds: vec![0.1, 0.5, 1.0],
+        buckets: vec![10.0, 20.0 + (i % 4) as f64, 9.0, 1.0],
+        ..SeriesMinute::default()
+    });
+    MinuteRollup {
+        minute: H + i * M,
+        series,
+        cost: spend(i),
+    }
+}
+
+/// Every Parquet file under `root` read and written again by polars: a data directory
+/// as gpuwatch left it when polars wrote history (the same columns, polars' encoding,
+/// Snappy as that writer chose).
+fn rewrite_with_polars(root: &Path) -> usize {
+    let mut rewritten = 0;
+    for table in [Table::Cost, Table::CostHours, Table::Series] {
+        for hour in layout::hours(&table.dir(root)).expect("list").into_values() {
+            let files = hour
+                .file
+                .into_iter()
+                .chain(hour.minutes.into_iter().map(|(_, f)| f));
+            for path in files {
+                let file = std::fs::File::open(&path).expect("open");
+                let mut df = ParquetReader::new(file).finish().expect("polars reads it");
+                let file = std::fs::File::create(&path).expect("create");
+                // As the polars writer of earlier versions did.
+                ParquetWriter::new(file)
+                    .with_compression(ParquetCompression::Snappy)
+                    .finish(&mut df)
+                    .expect("polars writes it");
+                rewritten += 1;
+            }
+        }
+    }
+    rewritten
+}
+
+#[test]
+fn history_polars_wrote_is_compacted_and_reported_after_an_upgrade() {
+    // Three hours compacted and 25 minutes of the fourth, written by polars; then the
+    // parquet writer goes on to the fifth hour, compacting the fourth from both.
+    let (old, new) = (temp("upgrade-old"), temp("upgrade-new"));
+    let mut sink = ParquetSink::open(&old, 90 * 24 * HOUR_NS, u64::MAX).expect("open");
+    for i in 0..MINUTES {
+        sink.write(&rollup(i)).expect("write");
+    }
+    drop(sink);
+    assert!(rewrite_with_polars(&old) > 3 * 3 + 25);
+    let mut upgraded = ParquetSink::open(&old, 90 * 24 * HOUR_NS, u64::MAX).expect("reopen");
+    let mut fresh = ParquetSink::open(&new, 90 * 24 * HOUR_NS, u64::MAX).expect("open");
+    for i in 0..5 * 60 {
+        if i >= MINUTES {
+            upgraded.write(&rollup(i)).expect("write");
+        }
+        fresh.write(&rollup(i)).expect("write");
+    }
+    drop((upgraded, fresh));
+
+    for table in [Table::Cost, Table::CostHours, Table::Series] {
+        let hours = |root: &Path| layout::hours(&table.dir(root)).expect("list");
+        let (got, want) = (hours(&old), hours(&new));
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>()
+        );
+        assert!(
+            got[&(H + 3 * HOUR_NS)].file.is_some(),
+            "the fourth hour is compacted"
+        );
+    }
+    let read_series = |root: &Path| -> Vec<SeriesMinute> {
+        let hours = layout::hours(&Table::Series.dir(root)).expect("list");
+        let files = hours.into_values().flat_map(|h| h.file);
+        files
+            .flat_map(|f| table::read::<SeriesMinute>(&f, None).expect("read"))
+            .collect()
+    };
+    let series = read_series(&old);
+    assert_eq!(series.len(), 4 * 60 * 4, "four hours compacted");
+    assert_eq!(
+        series,
+        read_series(&new),
+        "histograms and labels come through"
+    );
+    for (a, b) in reports(&old).iter().zip(&reports(&new)) {
+        assert_same(a, b, "upgraded history");
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    let _ = std::fs::remove_dir_all(&new);
 }

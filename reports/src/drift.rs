@@ -17,7 +17,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::HistoryError;
+use crate::ReportError;
 
 /// Evidently's size above which the distance tests replace the statistical ones.
 pub const SMALL_REFERENCE: usize = 1000;
@@ -50,17 +50,17 @@ pub struct DriftReport {
 }
 
 /// A CSV (header row, types inferred) or Parquet file, by its extension.
-pub fn load(path: &Path) -> Result<DataFrame, HistoryError> {
+pub fn load(path: &Path) -> Result<DataFrame, ReportError> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     if ext == "parquet" || ext == "pq" {
-        let file = std::fs::File::open(path).map_err(|e| HistoryError::io(path, e))?;
+        let file = std::fs::File::open(path).map_err(|e| ReportError::io(path, e))?;
         return Ok(ParquetReader::new(file).finish()?);
     }
     if !path.exists() {
-        return Err(HistoryError::io(
+        return Err(ReportError::io(
             path,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
@@ -77,7 +77,7 @@ enum Values {
     Categories(Vec<String>),
 }
 
-fn values(df: &DataFrame, name: &str, numeric: bool) -> Result<Values, HistoryError> {
+fn values(df: &DataFrame, name: &str, numeric: bool) -> Result<Values, ReportError> {
     let c = df.column(name)?;
     if numeric {
         let c = c.cast(&DataType::Float64)?;
@@ -193,7 +193,7 @@ pub fn compare(
     reference: &DataFrame,
     current: &DataFrame,
     columns: &[String],
-) -> Result<DriftReport, HistoryError> {
+) -> Result<DriftReport, ReportError> {
     let names: Vec<String> = if columns.is_empty() {
         reference
             .get_column_names()
@@ -206,7 +206,7 @@ pub fn compare(
     let mut out = Vec::new();
     for name in &names {
         let (Ok(r), Ok(c)) = (reference.column(name), current.column(name)) else {
-            return Err(HistoryError::Invalid(format!(
+            return Err(ReportError::Invalid(format!(
                 "column {name:?} is not in both files"
             )));
         };
@@ -226,7 +226,7 @@ pub fn compare(
         match drift {
             Some(d) => out.push(d),
             None => {
-                return Err(HistoryError::Invalid(format!(
+                return Err(ReportError::Invalid(format!(
                     "column {name:?} has no values to compare in one of the files"
                 )))
             }

@@ -9,14 +9,16 @@
 
 use std::path::{Path, PathBuf};
 
-use gpuwatch_model::history::{HOUR_NS, MINUTE_NS};
+use gpuwatch_model::history::HOUR_NS;
 use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::Timestamp;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::layout::{self, Table};
-use crate::HistoryError;
+use gpuwatch_history::layout::{self, Table};
+pub use gpuwatch_history::{label, Window};
+
+use crate::ReportError;
 
 /// How cost rows are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,54 +70,16 @@ impl UsageBy {
     }
 }
 
-/// The window of a report, `[from, to)` in Unix nanoseconds, on minute starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub from: i64,
-    pub to: i64,
-}
-
-impl Window {
-    /// The `length` (nanoseconds) before `to`, or before the end of the newest minute
-    /// in history when `to` is `None`. `None` when there is no history.
-    pub fn ending(
-        root: &Path,
-        length: i64,
-        to: Option<i64>,
-    ) -> Result<Option<Window>, HistoryError> {
-        let to = match to {
-            Some(t) => Some(t.div_euclid(MINUTE_NS) * MINUTE_NS),
-            None => newest_minute(root)?.map(|m| m + MINUTE_NS),
-        };
-        Ok(to.map(|to| Window {
-            from: to.saturating_sub(length),
-            to,
-        }))
-    }
-}
-
-/// Start of the newest minute in the cost table.
-pub fn newest_minute(root: &Path) -> Result<Option<i64>, HistoryError> {
-    let dir = Table::Cost.dir(root);
-    let Some((_, hour)) = layout::hours(&dir)?.into_iter().next_back() else {
-        return Ok(None);
-    };
-    let df = scan(hour.files())?
-        .select([col("minute").max()])
-        .collect()?;
-    Ok(df.column("minute")?.i64()?.get(0))
-}
-
 /// Runs a query over many files on polars' streaming engine: on a month of minutes it
 /// is about four times as fast as the in-memory one, in far less memory.
-fn streaming(query: LazyFrame) -> Result<DataFrame, HistoryError> {
+fn streaming(query: LazyFrame) -> Result<DataFrame, ReportError> {
     // A query without sinks gives one frame.
     Ok(query
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single())
 }
 
-fn scan(files: Vec<PathBuf>) -> Result<LazyFrame, HistoryError> {
+fn scan(files: Vec<PathBuf>) -> Result<LazyFrame, ReportError> {
     let paths: Vec<PlRefPath> = files
         .iter()
         .map(|p| PlRefPath::try_from_path(p))
@@ -127,11 +91,7 @@ fn scan(files: Vec<PathBuf>) -> Result<LazyFrame, HistoryError> {
 }
 
 /// The rows of `table` in the window; `None` when no file covers it.
-pub(crate) fn rows(
-    root: &Path,
-    table: Table,
-    w: Window,
-) -> Result<Option<LazyFrame>, HistoryError> {
+fn rows(root: &Path, table: Table, w: Window) -> Result<Option<LazyFrame>, ReportError> {
     let files = layout::files_between(&table.dir(root), w.from, w.to)?;
     if files.is_empty() {
         return Ok(None);
@@ -159,7 +119,7 @@ const COST_COLUMNS: [&str; 10] = [
 /// The spend of the window as `COST_COLUMNS` rows, in hour order: the hourly sums of
 /// the hours wholly inside it that have them, else the hour's minutes in the window.
 /// `None` when no file covers the window.
-fn cost_rows(root: &Path, w: Window) -> Result<Option<LazyFrame>, HistoryError> {
+fn cost_rows(root: &Path, w: Window) -> Result<Option<LazyFrame>, ReportError> {
     let sums = layout::hours(&Table::CostHours.dir(root))?;
     // Consecutive hours read the same way make one scan: (sums?, files).
     let mut runs: Vec<(bool, Vec<PathBuf>)> = Vec::new();
@@ -195,7 +155,7 @@ fn cost_rows(root: &Path, w: Window) -> Result<Option<LazyFrame>, HistoryError> 
             };
             Ok(lf.select(columns.clone()))
         })
-        .collect::<Result<Vec<_>, HistoryError>>()?;
+        .collect::<Result<Vec<_>, ReportError>>()?;
     Ok(Some(concat(scans, UnionArgs::default())?))
 }
 
@@ -235,7 +195,7 @@ pub struct CostReport {
     pub top_wasters: Vec<Waster>,
 }
 
-fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, HistoryError> {
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, ReportError> {
     Ok(df
         .column(name)?
         .str()?
@@ -244,7 +204,7 @@ fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, HistoryErr
         .collect())
 }
 
-fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>, HistoryError> {
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>, ReportError> {
     let c = df.column(name)?.cast(&DataType::Float64)?;
     Ok(c.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
 }
@@ -268,7 +228,7 @@ fn spend() -> [Expr; 4] {
 
 /// GPU-hours, busy and idle hours, cost, idle cost and waste by `by`, most expensive
 /// first, with the `top` GPUs that wasted the most.
-pub fn cost(root: &Path, w: Window, by: CostBy, top: usize) -> Result<CostReport, HistoryError> {
+pub fn cost(root: &Path, w: Window, by: CostBy, top: usize) -> Result<CostReport, ReportError> {
     let mut report = CostReport {
         from: Timestamp(w.from).to_rfc3339(),
         to: Timestamp(w.to).to_rfc3339(),
@@ -338,7 +298,7 @@ pub fn cost(root: &Path, w: Window, by: CostBy, top: usize) -> Result<CostReport
     Ok(report)
 }
 
-fn wasters(lf: LazyFrame, top: usize) -> Result<Vec<Waster>, HistoryError> {
+fn wasters(lf: LazyFrame, top: usize) -> Result<Vec<Waster>, ReportError> {
     let df = lf
         .group_by([col("node"), col("gpu_name"), col("job"), col("team")])
         .agg(spend())
@@ -397,7 +357,7 @@ pub struct UsageReport {
 }
 
 /// Utilization distribution by node, GPU or job, lowest mean first.
-pub fn usage(root: &Path, w: Window, by: UsageBy) -> Result<UsageReport, HistoryError> {
+pub fn usage(root: &Path, w: Window, by: UsageBy) -> Result<UsageReport, ReportError> {
     let mut report = UsageReport {
         from: Timestamp(w.from).to_rfc3339(),
         to: Timestamp(w.to).to_rfc3339(),
@@ -483,13 +443,6 @@ pub fn usage(root: &Path, w: Window, by: UsageBy) -> Result<UsageReport, History
         .rows
         .sort_by(|a, b| a.mean.total_cmp(&b.mean).then(a.key.cmp(&b.key)));
     Ok(report)
-}
-
-/// The value of `key` in `labels` (`key=value` pairs joined by `,`).
-pub(crate) fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
-    labels
-        .split(',')
-        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Usage keys of GPUs by UUID: `node/hw.name` (`node-a/gpu3`), the UUID where the name
