@@ -19,10 +19,21 @@ use std::time::{Duration, Instant};
 
 /// Whether `prometheus` can run. `false` means skip `test`; under CI it panics instead.
 pub fn prometheus_available(test: &str) -> bool {
-    match Command::new("prometheus").arg("--version").output() {
+    program_available(
+        test,
+        "prometheus",
+        &["--version"],
+        "apt-get install prometheus",
+    )
+}
+
+/// Whether `program args` runs (whatever it exits with). `false` means skip `test`,
+/// with a notice saying how to `install` it; under CI it panics instead.
+pub fn program_available(test: &str, program: &str, args: &[&str], install: &str) -> bool {
+    match Command::new(program).args(args).output() {
         Ok(_) => true,
         Err(e) => {
-            let msg = format!("prometheus is not installed ({e}); apt-get install prometheus");
+            let msg = format!("{program} is not installed ({e}); {install}");
             assert!(std::env::var_os("CI").is_none(), "{msg}");
             eprintln!("SKIPPED {test}: {msg}");
             false
