@@ -344,10 +344,11 @@ impl Store {
             (SeriesData::Histogram(ring), PointValue::Histogram(mut h)) => {
                 if let (true, Some((_, prev))) = (delta, ring.last()) {
                     if prev.bounds == h.bounds && prev.counts.len() == h.counts.len() {
+                        // Counts from a sender: saturate rather than overflow.
                         for (c, p) in h.counts.iter_mut().zip(&prev.counts) {
-                            *c += p;
+                            *c = c.saturating_add(*p);
                         }
-                        h.count += prev.count;
+                        h.count = h.count.saturating_add(prev.count);
                         h.sum += prev.sum;
                     }
                 }
@@ -547,6 +548,44 @@ mod tests {
             .insert(id, 2_000_000_000, PointValue::Number(10.0), false)
             .expect("insert");
         assert_eq!(store.get(id).and_then(Series::rate), None);
+    }
+
+    #[test]
+    fn delta_histograms_accumulate_and_saturate() {
+        let mut store = Store::new(settings(10));
+        let id = store
+            .resolve(
+                identity_hash("lat", 0),
+                "lat",
+                "s",
+                SeriesKind::Histogram,
+                &[],
+            )
+            .expect("series");
+        let h = |count, counts| HistogramPoint {
+            count,
+            sum: 1.0,
+            bounds: Arc::from(vec![1.0]),
+            counts,
+        };
+        for (i, p) in [h(3, vec![1, 2]), h(u64::MAX, vec![u64::MAX, 1])]
+            .into_iter()
+            .enumerate()
+        {
+            let ts = (i as i64 + 1) * 1_000_000_000;
+            let inserted = store.insert(id, ts, PointValue::Histogram(p), true);
+            assert_eq!(inserted, Ok(()));
+        }
+        let ring = store
+            .get(id)
+            .and_then(Series::histograms)
+            .expect("histograms");
+        let (_, last) = ring.last().expect("a point");
+        assert_eq!(
+            (last.count, last.counts.clone()),
+            (u64::MAX, vec![u64::MAX, 3])
+        );
+        assert_eq!(last.sum, 2.0);
     }
 
     #[test]

@@ -41,25 +41,28 @@ pub(crate) fn explicit_histogram(p: &HistogramDataPoint) -> HistogramPoint {
 
 /// An exponential histogram as explicit buckets: `(-inf, 0]` holds the zero and
 /// negative counts, then one bucket per positive exponential bucket with upper bound
-/// `base^(offset + i + 1)`, `base = 2^(2^-scale)`.
+/// `base^(offset + i + 1)`, `base = 2^(2^-scale)`. Every figure comes from the sender,
+/// so sums saturate and exponents are taken in `i64` and clamped, never overflowing.
 pub(crate) fn exponential_histogram(p: &ExponentialHistogramDataPoint) -> HistogramPoint {
-    let negative: u64 = p
-        .negative
-        .as_ref()
-        .map_or(0, |b: &Buckets| b.bucket_counts.iter().sum());
+    let negative = p.negative.as_ref().map_or(0, |b: &Buckets| {
+        b.bucket_counts
+            .iter()
+            .fold(0u64, |a, c| a.saturating_add(*c))
+    });
     let (offset, positive) = p
         .positive
         .as_ref()
         .map_or((0, &[][..]), |b| (b.offset, b.bucket_counts.as_slice()));
-    let base = 2f64.powf(2f64.powi(-p.scale));
+    let base = 2f64.powf(2f64.powi(clamp_i32(-i64::from(p.scale))));
+    let bound = |exponent: i64| base.powi(clamp_i32(exponent));
     let mut bounds = Vec::with_capacity(positive.len() + 2);
     let mut counts = Vec::with_capacity(positive.len() + 3);
     bounds.push(0.0);
-    counts.push(p.zero_count + negative);
-    bounds.push(base.powi(offset));
+    counts.push(p.zero_count.saturating_add(negative));
+    bounds.push(bound(i64::from(offset)));
     counts.push(0);
-    for (i, c) in positive.iter().enumerate() {
-        bounds.push(base.powi(offset + i as i32 + 1));
+    for (i, c) in (1i64..).zip(positive) {
+        bounds.push(bound(i64::from(offset) + i));
         counts.push(*c);
     }
     counts.push(0);
@@ -69,6 +72,10 @@ pub(crate) fn exponential_histogram(p: &ExponentialHistogramDataPoint) -> Histog
         bounds: Arc::from(bounds),
         counts,
     }
+}
+
+fn clamp_i32(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
 }
 
 pub(crate) fn summary(p: &SummaryDataPoint) -> HistogramPoint {

@@ -337,6 +337,36 @@ fn exponential_histograms_become_explicit_buckets() {
 }
 
 #[test]
+fn exponential_histograms_at_the_limits_of_their_fields_do_not_overflow() {
+    // Values a sender may put in the request: an offset and scale at the ends of i32,
+    // counts that overflow u64 when summed.
+    for (scale, offset) in [(i32::MIN, i32::MAX), (i32::MAX, i32::MIN), (-10, i32::MAX)] {
+        let p = ExponentialHistogramDataPoint {
+            time_unix_nano: 1,
+            count: u64::MAX,
+            scale,
+            zero_count: u64::MAX,
+            positive: Some(Buckets {
+                offset,
+                bucket_counts: vec![u64::MAX, 1, 2],
+            }),
+            negative: Some(Buckets {
+                offset: 0,
+                bucket_counts: vec![u64::MAX, u64::MAX],
+            }),
+            ..Default::default()
+        };
+        let h = exponential_histogram(&p);
+        assert_eq!(
+            h.counts,
+            vec![u64::MAX, 0, u64::MAX, 1, 2, 0],
+            "{scale} {offset}"
+        );
+        assert_eq!(h.bounds.len(), 5);
+    }
+}
+
+#[test]
 fn histograms_of_every_kind_pass_through_the_zero_copy_reader() {
     let mut st = store();
     let hist = metric(
