@@ -506,9 +506,11 @@ pub fn write_with<R: Rows>(
     })
 }
 
-/// Writes `rows` to `path`.
-pub fn write<R: Rows>(path: &Path, rows: Vec<R>) -> Result<(), HistoryError> {
-    write_with(path, |w| w.append(rows))
+/// Writes `rows` to `path`, `GROUP_ROWS` to a row group, straight from the slice.
+pub fn write<R: Rows>(path: &Path, rows: &[R]) -> Result<(), HistoryError> {
+    write_with(path, |w| {
+        rows.chunks(GROUP_ROWS).try_for_each(|group| w.group(group))
+    })
 }
 
 /// The rows a file holds, from its footer.
@@ -609,6 +611,29 @@ mod tests {
     }
 
     #[test]
+    fn both_ways_of_writing_make_groups_of_group_rows() {
+        let rows: Vec<GpuMinuteCost> = (0..2 * GROUP_ROWS + 5)
+            .map(|i| GpuMinuteCost {
+                minute: i as i64,
+                ..GpuMinuteCost::default()
+            })
+            .collect();
+        let groups = |path: &Path| {
+            let file = File::open(path).expect("open");
+            let reader = SerializedFileReader::new(file).expect("parquet");
+            reader.metadata().num_row_groups()
+        };
+        let (sliced, appended) = (temp("sliced"), temp("appended"));
+        write(&sliced, &rows).expect("write");
+        write_with(&appended, |w| w.append(rows.iter().cloned())).expect("write");
+        for path in [&sliced, &appended] {
+            assert_eq!(groups(path), 3, "{}", path.display());
+            assert_eq!(row_count(path).expect("count"), rows.len());
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
     fn hour_sums_keep_the_first_rows_names_and_order() {
         let row = |gpu: &str, job: Option<&str>, node: &str, usd: f64| GpuMinuteCost {
             gpu: gpu.into(),
@@ -631,7 +656,7 @@ mod tests {
         assert_eq!((sums[0].minutes, sums[0].usd), (2, 4.0));
         assert_eq!(sums[1].job.as_deref(), Some("j"));
         let path = temp("sums");
-        write(&path, sums.clone()).expect("write");
+        write(&path, &sums).expect("write");
         let back: Vec<CostHour> = read(&path, None).expect("read");
         assert_eq!(back, sums);
         let _ = std::fs::remove_file(&path);

@@ -118,7 +118,7 @@ impl ParquetSink {
                     rows.iter().for_each(|c| summed.add(c));
                 }
                 if !sums.exists() {
-                    table::write(&sums, summed.rows())?;
+                    table::write(&sums, &summed.rows())?;
                 }
             }
             Table::CostHours => {}
@@ -175,11 +175,11 @@ impl ParquetSink {
         self.hour = Some(hour);
         if !rollup.series.is_empty() {
             let path = layout::minute_file(&Table::Series.dir(&self.root), rollup.minute);
-            table::write(&path, rollup.series.clone())?;
+            table::write(&path, &rollup.series)?;
         }
         if !rollup.cost.is_empty() {
             let path = layout::minute_file(&Table::Cost.dir(&self.root), rollup.minute);
-            table::write(&path, rollup.cost.clone())?;
+            table::write(&path, &rollup.cost)?;
         }
         self.newest = Some(rollup.minute);
         Ok(())
@@ -211,7 +211,7 @@ impl ParquetSink {
                 Ok(())
             })?;
             let sums = layout::hour_file(&Table::CostHours.dir(&self.root), hour);
-            table::write(&sums, summed.rows())?;
+            table::write(&sums, &summed.rows())?;
         }
         self.newest = self.newest.max(minutes.last().map(|m| m.minute));
         Ok(())

@@ -135,7 +135,7 @@ fn a_crash_before_the_sums_is_finished_on_open() {
     for i in 0..3 {
         let m = minute(H + i * MINUTE_NS);
         let path = layout::minute_file(&cost, m.minute);
-        table::write(&path, m.cost).expect("minute");
+        table::write(&path, &m.cost).expect("minute");
     }
     std::fs::remove_file(layout::hour_file(&Table::CostHours.dir(&root), H)).expect("rm");
     assert!(summed_hours(&root).is_empty());
