@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::program_available;
 use common::python::python;
+use common::{free_port, program_available};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -30,9 +30,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A file of the repository.
 fn read(path: impl AsRef<Path>) -> String {
-    let path = repo().join(path);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    read_file(&repo().join(path))
 }
 
 /// `v` as a string, or a panic naming it.
@@ -923,11 +923,6 @@ fn install_commands_are_the_checked_ones() {
 
 fn dockerfile_if_available() -> Option<BTreeSet<String>> {
     python_tools("install_commands_are_the_checked_ones").then(dockerfile_stages)
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
 }
 
 /// `GET path` on loopback `port`: the body, or `None` while nothing answers.

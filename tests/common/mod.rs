@@ -41,7 +41,8 @@ pub fn program_available(test: &str, program: &str, args: &[&str], install: &str
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
