@@ -216,13 +216,14 @@ async fn a_receiver_that_answers_503_then_429_gets_everything_in_order() {
             .collect::<Vec<_>>()
     );
     let stats = c.remote_write_stats().expect("on");
+    // The writer counts a batch once it has read the answer, just after the receiver
+    // recorded it.
+    let sent = stats.clone();
+    wait_for("the sent count", move || {
+        sent.samples_sent.load(std::sync::atomic::Ordering::Relaxed) == 5
+    })
+    .await;
     assert_eq!(stats.retries.load(std::sync::atomic::Ordering::Relaxed), 2);
-    assert_eq!(
-        stats
-            .samples_sent
-            .load(std::sync::atomic::Ordering::Relaxed),
-        5
-    );
     let metrics = state.render_metrics();
     assert!(metrics.contains("gpuwatch_remote_write_samples_total{outcome=\"sent\"} 5\n"));
     assert!(metrics.contains("gpuwatch_remote_write_retries_total 2\n"));
