@@ -26,8 +26,12 @@ const SECONDS: u64 = 960;
 /// first evaluation step that accrues.
 const IDLE_COST_AT: i64 = 450;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
+/// (kind, where) -> (state, seconds after T0 it started firing)
+type Fired = BTreeMap<(AlertKind, String), (AlertState, i64)>;
+
+/// Replays the demo's schedule; node `i` stamps its samples `skew(i)` seconds off the
+/// true time (a clock that runs ahead, or behind when negative). Returns every alert.
+async fn replay(skew: impl Fn(usize) -> i64) -> AlertsResponse {
     let mut settings = CollectorSettings::ephemeral();
     // Node 3's two reserved, idle H100s ($4/h each) pass $1 of idle spend after 7.5
     // minutes; the default $10 takes 75.
@@ -47,12 +51,13 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
         let exporter = OtlpExporter::new(settings.exporter_settings("test")).expect("exporter");
         let sampler = SimulatedSampler::new(i, demo_profiles(i, GPUS), 7)
             .with_faults(FaultSchedule::demo(i, GPUS));
-        nodes.push((sampler, exporter));
+        nodes.push((sampler, exporter, skew(i)));
     }
     for s in 0..=SECONDS {
-        for (sampler, exporter) in &mut nodes {
+        for (sampler, exporter, skew) in &mut nodes {
+            let at = (T0 + s).saturating_add_signed(*skew);
             let sample = sampler
-                .sample((T0 + s) * 1_000_000_000)
+                .sample(at * 1_000_000_000)
                 .expect("simulated sample");
             exporter.export(&sample).await.expect("exported");
         }
@@ -67,8 +72,13 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
             .json()
             .await
             .expect("json");
-    // (kind, where) -> (state, seconds after T0 it started firing)
-    let mut got: BTreeMap<(AlertKind, String), (AlertState, i64)> = BTreeMap::new();
+    collector.shutdown(Duration::from_secs(5)).await;
+    all
+}
+
+/// Every alert by kind and where, with its state and when it fired.
+fn fired(all: &AlertsResponse) -> Fired {
+    let mut got = Fired::new();
     for a in &all.alerts {
         let at = [
             "host.name",
@@ -87,7 +97,12 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
         let old = got.insert((a.kind, at.clone()), (a.state, started));
         assert!(old.is_none(), "{:?} {at} fired twice", a.kind);
     }
-    let mut want: BTreeMap<(AlertKind, String), (AlertState, i64)> = BTreeMap::new();
+    got
+}
+
+/// What the demo's schedule promises.
+fn promised() -> Fired {
+    let mut want = Fired::new();
     let mut expect = |kind, at: &str, state, secs| {
         want.insert((kind, at.to_string()), (state, secs));
     };
@@ -141,6 +156,11 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
     // Nodes 4 and 5 (job 4611): storage- and CPU-bound input from 60 s.
     expect(DataBottleneck, "node-04", Firing, 430);
     expect(DataBottleneck, "node-05", Firing, 460);
+    want
+}
+
+/// Exactly `want` fired, each within one 5 s evaluation step of its time.
+fn check(got: &Fired, want: &Fired) {
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>(),
@@ -150,7 +170,7 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    for (key, (state, secs)) in &want {
+    for (key, (state, secs)) in want {
         let (got_state, got_secs) = got[key];
         assert_eq!(got_state, *state, "{key:?}");
         assert!(
@@ -158,6 +178,12 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
             "{key:?} fired at {got_secs} s, expected {secs} s"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
+    let all = replay(|_| 0).await;
+    check(&fired(&all), &promised());
     // Nothing else on the nodes without faults: node 6 serves another model, node 7's
     // free GPUs are just free.
     for a in &all.alerts {
@@ -167,5 +193,43 @@ async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
             "healthy node alerted: {a:?}"
         );
     }
-    collector.shutdown(Duration::from_secs(5)).await;
+}
+
+/// One wrong clock must not blind the collector: node 0 (a straggler, in job 4411 with
+/// node 1, whose GPUs hang) runs three minutes ahead and healthy node 7 two minutes
+/// behind. Every promised alert fires at its time as with right clocks, and the only
+/// addition is one `clock_skew` for each of the two, fired once its `for` (2 min) has
+/// passed from the first evaluation step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_clocks_add_one_clock_skew_each_and_change_nothing_else() {
+    let all = replay(|i| match i {
+        0 => 180,
+        7 => -120,
+        _ => 0,
+    })
+    .await;
+    let got = fired(&all);
+    let mut want = promised();
+    // The first step is on the grid at the first point (node 7's, two minutes before
+    // T0); the skew holds from there.
+    for node in ["node-00", "node-07"] {
+        want.insert(
+            (AlertKind::ClockSkew, node.to_string()),
+            (AlertState::Firing, 0),
+        );
+    }
+    check(&got, &want);
+    let skew = |node: &str| {
+        all.alerts
+            .iter()
+            .find(|a| a.kind == AlertKind::ClockSkew && a.labels["host.name"] == node)
+            .map(|a| (a.value, a.summary.clone()))
+            .expect("a clock_skew alert")
+    };
+    let (ahead, summary) = skew("node-00");
+    assert!((ahead - 180.0).abs() <= 1.0, "{ahead}: {summary}");
+    assert!(summary.contains("ahead of the fleet"), "{summary}");
+    let (behind, summary) = skew("node-07");
+    assert!((behind + 120.0).abs() <= 1.0, "{behind}: {summary}");
+    assert!(summary.contains("behind the fleet"), "{summary}");
 }

@@ -61,6 +61,7 @@ impl AlertManager {
             AlertKind::DataBottleneck => s.data_bottleneck.for_,
             AlertKind::ModelDrift => s.model_drift.for_,
             AlertKind::LatencyRegression => s.latency_regression.for_,
+            AlertKind::ClockSkew => s.clock_skew.for_,
             _ => 0,
         }
     }

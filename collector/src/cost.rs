@@ -147,7 +147,6 @@ impl Ledger {
 
     /// Accrues the step `(t - step, t]` for every GPU that reported in it.
     pub fn accrue(&mut self, store: &Store, t: i64, step: i64) {
-        let w = Window::ending_at(t, step);
         let hours = step as f64 / 3.6e12;
         let minute = t.div_euclid(MINUTE);
         if self.minutes.back().is_none_or(|m| m.index != minute) {
@@ -163,7 +162,11 @@ impl Ledger {
         {
             self.minutes.pop_front();
         }
+        // The step is priced in the fleet's time; each GPU is read on its node's clock.
+        let fleet_t = t;
         for ((node, id), gpu) in store.gpus() {
+            let t = store.gpu_time(gpu, fleet_t);
+            let w = Window::ending_at(t, step);
             let Some(util_series) = utilization(store, gpu, t) else {
                 continue;
             };
@@ -204,18 +207,18 @@ impl Ledger {
             account.total.add(&spend);
             account.burn_usd_per_hour = burn;
             account.idle_burn_usd_per_hour = if idle { burn } else { 0.0 };
-            account.last_step = t;
+            account.last_step = fleet_t;
             account.owner = owner.clone();
             if let Some(m) = self.minutes.back_mut() {
                 m.rows.push(Accrual {
                     gpu: index,
-                    t,
+                    t: fleet_t,
                     owner,
                     spend,
                 });
             }
         }
-        self.last_step = Some(t);
+        self.last_step = Some(fleet_t);
     }
 
     /// Accruals of the steps that end after `from`.

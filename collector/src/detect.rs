@@ -7,6 +7,7 @@ mod bottleneck;
 pub mod config;
 pub mod drift;
 mod hang;
+mod skew;
 mod stall;
 mod straggler;
 mod throttle;
@@ -34,6 +35,7 @@ pub fn evaluate(
     out.extend(throttle::evaluate(store, &s.gpu_throttle, t));
     out.extend(xid::evaluate(store, &s.gpu_xid, t));
     out.extend(absent::evaluate(store, s.node_absent_after, t));
+    out.extend(skew::evaluate(store, &s.clock_skew, s.node_absent_after, t));
     out.extend(drift::evaluate(
         store,
         &s.model_drift,

@@ -21,6 +21,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
     Metric, NumberDataPoint, SummaryDataPoint,
 };
 
+use gpuwatch_model::Timestamp;
+
 use crate::store::{identity_hash, PointValue, RejectReason, SeriesKind, Store};
 use attrs::{value_str, AttrSet};
 use convert::{explicit_histogram, exponential_histogram, nanos, number, summary};
@@ -122,8 +124,19 @@ fn store_point<'a>(
     }
 }
 
-/// Stores every point of a decoded request; refused points are counted by reason.
+/// Stores every point of a decoded request that arrived now.
 pub fn ingest(store: &mut Store, request: &ExportMetricsServiceRequest) -> IngestOutcome {
+    ingest_at(store, request, Timestamp::now().0)
+}
+
+/// Stores every point of a decoded request that arrived at `arrival` (wall time, Unix
+/// ns); refused points are counted by reason.
+pub fn ingest_at(
+    store: &mut Store,
+    request: &ExportMetricsServiceRequest,
+    arrival: i64,
+) -> IngestOutcome {
+    store.begin_request(arrival);
     let mut out = IngestOutcome::default();
     let mut set = AttrSet::default();
     for rm in &request.resource_metrics {
@@ -139,6 +152,7 @@ pub fn ingest(store: &mut Store, request: &ExportMetricsServiceRequest) -> Inges
             }
         }
     }
+    store.end_request();
     out
 }
 
@@ -157,8 +171,9 @@ pub fn ingest_protobuf(store: &mut Store, body: &[u8]) -> Result<IngestOutcome, 
     Ok(ingest_parsed(store, &parse_protobuf(body)?))
 }
 
-/// Stores every point of a parsed request.
+/// Stores every point of a parsed request that arrived now.
 pub fn ingest_parsed(store: &mut Store, parsed: &ParsedRequest<'_>) -> IngestOutcome {
+    store.begin_request(Timestamp::now().0);
     let batch = &parsed.0;
     let mut out = IngestOutcome::default();
     let mut set = AttrSet::default();
@@ -194,6 +209,7 @@ pub fn ingest_parsed(store: &mut Store, parsed: &ParsedRequest<'_>) -> IngestOut
             }
         }
     }
+    store.end_request();
     out
 }
 

@@ -164,6 +164,11 @@ pub async fn start_with_history(
                 _ = rx.wait_for(|stop| *stop) => return,
                 _ = tick.tick() => {}
             }
+            // The first step waits until the senders of the first second have all
+            // spoken, so every clock is compared before "now" is trusted (`clock`).
+            if !evaluator.warmed_up() {
+                continue;
+            }
             loop {
                 let (changes, caught_up) = evaluator.evaluate();
                 for change in changes {

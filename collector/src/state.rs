@@ -21,6 +21,9 @@ mod queries;
 /// call goes on from there.
 const STEP_BUDGET: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Wall time from the first point before the evaluator's first step.
+const WARM_UP: i64 = 2_000_000_000;
+
 #[derive(Debug)]
 pub struct CollectorState {
     store: Mutex<Store>,
@@ -95,6 +98,14 @@ impl CollectorState {
             eval.done_to = Some(t);
             t += step;
         }
+    }
+
+    /// Whether the first point arrived at least `WARM_UP` of wall time ago: until
+    /// then a sender whose clock runs ahead may be the only one heard, and evaluating
+    /// on its clock would skip the fleet's first minutes.
+    pub fn warmed_up(&self) -> bool {
+        let first = self.store().clocks().first_arrival();
+        first.is_some_and(|a| gpuwatch_model::Timestamp::now().0.saturating_sub(a) >= WARM_UP)
     }
 
     /// Sets a drift reference from outside the store (history); false when the buckets

@@ -5,6 +5,7 @@
 //! own timestamps (CONTRACT.md "Time").
 
 pub mod builder;
+pub mod clock;
 mod ring;
 mod settings;
 
@@ -16,6 +17,7 @@ use gpuwatch_model::SeriesKey;
 use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_128;
 
+pub use clock::{Clocks, SourceAt, SourceId, SourceKind};
 pub use ring::{Refusal, Ring};
 pub use settings::{StoreConfig, StoreSettings};
 
@@ -67,8 +69,9 @@ pub struct Series {
     pub kind: SeriesKind,
     pub unit: String,
     pub data: SeriesData,
-    /// Set for series with a `host.name`: index into the store's node list.
-    node: Option<u32>,
+    /// The sender whose clock the series' timestamps are on (`host.name`, else
+    /// `service.instance.id` or `service.name`).
+    source: Option<SourceId>,
     /// `identity_hash` of the key.
     identity: u128,
     /// The metric name's index in the store's metric list: detectors that look for
@@ -137,16 +140,19 @@ pub enum RejectReason {
     TypeConflict,
     /// A metric without a name.
     MissingName,
+    /// More than `max_future` ahead of the collector's clock when it arrived.
+    Future,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 6] = [
+    pub const ALL: [RejectReason; 7] = [
         RejectReason::CardinalityLimit,
         RejectReason::TooOld,
         RejectReason::MissingTimestamp,
         RejectReason::NoValue,
         RejectReason::TypeConflict,
         RejectReason::MissingName,
+        RejectReason::Future,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,6 +163,7 @@ impl RejectReason {
             RejectReason::NoValue => "no_value",
             RejectReason::TypeConflict => "type_conflict",
             RejectReason::MissingName => "missing_name",
+            RejectReason::Future => "future",
         }
     }
 }
@@ -165,6 +172,8 @@ impl RejectReason {
 #[derive(Debug, Clone, Default)]
 pub struct GpuEntry {
     pub series: Vec<SeriesId>,
+    /// The GPU's node, whose clock its series are on.
+    pub source: Option<SourceId>,
 }
 
 /// A value to insert, already converted from the wire.
@@ -181,9 +190,7 @@ pub struct Store {
     index: FxHashMap<u64, SeriesId>,
     gpus: BTreeMap<(String, String), GpuEntry>,
     metric_ids: FxHashMap<String, u32>,
-    nodes: Vec<(String, i64)>,
-    node_index: FxHashMap<String, u32>,
-    newest_ts: Option<i64>,
+    pub(crate) clocks: Clocks,
     oldest_ts: Option<i64>,
     points_accepted: u64,
     rejected: BTreeMap<RejectReason, u64>,
@@ -220,14 +227,12 @@ pub fn identity_hash(metric: &str, attr_sum: u128) -> u128 {
 impl Store {
     pub fn new(settings: StoreSettings) -> Self {
         Store {
+            clocks: Clocks::new(settings.retention_ns),
             settings,
             series: Vec::new(),
             index: FxHashMap::default(),
             gpus: BTreeMap::new(),
             metric_ids: FxHashMap::default(),
-            nodes: Vec::new(),
-            node_index: FxHashMap::default(),
-            newest_ts: None,
             oldest_ts: None,
             points_accepted: 0,
             rejected: BTreeMap::new(),
@@ -274,18 +279,25 @@ impl Store {
         let id =
             SeriesId::try_from(self.series.len()).map_err(|_| RejectReason::CardinalityLimit)?;
         let key = SeriesKey::new(metric, attrs.iter().map(|(k, v)| (*k, v.as_ref())));
-        let node = key.get(attr::HOST_NAME).map(|host| self.node_id(host));
+        let source = match key.get(attr::HOST_NAME) {
+            Some(host) => Some(self.clocks.source(SourceKind::Node, host)),
+            None => key
+                .get(attr::SERVICE_INSTANCE_ID)
+                .or_else(|| key.get(attr::SERVICE_NAME))
+                .map(|app| self.clocks.source(SourceKind::Application, app)),
+        };
         let next_metric = self.metric_ids.len() as u32;
         let metric_id = *self
             .metric_ids
             .entry(key.metric.clone())
             .or_insert(next_metric);
         if let (Some(host), Some(gpu)) = (key.get(attr::HOST_NAME), key.get(attr::HW_ID)) {
-            self.gpus
+            let entry = self
+                .gpus
                 .entry((host.to_string(), gpu.to_string()))
-                .or_default()
-                .series
-                .push(id);
+                .or_default();
+            entry.series.push(id);
+            entry.source = source;
         }
         let data = if kind.is_scalar() {
             SeriesData::Scalar(Ring::default())
@@ -297,7 +309,7 @@ impl Store {
             kind,
             unit: unit.to_string(),
             data,
-            node,
+            source,
             identity,
             metric_id,
             next_same_hash: None,
@@ -311,14 +323,16 @@ impl Store {
         Ok(id)
     }
 
-    fn node_id(&mut self, host: &str) -> u32 {
-        if let Some(&id) = self.node_index.get(host) {
-            return id;
-        }
-        let id = self.nodes.len() as u32;
-        self.nodes.push((host.to_string(), i64::MIN));
-        self.node_index.insert(host.to_string(), id);
-        id
+    /// A request that arrived at `arrival` (wall time, Unix ns) is about to be stored:
+    /// points too far ahead of it are refused, and once `end_request` runs the senders'
+    /// clocks are compared (`clock`).
+    pub fn begin_request(&mut self, arrival: i64) {
+        self.clocks.begin(arrival);
+    }
+
+    /// The request begun by `begin_request` is stored.
+    pub fn end_request(&mut self) {
+        self.clocks.end();
     }
 
     /// Stores one point. Delta points (`delta = true`) are added to the series'
@@ -332,6 +346,11 @@ impl Store {
     ) -> Result<(), RejectReason> {
         let max_points = self.settings.max_points_per_series;
         let retention = self.settings.retention_ns;
+        if let Some(arrival) = self.clocks.arrival() {
+            if ts > arrival.saturating_add(self.settings.max_future_ns) {
+                return Err(RejectReason::Future);
+            }
+        }
         let series = &mut self.series[id as usize];
         let result = match (&mut series.data, value) {
             (SeriesData::Scalar(ring), PointValue::Number(v)) => {
@@ -357,11 +376,7 @@ impl Store {
             _ => return Err(RejectReason::TypeConflict),
         };
         result.map_err(|Refusal::TooOld| RejectReason::TooOld)?;
-        if let Some(node) = series.node {
-            let newest = &mut self.nodes[node as usize].1;
-            *newest = (*newest).max(ts);
-        }
-        self.newest_ts = Some(self.newest_ts.map_or(ts, |n| n.max(ts)));
+        self.clocks.observe(series.source, ts);
         self.oldest_ts = Some(self.oldest_ts.map_or(ts, |n| n.min(ts)));
         self.points_accepted += 1;
         Ok(())
@@ -389,14 +404,34 @@ impl Store {
         &self.gpus
     }
 
-    /// Every node that sent a series with `host.name`, with its newest point's time.
+    /// Every node that sent a series with `host.name`, with its newest point's time
+    /// on the fleet's clock (its own minus its skew now).
     pub fn nodes(&self) -> impl Iterator<Item = (&str, i64)> + '_ {
-        self.nodes.iter().map(|(n, t)| (n.as_str(), *t))
+        self.clocks
+            .sources_at(i64::MAX)
+            .filter(|s| s.kind == SourceKind::Node)
+            .map(|s| (s.name, s.newest))
     }
 
-    /// Event time of the newest point from any source.
+    /// The fleet's event time, "now": the newest point from any source, each source's
+    /// points on the fleet's clock (`clock`).
     pub fn newest_ts(&self) -> Option<i64> {
-        self.newest_ts
+        self.clocks.fleet_now()
+    }
+
+    /// The senders' clocks.
+    pub fn clocks(&self) -> &Clocks {
+        &self.clocks
+    }
+
+    /// `t` (the fleet's time) on the clock of the GPU's node.
+    pub fn gpu_time(&self, gpu: &GpuEntry, t: i64) -> i64 {
+        self.clocks.local_time(gpu.source, t)
+    }
+
+    /// `t` (the fleet's time) on the clock of the series' sender.
+    pub fn series_time(&self, series: &Series, t: i64) -> i64 {
+        self.clocks.local_time(series.source, t)
     }
 
     /// Event time of the oldest point ever accepted (it may have been evicted since).
@@ -424,6 +459,7 @@ mod tests {
             max_series,
             max_points_per_series: 100,
             retention_ns: 900 * 1_000_000_000,
+            max_future_ns: 600 * 1_000_000_000,
         }
     }
 

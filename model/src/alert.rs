@@ -21,10 +21,11 @@ pub enum AlertKind {
     IdleGpuCost,
     BudgetBurn,
     NodeAbsent,
+    ClockSkew,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 11] = [
+    pub const ALL: [AlertKind; 12] = [
         AlertKind::GpuHang,
         AlertKind::GpuStalled,
         AlertKind::GpuStraggler,
@@ -36,6 +37,7 @@ impl AlertKind {
         AlertKind::IdleGpuCost,
         AlertKind::BudgetBurn,
         AlertKind::NodeAbsent,
+        AlertKind::ClockSkew,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +53,7 @@ impl AlertKind {
             AlertKind::IdleGpuCost => "idle_gpu_cost",
             AlertKind::BudgetBurn => "budget_burn",
             AlertKind::NodeAbsent => "node_absent",
+            AlertKind::ClockSkew => "clock_skew",
         }
     }
 }

@@ -62,6 +62,7 @@ pub mod metric {
 pub mod attr {
     pub const HOST_NAME: &str = "host.name";
     pub const SERVICE_NAME: &str = "service.name";
+    pub const SERVICE_INSTANCE_ID: &str = "service.instance.id";
     pub const SERVICE_VERSION: &str = "service.version";
     pub const CLUSTER: &str = "gpuwatch.cluster";
     pub const K8S_NODE_NAME: &str = "k8s.node.name";

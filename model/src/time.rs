@@ -7,6 +7,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The wall clock now (`SystemTime`), saturating outside the `i64` range.
+    pub fn now() -> Self {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        Timestamp(since.map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
+    }
+
     pub fn from_unix_millis(ms: i64) -> Self {
         Timestamp(ms.saturating_mul(1_000_000))
     }

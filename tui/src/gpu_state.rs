@@ -101,9 +101,10 @@ impl GpuState {
             AlertKind::GpuThrottle => GpuState::Throttle,
             AlertKind::IdleGpuCost => GpuState::Idle,
             AlertKind::NodeAbsent => GpuState::Absent,
-            AlertKind::ModelDrift | AlertKind::LatencyRegression | AlertKind::BudgetBurn => {
-                return None
-            }
+            AlertKind::ModelDrift
+            | AlertKind::LatencyRegression
+            | AlertKind::BudgetBurn
+            | AlertKind::ClockSkew => return None,
         })
     }
 }

@@ -1,17 +1,20 @@
 //! `node_absent`: an agent stopped reporting. A node is absent when its newest point
-//! is more than `after` behind the evaluation time.
+//! is more than `after` behind the evaluation time, both on the fleet's clock: a node
+//! that keeps sending is not absent because its own clock is behind (`store::clock`).
 
 use std::collections::BTreeMap;
 
 use gpuwatch_model::names::attr;
 use gpuwatch_model::{AlertKind, Finding, Severity, Timestamp};
 
-use crate::store::Store;
+use crate::store::{SourceKind, Store};
 
 pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
     store
-        .nodes()
-        .filter(|(_, newest)| *newest < t.saturating_sub(after))
+        .clocks()
+        .sources_at(t)
+        .filter(|s| s.kind == SourceKind::Node && s.newest < t.saturating_sub(after))
+        .map(|s| (s.name, s.newest))
         .map(|(node, newest)| {
             let silent = (t - newest) as f64 / 1e9;
             Finding {
@@ -32,7 +35,7 @@ pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::builder::{Builder, S};
+    use crate::store::builder::{same_on_any_clock, Builder, S};
 
     #[test]
     fn cases() {
@@ -49,6 +52,9 @@ mod tests {
             .collect();
         // Exactly 30s behind is still present; a series without host.name is no node.
         assert_eq!(got, vec!["gone 40"]);
+        same_on_any_clock("absent", &store, |st, shift| {
+            evaluate(st, after, 100 * S + shift)
+        });
         // Missing data: an empty store has no nodes to miss.
         assert!(evaluate(&Builder::new().build(), after, 100 * S).is_empty());
     }

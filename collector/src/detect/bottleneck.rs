@@ -100,11 +100,16 @@ fn peak_rate(s: &Series, t: i64) -> Option<f64> {
     peak
 }
 
+/// A node's instant on its own clock, and its working GPUs' (mean utilization, swing).
+type NodeGpus = (i64, Vec<(f64, f64)>);
+
 pub fn evaluate(store: &Store, s: &BottleneckSettings, t: i64) -> Vec<Finding> {
-    let w = Window::ending_at(t, s.window);
-    // Working GPUs per node: a job or a process on them. (mean utilization, swing)
-    let mut nodes: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    // Working GPUs per node: a job or a process on them, with the node's clock
+    // (`store::clock`).
+    let mut nodes: BTreeMap<&str, NodeGpus> = BTreeMap::new();
     for ((host, _), gpu) in store.gpus() {
+        let t = store.gpu_time(gpu, t);
+        let w = Window::ending_at(t, s.window);
         let Some(util_series) = utilization(store, gpu, t) else {
             continue;
         };
@@ -116,7 +121,11 @@ pub fn evaluate(store: &Store, s: &BottleneckSettings, t: i64) -> Vec<Finding> {
             continue;
         }
         if let (Some(u), Some(sw)) = (mean(util_series, w), swing(util_series, w)) {
-            nodes.entry(host.as_str()).or_default().push((u, sw));
+            nodes
+                .entry(host.as_str())
+                .or_insert_with(|| (t, Vec::new()))
+                .1
+                .push((u, sw));
         }
     }
     if nodes.is_empty() {
@@ -124,7 +133,8 @@ pub fn evaluate(store: &Store, s: &BottleneckSettings, t: i64) -> Vec<Finding> {
     }
     let hosts = hosts(store);
     let mut out = Vec::new();
-    for (node, gpus) in nodes {
+    for (node, (t, gpus)) in nodes {
+        let w = Window::ending_at(t, s.window);
         let n = gpus.len() as f64;
         let util = gpus.iter().map(|g| g.0).sum::<f64>() / n;
         let swing = gpus.iter().map(|g| g.1).sum::<f64>() / n;
@@ -157,7 +167,7 @@ pub fn evaluate(store: &Store, s: &BottleneckSettings, t: i64) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::store::builder::{every, Builder, S};
+    use crate::store::builder::{every, same_on_any_clock, Builder, S};
 
     /// Two working GPUs on node `n`, utilization from `util(t)`.
     fn gpus(b: &mut Builder, util: impl Fn(i64) -> f64 + Copy) {
@@ -295,11 +305,13 @@ mod tests {
         for (name, setup, want) in cases {
             let mut b = Builder::new();
             setup(&mut b);
-            let got: Vec<String> = evaluate(&b.build(), &s, 120 * S)
+            let store = b.build();
+            let got: Vec<String> = evaluate(&store, &s, 120 * S)
                 .iter()
                 .map(|f| f.labels["gpuwatch.bottleneck"].clone())
                 .collect();
             assert_eq!(got, want, "{name}");
+            same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, 120 * S + shift));
         }
     }
 }

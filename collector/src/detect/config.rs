@@ -54,6 +54,7 @@ pub struct AlertsConfig {
     pub gpu_throttle: ThrottleConfig,
     pub gpu_xid: XidConfig,
     pub node_absent: AbsentConfig,
+    pub clock_skew: ClockSkewConfig,
     pub model_drift: DriftConfig,
     pub latency_regression: DriftConfig,
 }
@@ -72,6 +73,7 @@ impl Default for AlertsConfig {
             gpu_throttle: ThrottleConfig::default(),
             gpu_xid: XidConfig::default(),
             node_absent: AbsentConfig::default(),
+            clock_skew: ClockSkewConfig::default(),
             model_drift: DriftConfig::default(),
             latency_regression: DriftConfig::default(),
         }
@@ -313,6 +315,32 @@ impl Default for AbsentConfig {
     }
 }
 
+/// `clock_skew`: a sender whose clock runs away from the fleet's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockSkewConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// A sender is skewed when its clock is further than this from the fleet's median.
+    pub max_offset: String,
+}
+
+impl Default for ClockSkewConfig {
+    fn default() -> Self {
+        ClockSkewConfig {
+            for_: s("2m"),
+            max_offset: s("30s"),
+        }
+    }
+}
+
+/// Validated `clock_skew`; nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockSkewSettings {
+    pub for_: i64,
+    pub max_offset: i64,
+}
+
 /// Validated `[collector.alerts]`; durations in nanoseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertSettings {
@@ -327,6 +355,7 @@ pub struct AlertSettings {
     pub gpu_throttle: ThrottleSettings,
     pub gpu_xid: XidSettings,
     pub node_absent_after: i64,
+    pub clock_skew: ClockSkewSettings,
     pub model_drift: DriftSettings,
     pub latency_regression: DriftSettings,
 }
@@ -593,6 +622,15 @@ impl AlertsConfig {
                 other,
             },
             node_absent_after: dur(&k("node_absent.after"), &self.node_absent.after, sec)?,
+            clock_skew: ClockSkewSettings {
+                for_: dur(&k("clock_skew.for"), &self.clock_skew.for_, zero)?,
+                // Offsets within the clocks' tolerance are sampling jitter, never a skew.
+                max_offset: dur(
+                    &k("clock_skew.max_offset"),
+                    &self.clock_skew.max_offset,
+                    Duration::from_nanos(crate::store::clock::TOLERANCE as u64),
+                )?,
+            },
             model_drift: self.model_drift.validate("model_drift")?,
             latency_regression: self.latency_regression.validate("latency_regression")?,
         })

@@ -30,7 +30,8 @@ struct Hung {
 fn steps_advanced(
     store: &Store,
     jobs: &BTreeMap<String, Vec<Hung>>,
-    w: Window,
+    window: i64,
+    t: i64,
 ) -> BTreeMap<String, bool> {
     let mut out = BTreeMap::new();
     if jobs.is_empty() {
@@ -44,6 +45,8 @@ fn steps_advanced(
         let Some(job) = s.key.get(attr::JOB_ID).filter(|j| jobs.contains_key(*j)) else {
             continue;
         };
+        // On the clock of whoever sends the counter.
+        let w = Window::ending_at(store.series_time(s, t), window);
         let moved = rate(s, w).is_some_and(|r| r > 0.0);
         *out.entry(job.to_string()).or_insert(false) |= moved;
     }
@@ -51,11 +54,14 @@ fn steps_advanced(
 }
 
 pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
-    let w = Window::ending_at(t, s.window);
     let mut hung: Vec<Hung> = Vec::new();
     // GPUs per job at t, hung or not, to tell a whole-job hang.
     let mut job_sizes: BTreeMap<String, usize> = BTreeMap::new();
     for gpu in store.gpus().values() {
+        // Each GPU on its node's clock, so a job's GPUs on nodes whose clocks disagree
+        // are judged over the same real minute (`store::clock`).
+        let t = store.gpu_time(gpu, t);
+        let w = Window::ending_at(t, s.window);
         let Some(util_series) = utilization(store, gpu, t) else {
             continue;
         };
@@ -113,7 +119,7 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
             None => out.push(gpu_finding(h, None, s)),
         }
     }
-    let steps = steps_advanced(store, &by_job, w);
+    let steps = steps_advanced(store, &by_job, s.window, t);
     for (job, gpus) in by_job {
         let advanced = steps.get(&job).copied();
         if advanced == Some(true) {
@@ -183,7 +189,7 @@ fn job_finding(job: &str, gpus: &[Hung], certain: bool) -> Finding {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::store::builder::{every, Builder, S};
+    use crate::store::builder::{every, same_on_any_clock, Builder, S};
 
     /// A GPU of `job` on `host`: utilization, power (limit 700 W) and NVLink bytes
     /// growing at `io` bytes/s, sampled every 5 s over the first minute.
@@ -315,7 +321,12 @@ mod tests {
         for (name, setup, want) in cases {
             let mut b = Builder::new();
             setup(&mut b);
-            let got: Vec<String> = run(&mut b)
+            let store = b.build();
+            let s = AlertsConfig::default()
+                .validate()
+                .expect("defaults")
+                .gpu_hang;
+            let got: Vec<String> = evaluate(&store, &s, 60 * S)
                 .iter()
                 .map(|f| match f.labels.get("hw.name") {
                     Some(_) => gpu_title(&f.labels),
@@ -323,6 +334,7 @@ mod tests {
                 })
                 .collect();
             assert_eq!(got, want, "{name}");
+            same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, 60 * S + shift));
         }
     }
 

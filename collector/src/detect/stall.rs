@@ -11,9 +11,11 @@ use crate::store::Store;
 const GIB: f64 = (1u64 << 30) as f64;
 
 pub fn evaluate(store: &Store, s: &StallSettings, t: i64) -> Vec<Finding> {
-    let w = Window::ending_at(t, s.window);
     let mut out = Vec::new();
     for gpu in store.gpus().values() {
+        // Each GPU on its node's clock (`store::clock`).
+        let t = store.gpu_time(gpu, t);
+        let w = Window::ending_at(t, s.window);
         // The biggest process still reported in the window.
         let holder = gpu_series(store, gpu, metric::GPU_PROCESS_MEMORY, &[])
             .filter(|p| {
@@ -59,7 +61,7 @@ pub fn evaluate(store: &Store, s: &StallSettings, t: i64) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::store::builder::{every, Builder, S};
+    use crate::store::builder::{every, same_on_any_clock, Builder, S};
 
     const UTIL: &str = metric::GPU_UTILIZATION;
     const PROC: &str = metric::GPU_PROCESS_MEMORY;
@@ -184,6 +186,7 @@ mod tests {
             };
             let found = evaluate(&store, &s, t);
             assert_eq!(!found.is_empty(), want, "{name}: {found:?}");
+            same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, t + shift));
         }
     }
 

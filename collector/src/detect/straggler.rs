@@ -21,9 +21,12 @@ struct Member {
 }
 
 pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
-    let w = Window::ending_at(t, s.window);
     let mut jobs: BTreeMap<String, Vec<Member>> = BTreeMap::new();
     for gpu in store.gpus().values() {
+        // Each GPU on its node's clock, so peers on nodes whose clocks disagree are
+        // compared over the same real minutes (`store::clock`).
+        let t = store.gpu_time(gpu, t);
+        let w = Window::ending_at(t, s.window);
         let Some(util_series) = utilization(store, gpu, t) else {
             continue;
         };
@@ -104,7 +107,7 @@ pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::store::builder::{every, Builder, S};
+    use crate::store::builder::{every, same_on_any_clock, Builder, S};
 
     /// A GPU of job 9 on `host` with `util` and NVLink at `gbps` GB/s.
     fn gpu(b: &mut Builder, host: &str, i: u32, util: f64, gbps: f64) {
@@ -210,11 +213,13 @@ mod tests {
         for (name, setup, want) in cases {
             let mut b = Builder::new();
             setup(&mut b);
-            let got: Vec<String> = evaluate(&b.build(), &s, 60 * S)
+            let store = b.build();
+            let got: Vec<String> = evaluate(&store, &s, 60 * S)
                 .iter()
                 .map(|f| gpu_title(&f.labels))
                 .collect();
             assert_eq!(got, want, "{name}");
+            same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, 60 * S + shift));
         }
     }
 }

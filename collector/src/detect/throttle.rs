@@ -11,9 +11,11 @@ use super::window::{current, gpu_labels, gpu_series, gpu_title, share, value_at,
 use crate::store::{Series, Store};
 
 pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
-    let w = Window::ending_at(t, s.window);
     let mut out = Vec::new();
     for gpu in store.gpus().values() {
+        // Each GPU on its node's clock (`store::clock`).
+        let t = store.gpu_time(gpu, t);
+        let w = Window::ending_at(t, s.window);
         // The current series of each reason that counts (a GPU that changed job has one
         // per job), in one pass over the GPU's throttle series.
         let mut newest: BTreeMap<&str, (i64, &Series)> = BTreeMap::new();
@@ -65,7 +67,7 @@ pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::store::builder::{every, Builder, S};
+    use crate::store::builder::{every, same_on_any_clock, Builder, S};
 
     #[test]
     fn cases() {
@@ -137,6 +139,7 @@ mod tests {
         for (name, store, want) in cases {
             let got = evaluate(&store, &s, 60 * S).first().map(|f| f.value);
             assert_eq!(got, want, "{name}");
+            same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, 60 * S + shift));
         }
     }
 }

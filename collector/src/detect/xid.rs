@@ -25,9 +25,10 @@ fn meaning(code: u32) -> &'static str {
 }
 
 pub fn evaluate(store: &Store, s: &XidSettings, t: i64) -> Vec<Finding> {
-    let w = Window::ending_at(t, s.window);
     let mut out = Vec::new();
     for gpu in store.gpus().values() {
+        // Each GPU on its node's clock (`store::clock`).
+        let w = Window::ending_at(store.gpu_time(gpu, t), s.window);
         for series in gpu_series(store, gpu, metric::GPU_XID, &[]) {
             let Some(code) = series
                 .key
@@ -66,7 +67,7 @@ mod tests {
 
     use super::*;
     use crate::detect::config::AlertsConfig;
-    use crate::store::builder::{Builder, M, S};
+    use crate::store::builder::{same_on_any_clock, Builder, M, S};
 
     fn settings() -> XidSettings {
         AlertsConfig::default()
@@ -177,6 +178,9 @@ mod tests {
                 })
                 .collect();
             assert_eq!(got, want, "{name}");
+            same_on_any_clock(name, &store, |st, shift| {
+                evaluate(st, &settings(), t + shift)
+            });
         }
     }
 

@@ -102,6 +102,7 @@ fn store() -> Store {
         retention_ns: 900_000_000_000,
         max_points_per_series: 100,
         max_series: 100,
+        max_future_ns: 600 * 1_000_000_000,
     });
     assert_eq!(ingest(&mut store, &request).accepted, 3);
     store

@@ -113,6 +113,7 @@ fn metric(name: &str, data: metric::Data) -> Metric {
 fn store() -> Pair {
     Pair::new(StoreSettings {
         max_series: 100,
+        max_future_ns: 600 * 1_000_000_000,
         max_points_per_series: 100,
         retention_ns: 900_000_000_000,
     })
@@ -231,6 +232,7 @@ fn refused_points_are_counted_by_reason_and_reported() {
 fn cardinality_limit_is_a_partial_success() {
     let mut st = Pair::new(StoreSettings {
         max_series: 2,
+        max_future_ns: 600 * 1_000_000_000,
         max_points_per_series: 10,
         retention_ns: 1_000_000_000_000,
     });
@@ -249,6 +251,47 @@ fn cardinality_limit_is_a_partial_success() {
     assert_eq!(out.accepted, 2);
     assert_eq!(out.rejected.get(&RejectReason::CardinalityLimit), Some(&3));
     assert_eq!(st.rejected(RejectReason::CardinalityLimit), 3);
+}
+
+#[test]
+fn points_too_far_ahead_of_the_collectors_clock_are_refused() {
+    // The default max_future is 10 minutes: 9 ahead is a clock a little wrong, 11 is
+    // refused; a point from last year is fine (a replay, or a backlog).
+    let mut st = store();
+    let now = u64::try_from(gpuwatch_model::Timestamp::now().0).expect("after 1970");
+    let minute = 60_000_000_000u64;
+    let points = [
+        now + 9 * minute,
+        now + 11 * minute,
+        now - 365 * 24 * 60 * minute,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, t)| gauge_point(vec![kv("i", Value::IntValue(i as i64))], t, 1.0))
+    .collect();
+    let out = st.ingest(&request(
+        vec![kv("host.name", s("n0"))],
+        vec![metric(
+            "m",
+            metric::Data::Gauge(Gauge {
+                data_points: points,
+            }),
+        )],
+    ));
+    assert_eq!(out.accepted, 2);
+    assert_eq!(out.rejected.get(&RejectReason::Future), Some(&1));
+    assert_eq!(st.rejected(RejectReason::Future), 1);
+    let message = out
+        .response()
+        .partial_success
+        .expect("partial")
+        .error_message;
+    assert!(message.contains("future 1"), "{message}");
+    // The refused point did not move the fleet's "now".
+    assert_eq!(
+        st.prost.newest_ts(),
+        Some(i64::try_from(now + 9 * minute).expect("fits"))
+    );
 }
 
 #[test]
@@ -421,6 +464,7 @@ fn malformed_bytes_store_nothing() {
     let bytes = req.encode_to_vec();
     let mut st = Store::new(StoreSettings {
         max_series: 10,
+        max_future_ns: 600 * 1_000_000_000,
         max_points_per_series: 100,
         retention_ns: 1_000_000_000,
     });

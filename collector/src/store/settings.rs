@@ -18,6 +18,10 @@ pub struct StoreConfig {
     /// Most series kept; points of further new series are refused and counted
     /// (`gpuwatch_ingest_rejected_total{reason="cardinality_limit"}`).
     pub max_series: usize,
+    /// Points further than this ahead of the collector's clock when they arrive are
+    /// refused (`reason="future"`), so one broken sender cannot push a series' window
+    /// forward.
+    pub max_future: String,
 }
 
 impl Default for StoreConfig {
@@ -26,6 +30,7 @@ impl Default for StoreConfig {
             retention: "15m".into(),
             max_points_per_series: 3600,
             max_series: 500_000,
+            max_future: "10m".into(),
         }
     }
 }
@@ -36,6 +41,16 @@ pub struct StoreSettings {
     pub retention_ns: i64,
     pub max_points_per_series: usize,
     pub max_series: usize,
+    pub max_future_ns: i64,
+}
+
+impl StoreSettings {
+    /// The defaults, for tests and tools that build a store directly.
+    pub fn defaults() -> Self {
+        StoreConfig::default()
+            .validate()
+            .expect("the default [collector.store] is valid")
+    }
 }
 
 impl StoreConfig {
@@ -67,10 +82,19 @@ impl StoreConfig {
                 ),
             ));
         }
+        let max_future = duration::parse(&self.max_future)
+            .map_err(|e| ConfigError::new("collector.store.max_future", e.to_string()))?;
+        if max_future < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "collector.store.max_future",
+                format!("must be at least 1s, got {}", self.max_future),
+            ));
+        }
         Ok(StoreSettings {
             retention_ns: i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX),
             max_points_per_series: self.max_points_per_series,
             max_series: self.max_series,
+            max_future_ns: i64::try_from(max_future.as_nanos()).unwrap_or(i64::MAX),
         })
     }
 }

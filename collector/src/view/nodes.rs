@@ -8,7 +8,7 @@ use gpuwatch_model::api::{NodeView, NodesResponse};
 use gpuwatch_model::names::{attr, metric, value};
 
 use super::chart::{chart, complement, Grid};
-use crate::store::{Series, Store};
+use crate::store::{Series, SourceKind, Store};
 
 /// The host metrics this view reads.
 const HOST_METRICS: [&str; 5] = [
@@ -38,14 +38,19 @@ pub fn nodes(store: &Store, window: i64, steps: usize) -> NodesResponse {
     for (node, _) in store.gpus().keys() {
         *gpus.entry(node.as_str()).or_default() += 1;
     }
-    let grid = Grid::ending_at(store.newest_ts().unwrap_or(0), window, steps);
+    let now = store.newest_ts().unwrap_or(0);
     let mut nodes: Vec<NodeView> = store
-        .nodes()
-        .map(|(node, newest)| {
+        .clocks()
+        .sources_at(now)
+        .filter(|s| s.kind == SourceKind::Node)
+        .map(|source| {
+            let node = source.name;
             let series = host.get(node).map(Vec::as_slice).unwrap_or_default();
+            // The node's own clock: a skewed node shows its newest points too.
+            let grid = Grid::ending_at(now.saturating_add(source.skew), window, steps);
             let mut view = node_view(series, &grid);
             view.node = node.to_string();
-            view.last_seen_unix_ms = newest.div_euclid(1_000_000);
+            view.last_seen_unix_ms = source.newest.div_euclid(1_000_000);
             view.gpus = gpus.get(node).copied().unwrap_or(0);
             view
         })
