@@ -55,14 +55,7 @@ impl StoreSettings {
 
 impl StoreConfig {
     pub fn validate(&self) -> Result<StoreSettings, ConfigError> {
-        let retention = duration::parse(&self.retention)
-            .map_err(|e| ConfigError::new("collector.store.retention", e.to_string()))?;
-        if retention < Duration::from_secs(10) {
-            return Err(ConfigError::new(
-                "collector.store.retention",
-                format!("must be at least 10s, got {}", self.retention),
-            ));
-        }
+        let retention = at_least("retention", &self.retention, 10)?;
         if self.max_points_per_series < 2 {
             return Err(ConfigError::new(
                 "collector.store.max_points_per_series",
@@ -82,19 +75,24 @@ impl StoreConfig {
                 ),
             ));
         }
-        let max_future = duration::parse(&self.max_future)
-            .map_err(|e| ConfigError::new("collector.store.max_future", e.to_string()))?;
-        if max_future < Duration::from_secs(1) {
-            return Err(ConfigError::new(
-                "collector.store.max_future",
-                format!("must be at least 1s, got {}", self.max_future),
-            ));
-        }
         Ok(StoreSettings {
-            retention_ns: i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX),
+            retention_ns: retention,
             max_points_per_series: self.max_points_per_series,
             max_series: self.max_series,
-            max_future_ns: i64::try_from(max_future.as_nanos()).unwrap_or(i64::MAX),
+            max_future_ns: at_least("max_future", &self.max_future, 1)?,
         })
     }
+}
+
+/// `collector.store.KEY` as nanoseconds, refused under `seconds`.
+fn at_least(key: &str, value: &str, seconds: u64) -> Result<i64, ConfigError> {
+    let key = format!("collector.store.{key}");
+    let d = duration::parse(value).map_err(|e| ConfigError::new(key.as_str(), e.to_string()))?;
+    if d < Duration::from_secs(seconds) {
+        return Err(ConfigError::new(
+            key,
+            format!("must be at least {seconds}s, got {value}"),
+        ));
+    }
+    Ok(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
