@@ -110,6 +110,8 @@ fn windows(
     for s in store.series() {
         let Some(group) = group_of(s) else { continue };
         let cfg = settings(group.0, drift, latency);
+        // On the clock of the series' sender (`store::clock`).
+        let t = store.series_time(s, t);
         let current_from = t - cfg.window;
         let pair = groups.entry(group).or_default();
         if let Some(b) = observed(s, current_from, t) {

@@ -15,7 +15,8 @@ use crate::store::Store;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Frozen {
-    /// Start of the reference window (or of the next candidate), Unix nanoseconds.
+    /// Start of the reference window (or of the next candidate), Unix nanoseconds on
+    /// the fleet's clock.
     start: i64,
     /// The observations of `(start, start + window]`, once complete and large enough.
     buckets: Option<Buckets>,
@@ -89,6 +90,9 @@ impl DriftReferences {
             let Some((first, _)) = s.histograms().and_then(|r| r.iter().next()) else {
                 continue;
             };
+            // The first point on the fleet's clock, so a skewed sender starts the same
+            // window as a right one (`store::clock`).
+            let first = first.saturating_sub(store.series_time(s, first).saturating_sub(first));
             let start = first.saturating_add(after);
             self.groups.entry(group).or_insert(Frozen {
                 start,
@@ -112,7 +116,8 @@ impl DriftReferences {
                 continue;
             };
             let window = settings(group.0, drift, latency).window;
-            if let Some(b) = observed(s, f.start, f.start + window) {
+            let from = store.series_time(s, f.start);
+            if let Some(b) = observed(s, from, from + window) {
                 add(sum, b);
             }
         }

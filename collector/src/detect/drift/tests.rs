@@ -1,6 +1,6 @@
 use super::*;
 use crate::detect::config::AlertsConfig;
-use crate::store::builder::{Builder, S};
+use crate::store::builder::{same_on_any_clock, Builder, S};
 
 const BOUNDS: [f64; 4] = [0.1, 0.2, 0.5, 1.0];
 
@@ -143,6 +143,9 @@ fn cases() {
     for (name, setup, want) in cases {
         let mut b = Builder::new();
         setup(&mut b);
+        let store = b.build();
+        same_on_any_clock(name, &store, frozen_at_1200);
+        setup(&mut b);
         let got: Vec<(AlertKind, String)> = run(&mut b, 1200)
             .into_iter()
             .map(|f| {
@@ -193,6 +196,17 @@ fn scores_and_quantiles_are_there_without_an_alert() {
     assert!((q[0].3 - (0.2 + 0.3 * 10.0 / 40.0)).abs() < 1e-9, "{q:?}");
 }
 
+/// Every 10 s up to 1200 s (plus `shift`) with a frozen reference, the last findings.
+fn frozen_at_1200(store: &Store, shift: i64) -> Vec<Finding> {
+    let (drift, latency) = settings("frozen");
+    let mut references = DriftReferences::new();
+    let mut last = Vec::new();
+    for at in (0..=1200).step_by(10) {
+        last = evaluate(store, &drift, &latency, &mut references, at * S + shift);
+    }
+    last
+}
+
 #[test]
 fn hosts_of_one_model_are_summed() {
     let mut b = Builder::new();
@@ -210,7 +224,10 @@ fn hosts_of_one_model_are_summed() {
             }
         });
     }
-    let found = run(&mut b, 1200);
+    let store = b.build();
+    // A host whose clock is wrong still adds its observations to the same windows.
+    same_on_any_clock("two hosts", &store, frozen_at_1200);
+    let found = frozen_at_1200(&store, 0);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].labels["gpuwatch.model"], "ranker");
     assert_eq!(found[0].labels["gpuwatch.feature"], "age");
