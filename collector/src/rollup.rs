@@ -142,7 +142,7 @@ fn series_minute(s: &Series, m: i64) -> Option<SeriesMinute> {
             points.peek()?;
             let mut row = labelled(s, m);
             let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-            for (_, &v) in points {
+            for (_, v) in points {
                 row.count += 1;
                 row.zeros += u64::from(v == 0.0);
                 min = min.min(v);

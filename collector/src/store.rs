@@ -6,7 +6,9 @@
 
 pub mod builder;
 pub mod clock;
+mod gorilla;
 mod ring;
+mod scalars;
 mod settings;
 
 use std::collections::BTreeMap;
@@ -19,6 +21,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 pub use clock::{Clocks, SourceAt, SourceId, SourceKind};
 pub use ring::{Refusal, Ring};
+pub use scalars::{Points, Scalars};
 pub use settings::{StoreConfig, StoreSettings};
 
 /// Index of a series in the store; stable for the store's life.
@@ -59,7 +62,7 @@ pub struct HistogramPoint {
 
 #[derive(Debug, Clone)]
 pub enum SeriesData {
-    Scalar(Ring<f64>),
+    Scalar(Scalars),
     Histogram(Ring<HistogramPoint>),
 }
 
@@ -85,7 +88,7 @@ impl Series {
     /// The newest scalar point.
     pub fn last_scalar(&self) -> Option<(i64, f64)> {
         match &self.data {
-            SeriesData::Scalar(r) => r.last().map(|(t, v)| (t, *v)),
+            SeriesData::Scalar(r) => r.last(),
             SeriesData::Histogram(_) => None,
         }
     }
@@ -110,7 +113,7 @@ impl Series {
         (dt > 0.0 && v1 >= v0).then(|| (v1 - v0) / dt)
     }
 
-    pub fn scalars(&self) -> Option<&Ring<f64>> {
+    pub fn scalars(&self) -> Option<&Scalars> {
         match &self.data {
             SeriesData::Scalar(r) => Some(r),
             SeriesData::Histogram(_) => None,
@@ -300,7 +303,7 @@ impl Store {
             entry.source = source;
         }
         let data = if kind.is_scalar() {
-            SeriesData::Scalar(Ring::default())
+            SeriesData::Scalar(Scalars::default())
         } else {
             SeriesData::Histogram(Ring::default())
         };

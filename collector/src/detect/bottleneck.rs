@@ -88,9 +88,9 @@ fn cause(host: &Host, s: &BottleneckSettings, w: Window, t: i64) -> Option<(&'st
 /// The highest rate between consecutive points of a counter, up to `t`.
 fn peak_rate(s: &Series, t: i64) -> Option<f64> {
     let mut points = s.scalars()?.window(i64::MIN, t);
-    let (mut t0, mut v0) = points.next().map(|(t, v)| (t, *v))?;
+    let (mut t0, mut v0) = points.next()?;
     let mut peak: Option<f64> = None;
-    for (t1, &v1) in points {
+    for (t1, v1) in points {
         if t1 > t0 && v1 >= v0 {
             let r = (v1 - v0) / ((t1 - t0) as f64 / 1e9);
             peak = Some(peak.map_or(r, |p| p.max(r)));

@@ -83,7 +83,7 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
             current(store, gpu, metric::POWER, &[], t)?
                 .scalars()?
                 .window(i64::MIN, t)
-                .map(|(_, v)| *v)
+                .map(|(_, v)| v)
                 .reduce(f64::max)
         });
         let Some(reference) = reference.filter(|r| *r > 0.0) else {

@@ -40,14 +40,14 @@ pub fn share(s: &Series, w: Window, test: impl Fn(f64) -> bool) -> Option<f64> {
         .scalars()?
         .window(w.from, w.to)
         .fold((0usize, 0usize), |(h, n), (_, v)| {
-            (h + usize::from(test(*v)), n + 1)
+            (h + usize::from(test(v)), n + 1)
         });
     (n > 0).then(|| hits as f64 / n as f64)
 }
 
 /// The newest value at or before `t`.
 pub fn value_at(s: &Series, t: i64) -> Option<f64> {
-    s.scalars()?.last_at(t).map(|(_, v)| *v)
+    s.scalars()?.last_at(t).map(|(_, v)| v)
 }
 
 /// How much a cumulative counter grew in the window. Counts from zero when the
@@ -57,16 +57,16 @@ pub fn increase(s: &Series, w: Window) -> Option<f64> {
     let ring = s.scalars()?;
     let first_ever = ring.iter().next().map(|(t, _)| t);
     let mut points = ring.window(w.from, w.to).peekable();
-    let &(t0, &v0) = points.peek()?;
+    let &(t0, v0) = points.peek()?;
     let baseline = if Some(t0) == first_ever {
         0.0
     } else {
         ring.last_at(w.from.saturating_sub(1))
-            .map_or(v0, |(_, v)| *v)
+            .map_or(v0, |(_, v)| v)
     };
     let mut total = 0.0;
     let mut prev = baseline;
-    for (_, &v) in points {
+    for (_, v) in points {
         total += if v >= prev { v - prev } else { v };
         prev = v;
     }
@@ -79,8 +79,8 @@ pub fn rate(s: &Series, w: Window) -> Option<f64> {
     let ring = s.scalars()?;
     let mut points = ring.window(w.from, w.to);
     let (t0, v0) = points.next()?;
-    let (mut t1, mut grown, mut prev) = (t0, 0.0, *v0);
-    for (t, &v) in points {
+    let (mut t1, mut grown, mut prev) = (t0, 0.0, v0);
+    for (t, v) in points {
         grown += if v >= prev { v - prev } else { v };
         prev = v;
         t1 = t;
@@ -156,7 +156,7 @@ pub fn swing(s: &Series, w: Window) -> Option<f64> {
         .scalars()?
         .window(w.from, w.to)
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
-            (lo.min(*v), hi.max(*v))
+            (lo.min(v), hi.max(v))
         });
     (lo <= hi).then_some(hi - lo)
 }

@@ -73,7 +73,7 @@ impl Cursor {
                 let mut ts = series(name, &base, None);
                 for (t, v) in ring.window(from, i64::MAX) {
                     ts.samples.push(Sample {
-                        value: *v,
+                        value: v,
                         timestamp: millis(t),
                     });
                     *sent_to = t;

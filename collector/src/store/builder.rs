@@ -185,7 +185,7 @@ fn copy(store: &Store, variant: Variant<'_>) -> Store {
             )
             .expect("room for the series");
         let mut points: Vec<(i64, PointValue)> = match &series.data {
-            SeriesData::Scalar(r) => r.iter().map(|(t, v)| (t, PointValue::Number(*v))).collect(),
+            SeriesData::Scalar(r) => r.iter().map(|(t, v)| (t, PointValue::Number(v))).collect(),
             SeriesData::Histogram(r) => r
                 .iter()
                 .map(|(t, h)| (t, PointValue::Histogram(h.clone())))

@@ -79,7 +79,7 @@ impl Means {
 fn add_series(means: &mut Means, grid: &Grid, s: &Series, counter: bool) {
     let Some(ring) = s.scalars() else { return };
     let mut prev: Option<(i64, f64)> = None;
-    for (t, &v) in ring.window(grid.from.saturating_sub(grid.step), i64::MAX) {
+    for (t, v) in ring.window(grid.from.saturating_sub(grid.step), i64::MAX) {
         if counter {
             if let Some((t0, v0)) = prev {
                 let dt = (t - t0) as f64 / 1e9;
