@@ -17,7 +17,7 @@ use gpuwatch_collector::detect::drift::DriftReferences;
 use gpuwatch_collector::ingest::{ingest, ingest_protobuf};
 use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use gpuwatch_collector::otlp::metrics::v1::metric::Data;
-use gpuwatch_collector::store::{Store, StoreConfig};
+use gpuwatch_collector::store::{Store, StoreConfig, StoreSettings, Usage};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -231,7 +231,101 @@ pub async fn ingest_bench(duration: Duration) -> anyhow::Result<()> {
         held.0,
         thousands(held.1)
     );
+    store_bytes_per_point(&settings)
+}
+
+/// How the samples of `store_bytes_per_point` are taken.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// The simulator's values as they are: every reading a full-precision float.
+    Simulated,
+    /// Rounded to what NVML reports: whole percent, milliwatts, millijoules, whole
+    /// degrees, whole megahertz.
+    Nvml,
+    /// As `Nvml`, each request stamped up to 5 ms off the 1 s grid, as an agent that
+    /// stamps the wall clock at each tick does.
+    NvmlJittered,
+}
+
+/// Bytes a point takes in the live store: 15 minutes (the default retention) of one
+/// 8-GPU node at 1 s, successive samples of the simulator encoded by the agent's own
+/// exporter, into a store with the default settings. Prometheus' head chunks take
+/// about 1.3 bytes a sample; a plain ring of `(i64, f64)` takes 16.
+fn store_bytes_per_point(settings: &StoreSettings) -> anyhow::Result<()> {
+    println!("live store, 15 minutes of one 8-GPU node at 1 s, default settings:");
+    for (shape, what) in [
+        (
+            Shape::Simulated,
+            "simulator's full-precision floats, on the 1 s grid",
+        ),
+        (Shape::Nvml, "rounded to NVML's resolution, on the 1 s grid"),
+        (
+            Shape::NvmlJittered,
+            "rounded to NVML's resolution, stamped within ±5 ms of the grid",
+        ),
+    ] {
+        let usage = fill_store(settings, shape)?;
+        println!(
+            "  {:>5.2} bytes/point ({:.2} with series keys), {} points: {what}",
+            usage.point_bytes as f64 / usage.points as f64,
+            usage.bytes() as f64 / usage.points as f64,
+            thousands(usage.points),
+        );
+    }
     Ok(())
+}
+
+fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Usage> {
+    let exporter = OtlpExporter::new(ExporterSettings {
+        endpoint: "http://127.0.0.1:4318".into(),
+        protocol: Protocol::Http,
+        timeout: Duration::from_secs(10),
+        resource: ResourceInfo {
+            host_name: "bench-node".into(),
+            cluster: "bench".into(),
+            service_version: env!("CARGO_PKG_VERSION").into(),
+            extra: Vec::new(),
+        },
+    })?;
+    let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
+    let mut store = Store::new(settings.clone());
+    let start = 1_795_860_000_000_000_000u64;
+    let mut refused = 0;
+    for i in 0..DISTINCT_REQUESTS as u64 {
+        let mut time = start + i * 1_000_000_000;
+        if let Shape::NvmlJittered = shape {
+            // Deterministic, uniform in [0, 5 ms): a splitmix64 step of the index.
+            let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            time += (z ^ (z >> 31)) % 5_000_000;
+        }
+        let mut sample = sampler.sample(time)?;
+        if !matches!(shape, Shape::Simulated) {
+            at_nvml_resolution(&mut sample);
+        }
+        let out = ingest_protobuf(&mut store, &exporter.encode(&sample))?;
+        refused += out.rejected_total();
+    }
+    if refused > 0 {
+        bail!("the store refused {refused} points while filling");
+    }
+    Ok(store.usage())
+}
+
+/// Rounds a sample's GPU readings to the units NVML reports them in.
+fn at_nvml_resolution(sample: &mut gpuwatch_model::NodeSample) {
+    let round = |v: f64, unit: f64| (v / unit).round() * unit;
+    for g in &mut sample.gpus {
+        g.utilization = round(g.utilization, 0.01);
+        g.encoder_utilization = g.encoder_utilization.map(|v| round(v, 0.01));
+        g.decoder_utilization = g.decoder_utilization.map(|v| round(v, 0.01));
+        g.power_watts = round(g.power_watts, 0.001);
+        g.power_limit_watts = g.power_limit_watts.map(|v| round(v, 0.001));
+        g.energy_joules = g.energy_joules.map(|v| round(v, 0.001));
+        g.temperature_celsius = g.temperature_celsius.round();
+        g.sm_clock_hz = g.sm_clock_hz.map(|v| round(v, 1e6));
+    }
 }
 
 /// Fills a store with `gpus` GPUs (8 per node), one minute of 1 s samples of what the

@@ -333,6 +333,11 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
     }
     out.push_str("# HELP gpuwatch_store_series Series held in the live store.\n# TYPE gpuwatch_store_series gauge\n");
     let _ = writeln!(out, "gpuwatch_store_series {}", store.series().len());
+    let usage = store.usage();
+    out.push_str("# HELP gpuwatch_store_points Points held in the live store.\n# TYPE gpuwatch_store_points gauge\n");
+    let _ = writeln!(out, "gpuwatch_store_points {}", usage.points);
+    out.push_str("# HELP gpuwatch_store_bytes Bytes the live store takes: compressed points, series keys and the series index.\n# TYPE gpuwatch_store_bytes gauge\n");
+    let _ = writeln!(out, "gpuwatch_store_bytes {}", usage.bytes());
 }
 
 #[cfg(test)]

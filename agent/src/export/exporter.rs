@@ -72,8 +72,8 @@ impl OtlpExporter {
         }
     }
 
-    /// `sample` as an encoded `ExportMetricsServiceRequest`.
-    pub(crate) fn encode(&self, sample: &NodeSample) -> Vec<u8> {
+    /// `sample` as an encoded `ExportMetricsServiceRequest`: the body `export` sends.
+    pub fn encode(&self, sample: &NodeSample) -> Vec<u8> {
         self.encode_with(sample, Vec::new())
     }
 

@@ -177,6 +177,8 @@ fn series_are_named_typed_and_labelled_as_the_contract_says() {
         r#"gpuwatch_alerts_firing{kind="gpu_xid",severity="critical"} 1"#,
         r#"gpuwatch_alerts_firing{kind="gpu_hang",severity="critical"} 0"#,
         "gpuwatch_ingest_points_total 3",
+        "gpuwatch_store_series 3",
+        "gpuwatch_store_points 3",
         r#"gpuwatch_ingest_rejected_total{reason="cardinality_limit"} 0"#,
         r#"gpuwatch_ingest_rejected_total{reason="undecodable"} 0"#,
         r#"gpuwatch_drift_score{feature="prediction",method="psi",model="fraud \"v3\""} 0.25"#,
@@ -200,6 +202,17 @@ fn series_are_named_typed_and_labelled_as_the_contract_says() {
     );
     // The sender's own attributes are not labels.
     assert!(!text.contains("service_name"), "{text}");
+    let bytes: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gpuwatch_store_bytes "))
+        .expect("gpuwatch_store_bytes")
+        .parse()
+        .expect("a number");
+    // Three series' keys alone are over a hundred bytes; three points are not a megabyte.
+    assert!(
+        (100.0..1e6).contains(&bytes),
+        "gpuwatch_store_bytes {bytes}"
+    );
 }
 
 /// `promtool check metrics` on the exposition. promtool comes with Debian's

@@ -112,6 +112,14 @@ impl Scalars {
         self.previous.filter(|&(t, _)| t >= self.horizon)
     }
 
+    /// Points held in memory: every point of every chunk still kept, including the
+    /// few past the bounds that wait for their chunk to go. Cheap (no decoding), unlike
+    /// `len`.
+    pub fn stored_points(&self) -> u64 {
+        let first = self.sealed.front().map_or(self.head_base, |c| c.base);
+        self.total() - first
+    }
+
     /// Bytes the series' points take: chunks, their bookkeeping and the open chunk's
     /// spare capacity.
     pub fn bytes(&self) -> usize {
