@@ -6,6 +6,7 @@
 //! The request is a real agent export: the agent's OTLP exporter sends one sample of a
 //! simulated 8-GPU training node (every CONTRACT metric it has) to a capture socket.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -240,10 +241,10 @@ enum Shape {
     /// The simulator's values as they are: every reading a full-precision float.
     Simulated,
     /// Rounded to what NVML reports: whole percent, milliwatts, millijoules, whole
-    /// degrees, whole megahertz.
+    /// degrees, whole megahertz. On the 1 s grid, as the agent stamps its samples.
     Nvml,
-    /// As `Nvml`, each request stamped up to 5 ms off the 1 s grid, as an agent that
-    /// stamps the wall clock at each tick does.
+    /// As `Nvml`, each request stamped up to 5 ms off the grid, as a sender that stamps
+    /// the wall clock at each tick does (an OpenTelemetry SDK's periodic reader).
     NvmlJittered,
 }
 
@@ -261,12 +262,95 @@ fn store_bytes_per_point(settings: &StoreSettings) -> anyhow::Result<()> {
         (Shape::Nvml, "rounded to NVML's resolution, on the 1 s grid"),
         (
             Shape::NvmlJittered,
-            "rounded to NVML's resolution, stamped within ±5 ms of the grid",
+            "rounded to NVML's resolution, stamped within 5 ms of the grid",
         ),
     ] {
-        let usage = fill_store(settings, shape)?;
+        let store = fill_store(settings, shape)?;
+        let usage = store.usage();
         println!(
             "  {:>5.2} bytes/point ({:.2} with series keys), {} points: {what}",
+            usage.point_bytes as f64 / usage.points as f64,
+            usage.bytes() as f64 / usage.points as f64,
+            thousands(usage.points),
+        );
+        let mut metrics: Vec<(String, Usage)> = store.usage_by_metric().into_iter().collect();
+        metrics.sort_by_key(|(_, u)| std::cmp::Reverse(u.point_bytes));
+        let costliest: Vec<String> = metrics
+            .iter()
+            .take(COSTLIEST)
+            .map(|(name, u)| {
+                format!(
+                    "{name} {:.1}",
+                    u.point_bytes as f64 / u.points.max(1) as f64
+                )
+            })
+            .collect();
+        println!("        costliest, bytes/point: {}", costliest.join(", "));
+    }
+    trace_bytes_per_point()
+}
+
+/// Where `bench ingest` looks for the GenTD26 trace: the fixtures beside the checkout.
+const GENTD26: &str = "../shared/fixtures/alibaba-gentd26";
+
+/// Bytes a point of a real production trace takes in the live store: GenTD26's duty
+/// cycle and memory used of 143 pods, every 57 s for 23 hours, each pod's series held
+/// whole (retention 24 h).
+fn trace_bytes_per_point() -> anyhow::Result<()> {
+    use crate::replay::{parse, read_text, request_of};
+    use gpuwatch_model::names::metric;
+
+    let dir = Path::new(GENTD26);
+    let files = [
+        (
+            "pod_gpu_duty_cycle_anon.tar.gz",
+            metric::GPU_UTILIZATION,
+            "1",
+            100.0,
+        ),
+        (
+            "pod_gpu_memory_used_bytes_anon.tar.gz",
+            metric::GPU_MEMORY_USAGE,
+            "By",
+            1.0,
+        ),
+    ];
+    if !files.iter().all(|(f, ..)| dir.join(f).exists()) {
+        println!(
+            "  the GenTD26 trace is not at {} (run from the checkout beside ../shared): skipped",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let settings = StoreConfig {
+        retention: "24h".into(),
+        max_points_per_series: 2000,
+        ..StoreConfig::default()
+    }
+    .validate()?;
+    println!("live store, a real production trace (Alibaba GenTD26), retention 24 h:");
+    for (file, name, unit, per) in files {
+        let rows = parse(&read_text(&dir.join(file))?)?;
+        let mut by_time: std::collections::BTreeMap<i64, Vec<&crate::replay::Row>> =
+            std::collections::BTreeMap::new();
+        for row in &rows {
+            by_time.entry(row.unix_seconds).or_default().push(row);
+        }
+        let mut store = Store::new(settings.clone());
+        let mut refused = 0;
+        for (t, rows) in &by_time {
+            let out = ingest(
+                &mut store,
+                &request_of(*t, rows, name, unit, |r| r.percent / per),
+            );
+            refused += out.rejected_total();
+        }
+        if refused > 0 {
+            bail!("the store refused {refused} points of {file}");
+        }
+        let usage = store.usage();
+        println!(
+            "  {:>5.2} bytes/point ({:.2} with series keys), {} points: {name} of {file}",
             usage.point_bytes as f64 / usage.points as f64,
             usage.bytes() as f64 / usage.points as f64,
             thousands(usage.points),
@@ -275,7 +359,10 @@ fn store_bytes_per_point(settings: &StoreSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Usage> {
+/// Metrics `store_bytes_per_point` names as the costliest.
+const COSTLIEST: usize = 4;
+
+fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Store> {
     let exporter = OtlpExporter::new(ExporterSettings {
         endpoint: "http://127.0.0.1:4318".into(),
         protocol: Protocol::Http,
@@ -310,21 +397,22 @@ fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Usage> {
     if refused > 0 {
         bail!("the store refused {refused} points while filling");
     }
-    Ok(store.usage())
+    Ok(store)
 }
 
-/// Rounds a sample's GPU readings to the units NVML reports them in.
+/// Rounds a sample's GPU readings to the units NVML reports them in, converted as the
+/// agent's NVML sampler converts them (whole percents / 100, milliwatts / 1000).
 fn at_nvml_resolution(sample: &mut gpuwatch_model::NodeSample) {
-    let round = |v: f64, unit: f64| (v / unit).round() * unit;
+    let per = |v: f64, units: f64| (v * units).round() / units;
     for g in &mut sample.gpus {
-        g.utilization = round(g.utilization, 0.01);
-        g.encoder_utilization = g.encoder_utilization.map(|v| round(v, 0.01));
-        g.decoder_utilization = g.decoder_utilization.map(|v| round(v, 0.01));
-        g.power_watts = round(g.power_watts, 0.001);
-        g.power_limit_watts = g.power_limit_watts.map(|v| round(v, 0.001));
-        g.energy_joules = g.energy_joules.map(|v| round(v, 0.001));
+        g.utilization = per(g.utilization, 100.0);
+        g.encoder_utilization = g.encoder_utilization.map(|v| per(v, 100.0));
+        g.decoder_utilization = g.decoder_utilization.map(|v| per(v, 100.0));
+        g.power_watts = per(g.power_watts, 1000.0);
+        g.power_limit_watts = g.power_limit_watts.map(|v| per(v, 1000.0));
+        g.energy_joules = g.energy_joules.map(|v| per(v, 1000.0));
         g.temperature_celsius = g.temperature_celsius.round();
-        g.sm_clock_hz = g.sm_clock_hz.map(|v| round(v, 1e6));
+        g.sm_clock_hz = g.sm_clock_hz.map(|v| (v / 1e6).round() * 1e6);
     }
 }
 

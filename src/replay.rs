@@ -133,6 +133,20 @@ fn string(key: &str, v: &str) -> KeyValue {
 
 /// One OTLP request with every pod's utilization at one instant.
 fn request(unix_seconds: i64, rows: &[&Row]) -> ExportMetricsServiceRequest {
+    request_of(unix_seconds, rows, name::GPU_UTILIZATION, "1", |r| {
+        r.percent / 100.0
+    })
+}
+
+/// One OTLP request with every pod's reading at one instant, as `metric` in `unit`:
+/// the trace's value (`Row::percent`) through `value`.
+pub fn request_of(
+    unix_seconds: i64,
+    rows: &[&Row],
+    metric: &str,
+    unit: &str,
+    value: impl Fn(&Row) -> f64,
+) -> ExportMetricsServiceRequest {
     let time = u64::try_from(unix_seconds).unwrap_or(0) * 1_000_000_000;
     let resource_metrics = rows
         .iter()
@@ -146,8 +160,8 @@ fn request(unix_seconds: i64, rows: &[&Row]) -> ExportMetricsServiceRequest {
             }),
             scope_metrics: vec![ScopeMetrics {
                 metrics: vec![Metric {
-                    name: name::GPU_UTILIZATION.to_string(),
-                    unit: "1".to_string(),
+                    name: metric.to_string(),
+                    unit: unit.to_string(),
                     data: Some(metric::Data::Gauge(Gauge {
                         data_points: vec![NumberDataPoint {
                             attributes: vec![
@@ -158,7 +172,7 @@ fn request(unix_seconds: i64, rows: &[&Row]) -> ExportMetricsServiceRequest {
                                 string(attr::JOB_ID, &node_of(&row.pod)),
                             ],
                             time_unix_nano: time,
-                            value: Some(number_data_point::Value::AsDouble(row.percent / 100.0)),
+                            value: Some(number_data_point::Value::AsDouble(value(row))),
                             ..NumberDataPoint::default()
                         }],
                     })),

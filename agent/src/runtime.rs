@@ -5,6 +5,7 @@
 mod agent;
 mod config;
 mod delivery;
+mod schedule;
 mod status;
 mod warn;
 

@@ -483,6 +483,21 @@ impl Store {
     }
 }
 
+impl Store {
+    /// `usage`, per metric name.
+    pub fn usage_by_metric(&self) -> BTreeMap<String, Usage> {
+        let mut out: BTreeMap<String, Usage> = BTreeMap::new();
+        for s in &self.series {
+            let u = out.entry(s.key.metric.clone()).or_default();
+            if let SeriesData::Scalar(r) = &s.data {
+                u.points += r.stored_points();
+                u.point_bytes += r.bytes();
+            }
+        }
+        out
+    }
+}
+
 /// `Store::usage`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {

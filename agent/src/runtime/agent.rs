@@ -11,6 +11,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::config::AgentSettings;
 use super::delivery::Delivery;
+use super::schedule::Schedule;
 use super::status::AgentStatus;
 use super::warn::WarnLimiter;
 use crate::delivery::{ExportQueue, Restored};
@@ -32,6 +33,8 @@ pub struct Agent {
     delivery: Delivery,
     status: Arc<AgentStatus>,
     last_sample: Option<NodeSample>,
+    /// Where each sample is stamped.
+    schedule: Schedule,
     sample_warnings: WarnLimiter,
     /// The inference servers' scrape tasks and latest results.
     inference: Inference,
@@ -52,7 +55,8 @@ impl std::fmt::Debug for Agent {
 
 impl Agent {
     /// Runs until `shutdown` turns `true` (or its sender is dropped): each interval
-    /// takes a sample stamped with the wall clock, encodes it and queues it for the
+    /// takes a sample stamped with the wall clock (on the schedule when within 5 ms of
+    /// it, see `schedule`), encodes it and queues it for the
     /// delivery task, which sends the queue in order, holds it while the collector is
     /// away (up to `agent.queue_for`) and replays it when the collector is back.
     /// Sampling never waits for the collector. Failures are counted in `status` and
@@ -82,6 +86,7 @@ impl Agent {
         let (capacity, spool) = (queue.capacity(), queue.spool_dir().map(|d| d.to_owned()));
         let delivery = Delivery::start(exporter.clone(), queue, status.clone(), settings.interval);
         let inference = Inference::start(&settings.inference, settings.interval, &status);
+        let schedule = Schedule::new(settings.interval);
         let mut agent = Agent {
             settings,
             sampler: Some(sampler),
@@ -89,6 +94,7 @@ impl Agent {
             delivery,
             status,
             last_sample: None,
+            schedule,
             sample_warnings: WarnLimiter::new(WARN_EVERY),
             inference,
             kubelet,
@@ -137,7 +143,7 @@ impl Agent {
                 .record_sample_error("the sampler panicked earlier; restart the agent".into());
             return None;
         };
-        let now = unix_nanos_now();
+        let now = self.schedule.stamp(unix_nanos_now());
         let taken = tokio::task::spawn_blocking(move || {
             let result = sampler.sample(now);
             (sampler, result)

@@ -53,6 +53,10 @@ impl BitWriter {
         self.bytes.capacity()
     }
 
+    fn reserve(&mut self, total: usize) {
+        self.bytes.reserve(total.saturating_sub(self.bytes.len()));
+    }
+
     fn into_boxed(self) -> Box<[u8]> {
         self.bytes.into_boxed_slice()
     }
@@ -87,9 +91,14 @@ impl BitReader<'_> {
     }
 }
 
-/// Delta-of-delta buckets after their prefixes `0`, `10`, `110`, `1110`; `1111` is
-/// followed by the full 64 bits.
+/// Delta-of-delta buckets of timestamps after their prefixes `0`, `10`, `110`, `1110`;
+/// `1111` is followed by the full 64 bits.
 const DOD_BITS: [u8; 3] = [20, 27, 37];
+
+/// Buckets of the integers in a chunk's header and of a decimal chunk's first value,
+/// after the prefixes `10`, `110`, `1110`, `11110`; `0` is a zero and `11111` is
+/// followed by the full 64 bits.
+const INT_BITS: [u8; 4] = [6, 13, 20, 32];
 
 fn fits(v: i64, bits: u8) -> bool {
     let half = 1i64 << (bits - 1);
@@ -101,6 +110,217 @@ fn sign_extend(v: u64, bits: u8) -> i64 {
     ((v << shift) as i64) >> shift
 }
 
+/// Writes `v` in the smallest of `buckets` that holds it: a zero as one `0` bit, else
+/// `i + 1` ones and a zero for bucket `i`, and all ones then 64 bits past the last.
+fn write_bucketed(w: &mut BitWriter, v: i64, buckets: &[u8]) {
+    if v == 0 {
+        w.bit(false);
+        return;
+    }
+    for (i, &n) in buckets.iter().enumerate() {
+        if fits(v, n) {
+            w.bits(((1u64 << (i + 1)) - 1) << 1, i as u8 + 2);
+            w.bits(v as u64 & ((1u64 << n) - 1), n);
+            return;
+        }
+    }
+    let ones = buckets.len() as u8 + 1;
+    w.bits((1u64 << ones) - 1, ones);
+    w.bits(v as u64, 64);
+}
+
+fn read_bucketed(r: &mut BitReader<'_>, buckets: &[u8]) -> i64 {
+    let mut ones = 0;
+    while ones <= buckets.len() && r.bit() {
+        ones += 1;
+    }
+    match ones {
+        0 => 0,
+        i if i > buckets.len() => r.bits(64) as i64,
+        i => {
+            let n = buckets[i - 1];
+            sign_extend(r.bits(n), n)
+        }
+    }
+}
+
+/// `10^scale` for the scales a decimal chunk may have: exact in an `f64`.
+const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/// Integers of a decimal chunk stay where an `f64` holds every integer.
+const MAX_DECIMAL: f64 = 9_007_199_254_740_992.0;
+
+/// `k` with `k / 10^scale == value` to the bit, the way the decoder computes it.
+fn decimal_at(value: f64, scale: u8) -> Option<i64> {
+    let p = POW10[usize::from(scale)];
+    let k = (value * p).round();
+    // NaN and infinities fail here too.
+    if k.is_nan() || k.abs() > MAX_DECIMAL {
+        return None;
+    }
+    // Through the integer, as the decoder goes: -0.0 comes back as 0.0, so it is not one.
+    let k = k as i64;
+    ((k as f64 / p).to_bits() == value.to_bits()).then_some(k)
+}
+
+/// The smallest scale at which `value` is a decimal, if any.
+fn scale_of(value: f64) -> Option<u8> {
+    (0..POW10.len() as u8).find(|&d| decimal_at(value, d).is_some())
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// How a chunk writes its values. Readings an agent takes are mostly decimals of a
+/// few digits (whole percents, milliwatts, bytes), which XOR compresses poorly: those
+/// are written as the integers they are, in `step`s, as the difference from the
+/// previous integer (gauges) or, with `dod`, from the previous difference (counters),
+/// in buckets sized for the chunk's own spread (`width`). Anything else is
+/// XOR-compressed as Gorilla does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Values {
+    Xor,
+    Decimal {
+        scale: u8,
+        step: u64,
+        dod: bool,
+        width: u8,
+    },
+}
+
+/// The widths a decimal chunk's buckets may start at.
+const WIDTHS: std::ops::RangeInclusive<u8> = 1..=40;
+
+/// The buckets of differences that start at `width` bits.
+fn buckets(width: u8) -> [u8; 4] {
+    [width, width + 4, width + 10, width + 20]
+}
+
+/// Bits a signed integer takes in two's complement, sign included.
+fn signed_bits(v: i64) -> usize {
+    65 - (v ^ (v >> 63)).leading_zeros() as usize
+}
+
+/// Bits `write_bucketed` spends on a nonzero value of `bits` bits.
+fn bucketed_cost(bits: usize, buckets: &[u8]) -> usize {
+    buckets
+        .iter()
+        .position(|&n| bits <= usize::from(n))
+        .map_or(buckets.len() + 1 + 64, |i| i + 2 + usize::from(buckets[i]))
+}
+
+/// The width whose buckets write these differences in the fewest bits, and the bits.
+/// `lengths[n]` counts the nonzero differences of `n` bits.
+fn best_width(lengths: &[usize; 65]) -> (u8, usize) {
+    WIDTHS
+        .map(|w| {
+            let b = buckets(w);
+            let bits = (1..65)
+                .map(|n| lengths[n] * bucketed_cost(n, &b))
+                .sum::<usize>();
+            (w, bits)
+        })
+        .min_by_key(|&(_, bits)| bits)
+        .unwrap_or((6, 0))
+}
+
+impl Values {
+    /// The tightest encoding for every value of `points`.
+    fn fit(points: &[(i64, f64)]) -> Values {
+        let Some(scale) = points
+            .iter()
+            .map(|&(_, v)| scale_of(v))
+            .try_fold(0u8, |max, s| s.map(|s| max.max(s)))
+        else {
+            return Values::Xor;
+        };
+        let Some(ks) = points
+            .iter()
+            .map(|&(_, v)| decimal_at(v, scale))
+            .collect::<Option<Vec<i64>>>()
+        else {
+            return Values::Xor;
+        };
+        let first = ks.first().copied().unwrap_or(0);
+        let step = ks.iter().fold(0, |g, &k| gcd(g, k.abs_diff(first))).max(1);
+        // Differences in steps, and differences of those, as the encoder writes them.
+        let mut gauge = [0usize; 65];
+        let mut counter = [0usize; 65];
+        let mut previous = 0i64;
+        for pair in ks.windows(2) {
+            let diff = pair[1].wrapping_sub(pair[0]) / step as i64;
+            for (lengths, v) in [
+                (&mut gauge, diff),
+                (&mut counter, diff.wrapping_sub(previous)),
+            ] {
+                if v != 0 {
+                    lengths[signed_bits(v)] += 1;
+                }
+            }
+            previous = diff;
+        }
+        let (gauge_width, gauge_bits) = best_width(&gauge);
+        let (counter_width, counter_bits) = best_width(&counter);
+        let (dod, width) = if counter_bits < gauge_bits {
+            (true, counter_width)
+        } else {
+            (false, gauge_width)
+        };
+        Values::Decimal {
+            scale,
+            step,
+            dod,
+            width,
+        }
+    }
+
+    fn write(self, w: &mut BitWriter) {
+        match self {
+            Values::Xor => w.bit(false),
+            Values::Decimal {
+                scale,
+                step,
+                dod,
+                width,
+            } => {
+                w.bit(true);
+                w.bits(u64::from(scale), 4);
+                w.bit(dod);
+                w.bits(u64::from(width), 6);
+                write_bucketed(w, (step - 1) as i64, &INT_BITS);
+            }
+        }
+    }
+
+    fn read(r: &mut BitReader<'_>) -> Values {
+        if !r.bit() {
+            return Values::Xor;
+        }
+        let scale = (r.bits(4) as u8).min(POW10.len() as u8 - 1);
+        let dod = r.bit();
+        let width = (r.bits(6) as u8).clamp(*WIDTHS.start(), *WIDTHS.end());
+        let step = (read_bucketed(r, &INT_BITS) as u64).wrapping_add(1).max(1);
+        Values::Decimal {
+            scale,
+            step,
+            dod,
+            width,
+        }
+    }
+
+    /// The buckets its differences are written in.
+    fn buckets(self) -> [u8; 4] {
+        match self {
+            Values::Decimal { width, .. } => buckets(width),
+            Values::Xor => INT_BITS,
+        }
+    }
+}
+
 /// `leading` when no XOR window has been written yet.
 const NO_WINDOW: u8 = u8::MAX;
 
@@ -108,35 +328,52 @@ const NO_WINDOW: u8 = u8::MAX;
 #[derive(Debug, Clone)]
 pub(super) struct Encoder {
     bits: BitWriter,
+    values: Values,
     count: u32,
     first_ts: i64,
     last_ts: i64,
     delta: i64,
+    /// The previous value's bits (XOR) or integer (decimal).
     value: u64,
+    /// The previous difference of integers (decimal).
+    diff: i64,
     leading: u8,
     trailing: u8,
+    /// Whether `values` is a hint the first value may change, rather than fitted.
+    hinted: bool,
 }
 
 impl Encoder {
-    /// An empty chunk whose bytes start with room for `capacity`.
-    pub(super) fn new(capacity: usize) -> Self {
+    /// An empty chunk whose bytes start with room for `capacity`, its values written
+    /// as `hint` says while they fit it (the previous chunk's encoding).
+    pub(super) fn new(capacity: usize, hint: Values) -> Self {
         Encoder {
             bits: BitWriter::with_capacity(capacity),
+            values: hint,
             count: 0,
             first_ts: 0,
             last_ts: 0,
             delta: 0,
             value: 0,
+            diff: 0,
             leading: NO_WINDOW,
             trailing: 0,
+            hinted: true,
         }
     }
 
-    /// Encodes `points`, which must be in increasing timestamp order.
+    /// Encodes `points`, which must be in increasing timestamp order, as tightly as
+    /// their values allow.
     pub(super) fn from_points(points: &[(i64, f64)]) -> Self {
-        let mut e = Encoder::new(points.len() * 2 + 16);
+        Self::encode(points, Values::fit(points))
+    }
+
+    fn encode(points: &[(i64, f64)], values: Values) -> Self {
+        let mut e = Encoder::new(points.len() * 2 + 16, values);
+        e.hinted = false;
         for &(t, v) in points {
-            e.push(t, v);
+            let appended = e.try_push(t, v);
+            debug_assert!(appended, "a fitted encoding holds its own points");
         }
         e
     }
@@ -161,39 +398,118 @@ impl Encoder {
         self.bits.capacity()
     }
 
-    /// Appends a point later than every point already in the chunk.
-    pub(super) fn push(&mut self, ts: i64, value: f64) {
-        let bits = value.to_bits();
-        if self.count == 0 {
-            self.bits.bits(ts as u64, 64);
-            self.bits.bits(bits, 64);
-            self.first_ts = ts;
-        } else {
-            let delta = ts.wrapping_sub(self.last_ts);
-            self.write_dod(delta.wrapping_sub(self.delta));
-            self.delta = delta;
-            self.write_xor(bits ^ self.value);
-        }
-        self.last_ts = ts;
-        self.value = bits;
-        self.count += 1;
+    fn points(&self) -> Vec<(i64, f64)> {
+        Decoder::new(self.bytes(), self.count, self.first_ts).collect()
     }
 
-    fn write_dod(&mut self, dod: i64) {
-        if dod == 0 {
-            self.bits.bit(false);
+    /// Appends a point later than every point already in the chunk, encoding the
+    /// chunk again when the value does not fit how it is written.
+    pub(super) fn push(&mut self, ts: i64, value: f64) {
+        if self.try_push(ts, value) {
             return;
         }
-        for (i, &n) in DOD_BITS.iter().enumerate() {
-            if fits(dod, n) {
-                // i + 1 ones then a zero: `10`, `110`, `1110`.
-                self.bits.bits(((1u64 << (i + 1)) - 1) << 1, i as u8 + 2);
-                self.bits.bits(dod as u64 & ((1u64 << n) - 1), n);
-                return;
+        let mut points = self.points();
+        points.push((ts, value));
+        let capacity = self.capacity().max(self.bytes().len() + 8);
+        *self = Self::from_points(&points);
+        self.bits.reserve(capacity);
+    }
+
+    /// `push`, unless `value` does not fit the chunk's encoding.
+    fn try_push(&mut self, ts: i64, value: f64) -> bool {
+        if self.count == 0 && self.hinted {
+            // A new chunk keeps its hint's step and form of difference, at the hint's
+            // scale where the first value has it, else at the first value's own.
+            self.values = match (scale_of(value), self.values) {
+                (None, _) => Values::Xor,
+                (Some(own), Values::Xor) => Values::Decimal {
+                    scale: own,
+                    step: 1,
+                    dod: false,
+                    width: INT_BITS[0],
+                },
+                (
+                    Some(own),
+                    Values::Decimal {
+                        scale,
+                        step,
+                        dod,
+                        width,
+                    },
+                ) => Values::Decimal {
+                    scale: if decimal_at(value, scale).is_some() {
+                        scale
+                    } else {
+                        own
+                    },
+                    step,
+                    dod,
+                    width,
+                },
+            };
+        }
+        if self.count == 0 {
+            let k = match self.values {
+                Values::Decimal { scale, .. } => match decimal_at(value, scale) {
+                    Some(k) => Some(k),
+                    None => return false,
+                },
+                Values::Xor => None,
+            };
+            self.values.write(&mut self.bits);
+            match k {
+                Some(k) => {
+                    self.value = k as u64;
+                    write_bucketed(&mut self.bits, k, &INT_BITS);
+                }
+                None => {
+                    self.value = value.to_bits();
+                    self.bits.bits(self.value, 64);
+                }
+            }
+            self.first_ts = ts;
+        } else {
+            let xor = match self.values {
+                Values::Xor => None,
+                Values::Decimal { scale, step, .. } => {
+                    let Some(k) = decimal_at(value, scale) else {
+                        return false;
+                    };
+                    let diff = k.wrapping_sub(self.value as i64);
+                    if diff % step as i64 != 0 {
+                        return false;
+                    }
+                    Some((k, diff / step as i64))
+                }
+            };
+            let delta = ts.wrapping_sub(self.last_ts);
+            write_bucketed(&mut self.bits, delta.wrapping_sub(self.delta), &DOD_BITS);
+            self.delta = delta;
+            match xor {
+                None => {
+                    let bits = value.to_bits();
+                    self.write_xor(bits ^ self.value);
+                    self.value = bits;
+                }
+                Some((k, diff)) => {
+                    let written = if self.dod() {
+                        diff.wrapping_sub(self.diff)
+                    } else {
+                        diff
+                    };
+                    write_bucketed(&mut self.bits, written, &self.values.buckets());
+                    self.diff = diff;
+                    self.value = k as u64;
+                }
             }
         }
-        self.bits.bits(0b1111, 4);
-        self.bits.bits(dod as u64, 64);
+        self.last_ts = ts;
+        self.count += 1;
+        true
+    }
+
+    fn dod(&self) -> bool {
+        matches!(self.values, Values::Decimal { dod: true, .. })
     }
 
     fn write_xor(&mut self, x: u64) {
@@ -220,13 +536,19 @@ impl Encoder {
         }
     }
 
-    /// The chunk, closed: its bytes shrunk to what they hold.
+    /// The chunk, closed: encoded again to fit its values when they are decimals (the
+    /// open chunk writes them as its hint said), its bytes shrunk to what they hold.
     pub(super) fn seal(self) -> Sealed {
+        let best = match self.values {
+            Values::Xor => self,
+            Values::Decimal { .. } => Self::from_points(&self.points()),
+        };
         Sealed {
-            first_ts: self.first_ts,
-            last_ts: self.last_ts,
-            count: self.count,
-            bytes: self.bits.into_boxed(),
+            first_ts: best.first_ts,
+            last_ts: best.last_ts,
+            count: best.count,
+            values: best.values,
+            bytes: best.bits.into_boxed(),
         }
     }
 }
@@ -237,6 +559,8 @@ pub(super) struct Sealed {
     pub(super) first_ts: i64,
     pub(super) last_ts: i64,
     pub(super) count: u32,
+    /// How its values are written, the next chunk's hint.
+    pub(super) values: Values,
     pub(super) bytes: Box<[u8]>,
 }
 
@@ -246,39 +570,29 @@ pub(super) struct Decoder<'a> {
     r: BitReader<'a>,
     remaining: u32,
     started: bool,
+    values: Values,
     ts: i64,
     delta: i64,
     value: u64,
+    diff: i64,
     leading: u8,
     trailing: u8,
 }
 
 impl<'a> Decoder<'a> {
-    pub(super) fn new(bytes: &'a [u8], count: u32) -> Self {
+    /// The `count` points of a chunk whose first timestamp is `first_ts`.
+    pub(super) fn new(bytes: &'a [u8], count: u32, first_ts: i64) -> Self {
         Decoder {
             r: BitReader { bytes, pos: 0 },
             remaining: count,
             started: false,
-            ts: 0,
+            values: Values::Xor,
+            ts: first_ts,
             delta: 0,
             value: 0,
+            diff: 0,
             leading: 0,
             trailing: 0,
-        }
-    }
-
-    fn read_dod(&mut self) -> i64 {
-        let mut ones = 0;
-        while ones < 4 && self.r.bit() {
-            ones += 1;
-        }
-        match ones {
-            0 => 0,
-            4 => self.r.bits(64) as i64,
-            i => {
-                let n = DOD_BITS[i - 1];
-                sign_extend(self.r.bits(n), n)
-            }
         }
     }
 
@@ -294,6 +608,13 @@ impl<'a> Decoder<'a> {
         let significant = 64 - self.leading - self.trailing;
         self.r.bits(significant) << self.trailing
     }
+
+    fn value(&self) -> f64 {
+        match self.values {
+            Values::Xor => f64::from_bits(self.value),
+            Values::Decimal { scale, .. } => self.value as i64 as f64 / POW10[usize::from(scale)],
+        }
+    }
 }
 
 impl Iterator for Decoder<'_> {
@@ -304,16 +625,33 @@ impl Iterator for Decoder<'_> {
             return None;
         }
         self.remaining -= 1;
-        if self.started {
-            self.delta = self.delta.wrapping_add(self.read_dod());
-            self.ts = self.ts.wrapping_add(self.delta);
-            self.value ^= self.read_xor();
-        } else {
-            self.ts = self.r.bits(64) as i64;
-            self.value = self.r.bits(64);
+        if !self.started {
             self.started = true;
+            self.values = Values::read(&mut self.r);
+            self.value = match self.values {
+                Values::Xor => self.r.bits(64),
+                Values::Decimal { .. } => read_bucketed(&mut self.r, &INT_BITS) as u64,
+            };
+            return Some((self.ts, self.value()));
         }
-        Some((self.ts, f64::from_bits(self.value)))
+        self.delta = self
+            .delta
+            .wrapping_add(read_bucketed(&mut self.r, &DOD_BITS));
+        self.ts = self.ts.wrapping_add(self.delta);
+        match self.values {
+            Values::Xor => self.value ^= self.read_xor(),
+            Values::Decimal { step, dod, .. } => {
+                let read = read_bucketed(&mut self.r, &self.values.buckets());
+                self.diff = if dod {
+                    self.diff.wrapping_add(read)
+                } else {
+                    read
+                };
+                self.value =
+                    (self.value as i64).wrapping_add(self.diff.wrapping_mul(step as i64)) as u64;
+            }
+        }
+        Some((self.ts, self.value()))
     }
 }
 
@@ -321,14 +659,52 @@ impl Iterator for Decoder<'_> {
 mod tests {
     use super::*;
 
-    fn round_trip(points: &[(i64, f64)]) -> usize {
-        let e = Encoder::from_points(points);
-        let back: Vec<(i64, u64)> = Decoder::new(e.bytes(), e.count())
+    fn decoded(bytes: &[u8], count: u32, first_ts: i64) -> Vec<(i64, u64)> {
+        Decoder::new(bytes, count, first_ts)
             .map(|(t, v)| (t, v.to_bits()))
-            .collect();
+            .collect()
+    }
+
+    /// Encodes `points` every way a chunk can be built (fitted, appended one by one
+    /// under each kind of hint, sealed) and checks each decodes to them to the bit.
+    /// Returns the sealed chunk's bytes.
+    fn round_trip(points: &[(i64, f64)]) -> usize {
         let want: Vec<(i64, u64)> = points.iter().map(|&(t, v)| (t, v.to_bits())).collect();
-        assert_eq!(back, want);
-        e.bytes().len()
+        let first = points.first().map_or(0, |p| p.0);
+        let e = Encoder::from_points(points);
+        assert_eq!(decoded(e.bytes(), e.count(), first), want, "fitted");
+        let decimal = |scale, step, dod, width| Values::Decimal {
+            scale,
+            step,
+            dod,
+            width,
+        };
+        let hints = [
+            Values::Xor,
+            decimal(0, 1, false, 6),
+            decimal(3, 1 << 20, true, 1),
+            decimal(9, 7, false, 40),
+        ];
+        let mut sealed = 0;
+        for hint in hints {
+            let mut e = Encoder::new(0, hint);
+            for &(t, v) in points {
+                e.push(t, v);
+            }
+            assert_eq!(
+                decoded(e.bytes(), e.count(), first),
+                want,
+                "pushed, {hint:?}"
+            );
+            let s = e.seal();
+            assert_eq!(
+                decoded(&s.bytes, s.count, s.first_ts),
+                want,
+                "sealed, {hint:?}"
+            );
+            sealed = s.bytes.len();
+        }
+        sealed
     }
 
     #[test]
@@ -356,8 +732,9 @@ mod tests {
             .map(|i| (1_700_000_000_000_000_000 + i * 1_000_000_000, 42.0))
             .collect();
         let bytes = round_trip(&points);
-        // 16 bytes for the first point, a 37-bit first delta, then 2 bits a point.
-        assert!(bytes <= 16 + 6 + 30, "{bytes} bytes");
+        // The header and first value in 3 bytes, a 37-bit first delta, then 2 bits a
+        // point.
+        assert!(bytes <= 3 + 6 + 30, "{bytes} bytes");
     }
 
     #[test]
@@ -382,5 +759,84 @@ mod tests {
             points.push((t, v));
         }
         round_trip(&points);
+    }
+
+    const T0: i64 = 1_700_000_000_000_000_000;
+    const SECOND: i64 = 1_000_000_000;
+
+    #[test]
+    fn decimal_values_round_trip_to_the_bit() {
+        let cases: &[(&str, Vec<f64>)] = &[
+            (
+                "whole percents as ratios",
+                vec![0.87, 0.88, 0.0, 1.0, 0.87, 0.01],
+            ),
+            ("milliwatts", vec![650.123, 649.9, 700.0, 81.001, 650.123]),
+            ("negative", vec![-0.5, -12.25, 3.0, -0.001]),
+            ("scale grows", vec![1.0, 0.5, 0.25, 0.125, 0.0625, 1e-9]),
+            (
+                "then a full float",
+                vec![1.0, 2.0, std::f64::consts::PI, 3.0],
+            ),
+            ("then a negative zero", vec![1.0, -0.0, 0.0]),
+            (
+                "at the integer limit",
+                vec![9_007_199_254_740_992.0, -9_007_199_254_740_992.0, 1.0],
+            ),
+            (
+                "past it",
+                vec![1.0, 18_014_398_509_481_984.0 + 2.0 * 4.0, 2.0],
+            ),
+            (
+                "MiB steps",
+                vec![0.0, 1048576.0, 3145728.0, 3145728.0, 81.0 * 1048576.0],
+            ),
+            ("not finite", vec![1.0, f64::NAN, f64::INFINITY, 2.0]),
+        ];
+        for (name, values) in cases {
+            let points: Vec<(i64, f64)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (T0 + i as i64 * SECOND, v))
+                .collect();
+            round_trip(&points);
+            eprintln!("{name}: ok");
+        }
+    }
+
+    #[test]
+    fn agent_readings_cost_what_their_digits_do() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let at = |i: usize| T0 + i as i64 * SECOND;
+        // A utilization gauge in whole percents within a few of 90.
+        let util: Vec<(i64, f64)> = (0..120)
+            .map(|i| (at(i), (88 + next() % 5) as f64 / 100.0))
+            .collect();
+        // A byte counter growing 150 GB/s, give or take a KiB.
+        let mut total = 1u64 << 40;
+        let counter: Vec<(i64, f64)> = (0..120)
+            .map(|i| {
+                total += 150_000_000_000 + (next() % 1024);
+                (at(i), total as f64)
+            })
+            .collect();
+        // Memory in MiB that steps now and then.
+        let memory: Vec<(i64, f64)> = (0..120)
+            .map(|i| (at(i), ((60_000 + i / 30) as u64 * 1_048_576) as f64))
+            .collect();
+        for (name, points, most) in [
+            ("percent gauge", &util, 120 + 20),
+            ("byte counter", &counter, 120 * 2 + 30),
+            ("stepping memory", &memory, 60),
+        ] {
+            let bytes = round_trip(points);
+            assert!(bytes <= most, "{name}: {bytes} bytes for 120 points");
+        }
     }
 }

@@ -6,25 +6,36 @@
 //! Eviction is by whole chunks: a chunk goes once none of its points can be seen, and
 //! until then reads skip the points the bounds have evicted. Reads decode only the
 //! chunks their window touches.
+//!
+//! The sealed chunks' bytes lie end to end in one buffer per series, so a chunk costs
+//! its bytes and 32 bytes of bookkeeping, not an allocation of its own.
 
 use std::collections::VecDeque;
 
-use super::gorilla::{Decoder, Encoder, Sealed};
+use super::gorilla::{Decoder, Encoder, Values};
 use super::ring::Refusal;
 
 /// Points a chunk is sealed at: 2 minutes at 1 s, as Prometheus' 120-sample chunks.
 const CHUNK_POINTS: u32 = 120;
 
+/// A sealed chunk; its bytes are `bytes[start..]` up to the next chunk's start.
 #[derive(Debug, Clone)]
 struct Chunk {
     /// Index of the chunk's first point among every point the series has held.
     base: u64,
-    data: Sealed,
+    first_ts: i64,
+    last_ts: i64,
+    start: u32,
+    count: u32,
 }
 
 #[derive(Debug, Clone)]
 pub struct Scalars {
     sealed: VecDeque<Chunk>,
+    /// The sealed chunks' bytes, oldest first.
+    bytes: Vec<u8>,
+    /// How the newest sealed chunk wrote its values: the open chunk's hint.
+    hint: Values,
     head: Encoder,
     head_base: u64,
     /// The two newest points, decoded.
@@ -40,7 +51,9 @@ impl Default for Scalars {
     fn default() -> Self {
         Scalars {
             sealed: VecDeque::new(),
-            head: Encoder::new(0),
+            bytes: Vec::new(),
+            hint: Values::Xor,
+            head: Encoder::new(0, Values::Xor),
             head_base: 0,
             last: None,
             previous: None,
@@ -73,10 +86,10 @@ impl Scalars {
         match self.sealed.get(i) {
             Some(c) => ChunkRef {
                 base: c.base,
-                first_ts: c.data.first_ts,
-                last_ts: c.data.last_ts,
-                count: c.data.count,
-                bytes: &c.data.bytes,
+                first_ts: c.first_ts,
+                last_ts: c.last_ts,
+                count: c.count,
+                bytes: &self.bytes[self.span(i)],
             },
             None => ChunkRef {
                 base: self.head_base,
@@ -86,6 +99,15 @@ impl Scalars {
                 bytes: self.head.bytes(),
             },
         }
+    }
+
+    /// Where sealed chunk `i`'s bytes lie in `bytes`.
+    fn span(&self, i: usize) -> std::ops::Range<usize> {
+        let end = self
+            .sealed
+            .get(i + 1)
+            .map_or(self.bytes.len(), |c| c.start as usize);
+        self.sealed[i].start as usize..end
     }
 
     fn visible(&self, index: u64, ts: i64) -> bool {
@@ -123,8 +145,7 @@ impl Scalars {
     /// Bytes the series' points take: chunks, their bookkeeping and the open chunk's
     /// spare capacity.
     pub fn bytes(&self) -> usize {
-        let sealed: usize = self.sealed.iter().map(|c| c.data.bytes.len()).sum();
-        sealed
+        self.bytes.capacity()
             + self.sealed.capacity() * std::mem::size_of::<Chunk>()
             + self.head.capacity()
             + std::mem::size_of::<Self>()
@@ -157,12 +178,24 @@ impl Scalars {
         self.horizon = self.horizon.max(newest.saturating_sub(retention_ns));
         let max_points = u64::try_from(max_points).unwrap_or(u64::MAX);
         self.min_index = self.min_index.max(self.total().saturating_sub(max_points));
-        while let Some(front) = self.sealed.front() {
-            let end = front.base + u64::from(front.data.count);
-            if front.data.last_ts >= self.horizon && end > self.min_index {
+        let mut evicted = 0;
+        while let Some(front) = self.sealed.get(evicted) {
+            let end = front.base + u64::from(front.count);
+            if front.last_ts >= self.horizon && end > self.min_index {
                 break;
             }
-            self.sealed.pop_front();
+            evicted += 1;
+        }
+        if evicted > 0 {
+            let cut = self
+                .sealed
+                .get(evicted)
+                .map_or(self.bytes.len(), |c| c.start as usize);
+            self.sealed.drain(..evicted);
+            self.bytes.drain(..cut);
+            for c in &mut self.sealed {
+                c.start -= cut as u32;
+            }
         }
         Ok(())
     }
@@ -171,14 +204,23 @@ impl Scalars {
     fn append(&mut self, ts: i64, value: f64) {
         if self.head.count() >= CHUNK_POINTS {
             // The next chunk will likely be as big as this one.
-            let full = std::mem::replace(&mut self.head, Encoder::new(0));
-            let capacity = full.bytes().len() + 8;
+            let full = std::mem::replace(&mut self.head, Encoder::new(0, Values::Xor));
+            let data = full.seal();
+            // As many chunks as retention holds, not twice that.
+            self.sealed.reserve_exact(1);
             self.sealed.push_back(Chunk {
                 base: self.head_base,
-                data: full.seal(),
+                first_ts: data.first_ts,
+                last_ts: data.last_ts,
+                start: self.bytes.len() as u32,
+                count: data.count,
             });
+            // Grown by what it takes: the oldest chunk's bytes go right after.
+            self.bytes.reserve_exact(data.bytes.len());
+            self.bytes.extend_from_slice(&data.bytes);
+            self.hint = data.values;
             self.head_base = self.total_sealed();
-            self.head = Encoder::new(capacity);
+            self.head = Encoder::new(data.bytes.len() + 8, self.hint);
         }
         self.head.push(ts, value);
         self.previous = self.last;
@@ -188,7 +230,7 @@ impl Scalars {
     fn total_sealed(&self) -> u64 {
         self.sealed
             .back()
-            .map_or(0, |c| c.base + u64::from(c.data.count))
+            .map_or(0, |c| c.base + u64::from(c.count))
     }
 
     /// Inserts or replaces a point at or before the newest: the chunk it falls in is
@@ -197,16 +239,17 @@ impl Scalars {
         // The chunk whose first point is the last one at or before `ts` (else the first).
         let i = self
             .sealed
-            .partition_point(|c| c.data.first_ts <= ts)
+            .partition_point(|c| c.first_ts <= ts)
             .saturating_sub(1);
         let in_head = self.head.count() > 0 && ts >= self.head.first_ts() || self.sealed.is_empty();
-        let (base, bytes, count) = if in_head {
-            (self.head_base, self.head.bytes(), self.head.count())
+        let (bytes, count, first_ts) = if in_head {
+            let h = &self.head;
+            (h.bytes(), h.count(), h.first_ts())
         } else {
             let c = &self.sealed[i];
-            (c.base, &c.data.bytes[..], c.data.count)
+            (&self.bytes[self.span(i)], c.count, c.first_ts)
         };
-        let mut points: Vec<(i64, f64)> = Decoder::new(bytes, count).collect();
+        let mut points: Vec<(i64, f64)> = Decoder::new(bytes, count, first_ts).collect();
         let at = points.partition_point(|&(t, _)| t < ts);
         let added = match points.get_mut(at) {
             Some(p) if p.0 == ts => {
@@ -222,10 +265,15 @@ impl Scalars {
         if in_head {
             self.head = encoded;
         } else {
-            self.sealed[i] = Chunk {
-                base,
-                data: encoded.seal(),
-            };
+            let data = encoded.seal();
+            let span = self.span(i);
+            let grown = data.bytes.len() as i64 - span.len() as i64;
+            self.bytes.splice(span, data.bytes.iter().copied());
+            let c = &mut self.sealed[i];
+            (c.first_ts, c.last_ts, c.count) = (data.first_ts, data.last_ts, data.count);
+            for c in self.sealed.iter_mut().skip(i + 1) {
+                c.start = (i64::from(c.start) + grown) as u32;
+            }
             if added {
                 for c in self.sealed.iter_mut().skip(i + 1) {
                     c.base += 1;
@@ -244,7 +292,7 @@ impl Scalars {
         let n = self.chunk_count();
         for i in (0..n).rev() {
             let c = self.chunk(i);
-            let points: Vec<(i64, f64)> = Decoder::new(c.bytes, c.count).collect();
+            let points: Vec<(i64, f64)> = Decoder::new(c.bytes, c.count, c.first_ts).collect();
             for &p in points.iter().rev() {
                 if tail.len() < 2 {
                     tail.push(p);
@@ -272,7 +320,7 @@ impl Scalars {
     /// Points with `from <= ts <= to`, oldest first.
     pub fn window(&self, from: i64, to: i64) -> Points<'_> {
         let from = from.max(self.horizon);
-        let next = self.sealed.partition_point(|c| c.data.last_ts < from);
+        let next = self.sealed.partition_point(|c| c.last_ts < from);
         Points {
             ring: self,
             next,
@@ -335,7 +383,7 @@ impl Iterator for Points<'_> {
             if c.last_ts < self.from || c.base + u64::from(c.count) <= self.ring.min_index {
                 continue;
             }
-            self.current = Some((Decoder::new(c.bytes, c.count), c.base));
+            self.current = Some((Decoder::new(c.bytes, c.count, c.first_ts), c.base));
         }
     }
 }
