@@ -155,6 +155,7 @@ mod tests {
     }
 
     type Mutation = Box<dyn Fn(&mut CollectorConfig)>;
+    use crate::store::ByteSize;
 
     #[test]
     fn errors_name_key_and_rule() {
@@ -182,6 +183,14 @@ mod tests {
             (
                 Box::new(|c| c.store.max_series = 0),
                 "collector.store.max_series must be between 1 and",
+            ),
+            (
+                Box::new(|c| c.store.max_bytes = ByteSize::Text("lots".into())),
+                "collector.store.max_bytes must be a size such as 448MiB or 2GB, got \"lots\"",
+            ),
+            (
+                Box::new(|c| c.store.max_bytes = ByteSize::Text("64MiB".into())),
+                "collector.store.max_bytes 64MiB cannot hold 15m of 500000 series",
             ),
         ];
         for (mutate, want) in cases {

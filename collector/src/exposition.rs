@@ -338,6 +338,24 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
     let _ = writeln!(out, "gpuwatch_store_points {}", usage.points);
     out.push_str("# HELP gpuwatch_store_bytes Bytes the live store takes: compressed points, series keys and the series index.\n# TYPE gpuwatch_store_bytes gauge\n");
     let _ = writeln!(out, "gpuwatch_store_bytes {}", usage.bytes());
+    out.push_str("# HELP gpuwatch_store_max_bytes The live store's memory budget (collector.store.max_bytes).\n# TYPE gpuwatch_store_max_bytes gauge\n");
+    let _ = writeln!(
+        out,
+        "gpuwatch_store_max_bytes {}",
+        store.settings().max_bytes
+    );
+    out.push_str("# HELP gpuwatch_store_evicted_points_total Points the live store let go of, by why: past retention, past max_points_per_series, or to stay within max_bytes.\n# TYPE gpuwatch_store_evicted_points_total counter\n");
+    let e = store.evicted();
+    for (reason, n) in [
+        ("retention", e.retention),
+        ("max_points", e.max_points),
+        ("memory_budget", e.memory_budget),
+    ] {
+        let _ = writeln!(
+            out,
+            "gpuwatch_store_evicted_points_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -20,9 +20,14 @@ use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_128;
 
 pub use clock::{Clocks, SourceAt, SourceId, SourceKind};
-pub use ring::{Refusal, Ring};
+pub use ring::{Dropped, Refusal, Ring};
 pub use scalars::{Points, Scalars};
-pub use settings::{StoreConfig, StoreSettings};
+pub use settings::{ByteSize, StoreConfig, StoreSettings};
+
+/// What one series costs before its points: its slot in the series table and in the
+/// index. Its key's strings come on top.
+pub const SERIES_OVERHEAD: usize =
+    std::mem::size_of::<Series>() + std::mem::size_of::<(u64, SeriesId)>();
 
 /// Index of a series in the store; stable for the store's life.
 pub type SeriesId = u32;
@@ -145,10 +150,12 @@ pub enum RejectReason {
     MissingName,
     /// More than `max_future` ahead of the collector's clock when it arrived.
     Future,
+    /// A new series while the store is at `max_bytes` with nothing old left to let go.
+    MemoryBudget,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 8] = [
         RejectReason::CardinalityLimit,
         RejectReason::TooOld,
         RejectReason::MissingTimestamp,
@@ -156,6 +163,7 @@ impl RejectReason {
         RejectReason::TypeConflict,
         RejectReason::MissingName,
         RejectReason::Future,
+        RejectReason::MemoryBudget,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -167,6 +175,7 @@ impl RejectReason {
             RejectReason::TypeConflict => "type_conflict",
             RejectReason::MissingName => "missing_name",
             RejectReason::Future => "future",
+            RejectReason::MemoryBudget => "memory_budget",
         }
     }
 }
@@ -197,6 +206,34 @@ pub struct Store {
     oldest_ts: Option<i64>,
     points_accepted: u64,
     rejected: BTreeMap<RejectReason, u64>,
+    evicted: Evicted,
+    budget: Budget,
+}
+
+/// Why points left the store: counted for `gpuwatch_store_evicted_points_total`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Evicted {
+    pub retention: u64,
+    pub max_points: u64,
+    pub memory_budget: u64,
+}
+
+impl Evicted {
+    fn add(&mut self, d: Dropped) {
+        self.retention += d.retention;
+        self.max_points += d.max_points;
+    }
+}
+
+/// The memory budget's state, checked every so many accepted points.
+#[derive(Debug, Default)]
+struct Budget {
+    /// `points_accepted` at the last check.
+    checked_at: u64,
+    /// The last check found the store over `max_bytes` with nothing left to let go:
+    /// new series are refused until it is under again.
+    full: bool,
+    warned: bool,
 }
 
 /// Hashes one attribute, 128 bits, for an order-independent sum over the set.
@@ -239,6 +276,8 @@ impl Store {
             oldest_ts: None,
             points_accepted: 0,
             rejected: BTreeMap::new(),
+            evicted: Evicted::default(),
+            budget: Budget::default(),
         }
     }
 
@@ -278,6 +317,9 @@ impl Store {
         }
         if self.series.len() >= self.settings.max_series {
             return Err(RejectReason::CardinalityLimit);
+        }
+        if self.budget.full {
+            return Err(RejectReason::MemoryBudget);
         }
         let id =
             SeriesId::try_from(self.series.len()).map_err(|_| RejectReason::CardinalityLimit)?;
@@ -336,6 +378,87 @@ impl Store {
     /// The request begun by `begin_request` is stored.
     pub fn end_request(&mut self) {
         self.clocks.end();
+        if self.points_accepted - self.budget.checked_at >= self.budget_interval() {
+            self.enforce_budget();
+        }
+    }
+
+    /// Accepted points between two checks of the memory budget: about one per series,
+    /// so the walk over every series costs a constant per point, and few enough that
+    /// the store cannot overshoot its budget by much between checks.
+    fn budget_interval(&self) -> u64 {
+        let per_series = (self.series.len() as u64).max(4096);
+        per_series.min((self.settings.max_bytes / 64).max(4096))
+    }
+
+    /// Keeps the store within `max_bytes`: past it, the chunks oldest behind their
+    /// series' newest point go first (counted as `memory_budget`) until the store is
+    /// at 95% of the budget. When even that is not enough, new series are refused
+    /// until it is.
+    pub fn enforce_budget(&mut self) {
+        self.budget.checked_at = self.points_accepted;
+        let max = usize::try_from(self.settings.max_bytes).unwrap_or(usize::MAX);
+        let used = self.usage().bytes();
+        if used <= max {
+            self.budget.full = false;
+            return;
+        }
+        let excess = used - max / 20 * 19;
+        // Bytes of the evictable chunks by age, oldest bucket last.
+        const BUCKETS: usize = 256;
+        let width = (self.settings.retention_ns / BUCKETS as i64).max(1);
+        let mut by_age = [0usize; BUCKETS + 1];
+        let bucket = |age: i64| usize::try_from(age / width).unwrap_or(0).min(BUCKETS);
+        let histogram_bytes = |h: &HistogramPoint| h.counts.capacity() * 8;
+        for s in &self.series {
+            match &s.data {
+                SeriesData::Scalar(r) => r.sealed_ages(|age, b| by_age[bucket(age)] += b),
+                SeriesData::Histogram(r) => {
+                    r.ages(histogram_bytes, |age, b| by_age[bucket(age)] += b)
+                }
+            }
+        }
+        let mut freed = 0;
+        let mut cutoff = 0;
+        for b in (0..=BUCKETS).rev() {
+            freed += by_age[b];
+            cutoff = b as i64 * width;
+            if freed >= excess {
+                break;
+            }
+        }
+        let mut evicted = 0;
+        for s in &mut self.series {
+            evicted += match &mut s.data {
+                SeriesData::Scalar(r) => r.evict_older_than(cutoff),
+                SeriesData::Histogram(r) => r.evict_older_than(cutoff),
+            };
+        }
+        self.evicted.memory_budget += evicted;
+        self.budget.full = freed < excess;
+        if !self.budget.warned {
+            self.budget.warned = true;
+            tracing::warn!(
+                max_bytes = self.settings.max_bytes,
+                used_bytes = used,
+                evicted_points = evicted,
+                kept_seconds = cutoff / 1_000_000_000,
+                "the live store reached collector.store.max_bytes: it now keeps less than \
+                 collector.store.retention for the oldest data (counted in \
+                 gpuwatch_store_evicted_points_total{{reason=\"memory_budget\"}}); raise \
+                 max_bytes or lower max_series or retention. Said once."
+            );
+        }
+    }
+
+    /// The store is at its memory budget with nothing old left to let go of.
+    pub fn is_full(&self) -> bool {
+        self.budget.full
+    }
+
+    /// Points let go of since the store began, by why.
+    pub fn evicted(&self) -> Evicted {
+        self.evicted
     }
 
     /// Stores one point. Delta points (`delta = true`) are added to the series'
@@ -378,7 +501,8 @@ impl Store {
             }
             _ => return Err(RejectReason::TypeConflict),
         };
-        result.map_err(|Refusal::TooOld| RejectReason::TooOld)?;
+        let dropped = result.map_err(|Refusal::TooOld| RejectReason::TooOld)?;
+        self.evicted.add(dropped);
         self.clocks.observe(series.source, ts);
         self.oldest_ts = Some(self.oldest_ts.map_or(ts, |n| n.min(ts)));
         self.points_accepted += 1;
@@ -527,6 +651,7 @@ mod tests {
             max_points_per_series: 100,
             retention_ns: 900 * 1_000_000_000,
             max_future_ns: 600 * 1_000_000_000,
+            max_bytes: u64::MAX,
         }
     }
 
@@ -651,6 +776,157 @@ mod tests {
             .insert(id, 2_000_000_000, PointValue::Number(10.0), false)
             .expect("insert");
         assert_eq!(store.get(id).and_then(Series::rate), None);
+    }
+
+    /// `n` series of a noisy gauge (XOR chunks, several bytes a point), one request a
+    /// second for `seconds`; returns the most bytes seen after any request.
+    fn fill(store: &mut Store, n: usize, seconds: i64) -> usize {
+        let ids: Vec<SeriesId> = (0..n)
+            .map(|i| resolve(store, "hw.power", &[("hw.id", &format!("GPU-{i}"))]).expect("series"))
+            .collect();
+        let mut peak = 0;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for t in 0..seconds {
+            store.begin_request(t * 1_000_000_000);
+            for &id in &ids {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let v = 300.0 + (x % 100_000) as f64 / 997.0;
+                store
+                    .insert(id, t * 1_000_000_000, PointValue::Number(v), false)
+                    .expect("insert");
+            }
+            store.end_request();
+            peak = peak.max(store.usage().bytes());
+        }
+        peak
+    }
+
+    #[test]
+    fn past_the_memory_budget_the_oldest_chunks_go_and_are_counted() {
+        let unbounded = {
+            let mut store = Store::new(StoreSettings {
+                max_points_per_series: 3600,
+                ..settings(1000)
+            });
+            fill(&mut store, 50, 900);
+            store.usage().bytes()
+        };
+        let max_bytes = unbounded / 2;
+        let mut store = Store::new(StoreSettings {
+            max_points_per_series: 3600,
+            max_bytes: max_bytes as u64,
+            ..settings(1000)
+        });
+        let peak = fill(&mut store, 50, 900);
+        // Checked every 4,096 points: the overshoot is what arrives between checks.
+        assert!(
+            peak <= max_bytes + max_bytes / 4,
+            "peak {peak} bytes over a budget of {max_bytes}"
+        );
+        store.enforce_budget();
+        let usage = store.usage();
+        assert!(
+            usage.bytes() <= max_bytes,
+            "{} > {max_bytes}",
+            usage.bytes()
+        );
+        let evicted = store.evicted();
+        assert!(evicted.memory_budget > 0);
+        assert_eq!(evicted.retention + evicted.max_points, 0);
+        // What went is the oldest: every series still ends at its newest point and
+        // reads back in order from where it now starts, all alike.
+        let starts: Vec<i64> = store
+            .series()
+            .iter()
+            .map(|s| {
+                let r = s.scalars().expect("scalar");
+                assert_eq!(r.last().map(|(t, _)| t), Some(899 * 1_000_000_000));
+                let ts: Vec<i64> = r.iter().map(|(t, _)| t).collect();
+                assert!(ts.windows(2).all(|w| w[1] == w[0] + 1_000_000_000));
+                ts[0]
+            })
+            .collect();
+        assert!(starts[0] > 0, "nothing went");
+        assert!(starts.iter().all(|&t| t == starts[0]), "{starts:?}");
+        assert_eq!(
+            usage.points + evicted.memory_budget,
+            50 * 900,
+            "every point is held or counted as gone"
+        );
+        // Room was made by old chunks, so new series are still welcome.
+        assert!(resolve(&mut store, "hw.power", &[("hw.id", "GPU-new")]).is_ok());
+    }
+
+    #[test]
+    fn a_budget_too_small_for_the_open_chunks_refuses_new_series_only() {
+        let mut store = Store::new(StoreSettings {
+            max_bytes: 40_000,
+            ..settings(10_000)
+        });
+        let mut refused = 0;
+        for i in 0..2000 {
+            store.begin_request(i * 1_000_000_000);
+            match resolve(&mut store, "hw.power", &[("hw.id", &format!("GPU-{i}"))]) {
+                Ok(id) => store
+                    .insert(id, i * 1_000_000_000, PointValue::Number(1.0), false)
+                    .expect("insert"),
+                Err(reason) => {
+                    assert_eq!(reason, RejectReason::MemoryBudget);
+                    refused += 1;
+                }
+            }
+            store.end_request();
+            store.enforce_budget();
+        }
+        assert!(refused > 0, "no series was refused");
+        assert!(store.usage().bytes() <= 40_000 + 2 * SERIES_OVERHEAD + 4096);
+        // Series already held keep taking points.
+        let first = store.series()[0].key.clone();
+        let id = resolve(
+            &mut store,
+            "hw.power",
+            &[("hw.id", first.get("hw.id").unwrap_or(""))],
+        )
+        .expect("an existing series resolves");
+        store
+            .insert(id, 3_000_000_000_000, PointValue::Number(2.0), false)
+            .expect("insert");
+    }
+
+    #[test]
+    fn bounds_count_what_they_let_go() {
+        let mut store = Store::new(StoreSettings {
+            max_points_per_series: 300,
+            ..settings(10)
+        });
+        let a = resolve(&mut store, "a", &[]).expect("series");
+        for t in 0..1000 {
+            store
+                .insert(a, t * 1_000_000_000, PointValue::Number(t as f64), false)
+                .expect("insert");
+        }
+        let e = store.evicted();
+        assert_eq!(e.retention, 0);
+        assert!(e.max_points >= 1000 - 300 - 2 * 120, "{e:?}");
+        let b = resolve(&mut store, "b", &[]).expect("series");
+        for t in 0..100 {
+            // 30 s apart: 900 s of retention holds 31 points.
+            store
+                .insert(b, t * 30_000_000_000, PointValue::Number(1.0), false)
+                .expect("insert");
+        }
+        assert_eq!(store.evicted().max_points, e.max_points);
+        // Retention frees whole chunks of 120 points: none is full of old points yet.
+        assert_eq!(store.evicted().retention, 0);
+        for t in 100..400 {
+            store
+                .insert(b, t * 30_000_000_000, PointValue::Number(1.0), false)
+                .expect("insert");
+        }
+        assert_eq!(store.evicted().retention % 120, 0);
+        assert!(store.evicted().retention >= 240, "{:?}", store.evicted());
     }
 
     #[test]

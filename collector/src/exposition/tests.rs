@@ -103,6 +103,7 @@ fn store() -> Store {
         max_points_per_series: 100,
         max_series: 100,
         max_future_ns: 600 * 1_000_000_000,
+        max_bytes: u64::MAX,
     });
     assert_eq!(ingest(&mut store, &request).accepted, 3);
     store
@@ -179,6 +180,9 @@ fn series_are_named_typed_and_labelled_as_the_contract_says() {
         "gpuwatch_ingest_points_total 3",
         "gpuwatch_store_series 3",
         "gpuwatch_store_points 3",
+        &format!("gpuwatch_store_max_bytes {}", u64::MAX),
+        r#"gpuwatch_store_evicted_points_total{reason="memory_budget"} 0"#,
+        r#"gpuwatch_store_evicted_points_total{reason="retention"} 0"#,
         r#"gpuwatch_ingest_rejected_total{reason="cardinality_limit"} 0"#,
         r#"gpuwatch_ingest_rejected_total{reason="undecodable"} 0"#,
         r#"gpuwatch_drift_score{feature="prediction",method="psi",model="fraud \"v3\""} 0.25"#,

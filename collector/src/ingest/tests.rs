@@ -114,6 +114,7 @@ fn store() -> Pair {
     Pair::new(StoreSettings {
         max_series: 100,
         max_future_ns: 600 * 1_000_000_000,
+        max_bytes: u64::MAX,
         max_points_per_series: 100,
         retention_ns: 900_000_000_000,
     })
@@ -233,6 +234,7 @@ fn cardinality_limit_is_a_partial_success() {
     let mut st = Pair::new(StoreSettings {
         max_series: 2,
         max_future_ns: 600 * 1_000_000_000,
+        max_bytes: u64::MAX,
         max_points_per_series: 10,
         retention_ns: 1_000_000_000_000,
     });
@@ -465,6 +467,7 @@ fn malformed_bytes_store_nothing() {
     let mut st = Store::new(StoreSettings {
         max_series: 10,
         max_future_ns: 600 * 1_000_000_000,
+        max_bytes: u64::MAX,
         max_points_per_series: 100,
         retention_ns: 1_000_000_000,
     });

@@ -32,6 +32,7 @@ impl Builder {
                 max_points_per_series: 10_000,
                 max_series: 1_000_000,
                 max_future_ns: 600 * 1_000_000_000,
+                max_bytes: u64::MAX,
             }),
         }
     }

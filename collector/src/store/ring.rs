@@ -10,6 +10,15 @@ pub enum Refusal {
     TooOld,
 }
 
+/// Points an insert or an eviction let go, by the bound that took them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Older than the retention behind the series' newest point.
+    pub retention: u64,
+    /// Past `max_points_per_series`.
+    pub max_points: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Ring<T> {
     ts: VecDeque<i64>,
@@ -63,7 +72,7 @@ impl<T> Ring<T> {
         value: T,
         max_points: usize,
         retention_ns: i64,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Dropped, Refusal> {
         match self.ts.back() {
             None => {
                 self.ts.push_back(ts);
@@ -93,11 +102,48 @@ impl<T> Ring<T> {
         }
         let newest = self.ts.back().copied().unwrap_or(ts);
         let horizon = newest.saturating_sub(retention_ns);
+        let mut dropped = Dropped::default();
         while self.ts.len() > max_points || self.ts.front().is_some_and(|&t| t < horizon) {
+            if self.ts.len() > max_points {
+                dropped.max_points += 1;
+            } else {
+                dropped.retention += 1;
+            }
             self.ts.pop_front();
             self.vals.pop_front();
         }
-        Ok(())
+        Ok(dropped)
+    }
+
+    /// Each point's age behind the newest, with the bytes it takes (`extra` on the
+    /// heap besides its slots).
+    pub fn ages(&self, extra: impl Fn(&T) -> usize, mut f: impl FnMut(i64, usize)) {
+        let Some(&newest) = self.ts.back() else {
+            return;
+        };
+        let slot = std::mem::size_of::<i64>() + std::mem::size_of::<T>();
+        for (t, v) in self.ts.iter().zip(&self.vals) {
+            f(newest - t, slot + extra(v));
+        }
+    }
+
+    /// Lets go of the points `age_ns` or more behind the newest, the newest kept, and
+    /// returns how many went.
+    pub fn evict_older_than(&mut self, age_ns: i64) -> u64 {
+        let Some(&newest) = self.ts.back() else {
+            return 0;
+        };
+        let mut n = 0;
+        while self.ts.len() > 1 && self.ts.front().is_some_and(|&t| newest - t >= age_ns) {
+            self.ts.pop_front();
+            self.vals.pop_front();
+            n += 1;
+        }
+        if n > 0 {
+            self.ts.shrink_to_fit();
+            self.vals.shrink_to_fit();
+        }
+        n
     }
 
     /// The newest point at or before `t`.

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use super::gorilla::{Decoder, Encoder, Values};
-use super::ring::Refusal;
+use super::ring::{Dropped, Refusal};
 
 /// Points a chunk is sealed at: 2 minutes at 1 s, as Prometheus' 120-sample chunks.
 const CHUNK_POINTS: u32 = 120;
@@ -160,7 +160,7 @@ impl Scalars {
         value: f64,
         max_points: usize,
         retention_ns: i64,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Dropped, Refusal> {
         match self.last {
             Some((newest, _)) if ts == newest => {
                 self.rewrite(ts, value);
@@ -178,26 +178,78 @@ impl Scalars {
         self.horizon = self.horizon.max(newest.saturating_sub(retention_ns));
         let max_points = u64::try_from(max_points).unwrap_or(u64::MAX);
         self.min_index = self.min_index.max(self.total().saturating_sub(max_points));
+        Ok(self.drop_expired())
+    }
+
+    /// Lets go of the sealed chunks no point of which can be seen any more.
+    fn drop_expired(&mut self) -> Dropped {
+        let mut dropped = Dropped::default();
         let mut evicted = 0;
         while let Some(front) = self.sealed.get(evicted) {
             let end = front.base + u64::from(front.count);
             if front.last_ts >= self.horizon && end > self.min_index {
                 break;
             }
+            if front.last_ts < self.horizon {
+                dropped.retention += u64::from(front.count);
+            } else {
+                dropped.max_points += u64::from(front.count);
+            }
             evicted += 1;
         }
-        if evicted > 0 {
-            let cut = self
-                .sealed
-                .get(evicted)
-                .map_or(self.bytes.len(), |c| c.start as usize);
-            self.sealed.drain(..evicted);
-            self.bytes.drain(..cut);
-            for c in &mut self.sealed {
-                c.start -= cut as u32;
-            }
+        self.drop_front(evicted);
+        dropped
+    }
+
+    /// Removes the `n` oldest sealed chunks.
+    fn drop_front(&mut self, n: usize) {
+        if n == 0 {
+            return;
         }
-        Ok(())
+        let cut = self
+            .sealed
+            .get(n)
+            .map_or(self.bytes.len(), |c| c.start as usize);
+        self.sealed.drain(..n);
+        self.bytes.drain(..cut);
+        for c in &mut self.sealed {
+            c.start -= cut as u32;
+        }
+    }
+
+    /// Each sealed chunk's age (its newest point behind the series' newest) with the
+    /// bytes it takes. The open chunk is not listed: it is never evicted.
+    pub fn sealed_ages(&self, mut f: impl FnMut(i64, usize)) {
+        let Some((newest, _)) = self.last else {
+            return;
+        };
+        for i in 0..self.sealed.len() {
+            let age = newest.saturating_sub(self.sealed[i].last_ts);
+            f(age, self.span(i).len() + std::mem::size_of::<Chunk>());
+        }
+    }
+
+    /// Lets go of the sealed chunks whose newest point is `age_ns` or more behind the
+    /// series' newest (never the open chunk), frees their memory, and returns how many
+    /// points went.
+    pub fn evict_older_than(&mut self, age_ns: i64) -> u64 {
+        let Some((newest, _)) = self.last else {
+            return 0;
+        };
+        let n = self
+            .sealed
+            .partition_point(|c| newest.saturating_sub(c.last_ts) >= age_ns);
+        if n == 0 {
+            return 0;
+        }
+        let last = &self.sealed[n - 1];
+        let points = last.base + u64::from(last.count) - self.sealed[0].base;
+        // Reads skip what went, and nothing of a chunk that stays is hidden.
+        self.horizon = self.horizon.max(last.last_ts.saturating_add(1));
+        self.drop_front(n);
+        self.bytes.shrink_to_fit();
+        self.sealed.shrink_to_fit();
+        points
     }
 
     /// Appends a point newer than every other.
@@ -477,8 +529,10 @@ mod tests {
                     1 => f64::from_bits(next() >> 2),
                     _ => -((next() % 1000) as f64) / 8.0,
                 };
-                let a = plain.insert(ts, v, max_points, retention);
-                let b = packed.insert(ts, v, max_points, retention);
+                // The ring lets go point by point, chunks whole: what each dropped
+                // differs, whether it took the point may not.
+                let a = plain.insert(ts, v, max_points, retention).map(|_| ());
+                let b = packed.insert(ts, v, max_points, retention).map(|_| ());
                 assert_eq!(a, b, "round {round} insert at {ts}");
                 let probe = t - (next() % 500) as i64;
                 let want: Vec<(i64, u64)> = plain
