@@ -1,16 +1,20 @@
 //! The HTTP API on 9464: `/api/v1/gpus`, `/api/v1/gpu` (one GPU in detail),
 //! `/api/v1/nodes`, `/api/v1/inference`, `/api/v1/series`, `/api/v1/alerts`,
-//! `/api/v1/cost`, `/metrics` (Prometheus), `/healthz`, `/readyz`.
+//! `/api/v1/cost`, `/metrics` (Prometheus), `/healthz`, `/readyz`. Answers are
+//! gzipped for clients that accept it.
 
 use std::sync::Arc;
 
+use std::io::Write;
+
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use gpuwatch_model::api::AlertsResponse;
-use serde::Deserialize;
+use gpuwatch_model::gpu_state::GpuState;
+use serde::{Deserialize, Serialize};
 
 use crate::alerts::StateFilter;
 use crate::state::CollectorState;
@@ -31,9 +35,124 @@ pub fn router(state: Arc<CollectorState>) -> Router {
         .with_state(state)
 }
 
-async fn gpus(State(state): State<Arc<CollectorState>>) -> Response {
-    let body = view::gpus(&state.store());
-    Json(body).into_response()
+#[derive(Debug, Deserialize)]
+struct GpusQuery {
+    node: Option<String>,
+    job: Option<String>,
+    state: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// `[?node=A,B&job=J&state=hang,xid&offset=0&limit=100]`: the GPUs' latest values, in
+/// node and index order; `X-Total-Count` says how many matched before `offset` and
+/// `limit`.
+async fn gpus(
+    State(state): State<Arc<CollectorState>>,
+    Query(q): Query<GpusQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let list = |v: &Option<String>| -> Vec<String> {
+        v.iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut states = Vec::new();
+    for word in list(&q.state) {
+        match GpuState::parse(&word) {
+            Some(s) => states.push(s),
+            None => {
+                let words: Vec<String> = GpuState::ALL
+                    .iter()
+                    .map(|s| s.word().to_ascii_lowercase())
+                    .collect();
+                return bad_request(format!(
+                    "state must be one or more of {}, got {word:?}",
+                    words.join(", ")
+                ));
+            }
+        }
+    }
+    let filter = view::GpuFilter {
+        nodes: list(&q.node),
+        job: q.job.filter(|j| !j.is_empty()),
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit,
+        states,
+    };
+    // Alerts first: the store's lock is held only to read the GPUs.
+    let firing = if filter.states.is_empty() {
+        Vec::new()
+    } else {
+        state.alerts(StateFilter::Firing)
+    };
+    let (body, total) = view::gpus_where(&state.store(), &filter, &firing);
+    let mut response = json(&headers, &body);
+    response
+        .headers_mut()
+        .insert("x-total-count", HeaderValue::from(total));
+    response
+}
+
+/// Bodies smaller than this go uncompressed: gzip would not save a packet.
+const GZIP_FROM_BYTES: usize = 1400;
+
+/// `body` as JSON, gzipped when the client accepts it.
+fn json<T: Serialize>(headers: &HeaderMap, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => negotiated(headers, "application/json", bytes),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("could not encode the answer: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// `bytes` with `content_type`, gzipped (fast level) when `Accept-Encoding` allows
+/// gzip and the body is worth it.
+fn negotiated(headers: &HeaderMap, content_type: &'static str, bytes: Vec<u8>) -> Response {
+    let mut response = if bytes.len() >= GZIP_FROM_BYTES && accepts_gzip(headers) {
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(bytes.len() / 6),
+            flate2::Compression::fast(),
+        );
+        match gz.write_all(&bytes).and_then(|()| gz.finish()) {
+            Ok(compressed) => {
+                let mut r = compressed.into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                r
+            }
+            Err(_) => bytes.into_response(),
+        }
+    } else {
+        bytes.into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
+}
+
+/// `Accept-Encoding` names `gzip` (or `*`) with a non-zero weight.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let weight = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .map_or(1.0, |q| q.trim().parse::<f64>().unwrap_or(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && weight > 0.0
+        })
 }
 
 /// Charts cover this much event time unless `since` says otherwise.
@@ -73,7 +192,11 @@ struct GpuQuery {
 }
 
 /// `?node=NODE&id=UUID[&since=15m&points=120]`: one GPU with charts and processes.
-async fn gpu(State(state): State<Arc<CollectorState>>, Query(q): Query<GpuQuery>) -> Response {
+async fn gpu(
+    State(state): State<Arc<CollectorState>>,
+    Query(q): Query<GpuQuery>,
+    headers: HeaderMap,
+) -> Response {
     let (Some(node), Some(id)) = (q.node, q.id) else {
         return bad_request(
             "name the GPU: /api/v1/gpu?node=node-01&id=GPU-... (host.name and hw.id)".into(),
@@ -84,7 +207,7 @@ async fn gpu(State(state): State<Arc<CollectorState>>, Query(q): Query<GpuQuery>
         Err(message) => return bad_request(message),
     };
     match view::gpu_detail(&state.store(), &node, &id, window, points) {
-        Some(body) => Json(body).into_response(),
+        Some(body) => json(&headers, &body),
         None => (
             StatusCode::NOT_FOUND,
             format!("no GPU {id:?} on node {node:?}\n"),
@@ -100,29 +223,33 @@ struct NodesQuery {
 }
 
 /// `[?since=15m&points=48]`: every node's host.
-async fn nodes(State(state): State<Arc<CollectorState>>, Query(q): Query<NodesQuery>) -> Response {
+async fn nodes(
+    State(state): State<Arc<CollectorState>>,
+    Query(q): Query<NodesQuery>,
+    headers: HeaderMap,
+) -> Response {
     match chart_params(q.since.as_deref(), q.points, DEFAULT_NODE_POINTS) {
-        Ok((window, points)) => Json(view::nodes(&state.store(), window, points)).into_response(),
+        Ok((window, points)) => {
+            let body = view::nodes(&state.store(), window, points);
+            json(&headers, &body)
+        }
         Err(message) => bad_request(message),
     }
 }
 
 /// Every served model over the latency-regression window.
-async fn inference(State(state): State<Arc<CollectorState>>) -> Response {
-    Json(state.inference()).into_response()
+async fn inference(State(state): State<Arc<CollectorState>>, headers: HeaderMap) -> Response {
+    json(&headers, &state.inference())
 }
 
 /// Prometheus text exposition, format 0.0.4.
-async fn metrics(State(state): State<Arc<CollectorState>>) -> Response {
+async fn metrics(State(state): State<Arc<CollectorState>>, headers: HeaderMap) -> Response {
     let body = state.render_metrics();
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
+    negotiated(
+        &headers,
+        "text/plain; version=0.0.4; charset=utf-8",
+        body.into_bytes(),
     )
-        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,7 +262,11 @@ fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
 }
 
-async fn cost(State(state): State<Arc<CollectorState>>, Query(q): Query<CostQuery>) -> Response {
+async fn cost(
+    State(state): State<Arc<CollectorState>>,
+    Query(q): Query<CostQuery>,
+    headers: HeaderMap,
+) -> Response {
     let window = q.window.as_deref().unwrap_or("1h");
     let Ok(length) = gpuwatch_model::duration::parse(window) else {
         return bad_request(format!(
@@ -148,7 +279,7 @@ async fn cost(State(state): State<Arc<CollectorState>>, Query(q): Query<CostQuer
     };
     let length = i64::try_from(length.as_nanos()).unwrap_or(i64::MAX);
     match state.cost(length, by) {
-        Some(body) => Json(body).into_response(),
+        Some(body) => json(&headers, &body),
         None => bad_request(format!(
             "the live ledger keeps the last hour (or collector.cost.idle_window); \
              window {window} is longer: use `gpuwatch report cost` for history"
@@ -164,6 +295,7 @@ struct SeriesQuery {
 async fn series(
     State(state): State<Arc<CollectorState>>,
     Query(q): Query<SeriesQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(metric) = q.metric.filter(|m| !m.is_empty()) else {
         return (
@@ -172,7 +304,8 @@ async fn series(
         )
             .into_response();
     };
-    Json(view::series(&state.store(), &metric)).into_response()
+    let body = view::series(&state.store(), &metric);
+    json(&headers, &body)
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +316,7 @@ struct AlertsQuery {
 async fn alerts(
     State(state): State<Arc<CollectorState>>,
     Query(q): Query<AlertsQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let filter = match q.state.as_deref().unwrap_or("firing") {
         "firing" => StateFilter::Firing,
@@ -196,10 +330,12 @@ async fn alerts(
                 .into_response()
         }
     };
-    Json(AlertsResponse {
-        alerts: state.alerts(filter),
-    })
-    .into_response()
+    json(
+        &headers,
+        &AlertsResponse {
+            alerts: state.alerts(filter),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub use inference::inference;
 pub use nodes::nodes;
 
 use gpuwatch_model::api::{GpuView, GpusResponse, SeriesPoint, SeriesResponse, SeriesView};
+use gpuwatch_model::gpu_state::{self, GpuState, StateIndex, STALE_GPU_MS};
 use gpuwatch_model::names::{attr, metric, value};
 
 use crate::store::{GpuEntry, Series, SeriesKind, Store};
@@ -40,23 +41,78 @@ impl Newest {
 
 /// The latest values of every GPU, sorted by node and index.
 pub fn gpus(store: &Store) -> GpusResponse {
-    let mut gpus: Vec<GpuView> = store
-        .gpus()
-        .iter()
+    gpus_where(store, &GpuFilter::default(), &[]).0
+}
+
+/// Which GPUs `/api/v1/gpus` lists: `?node=`, `?job=`, `?state=`, `?offset=`, `?limit=`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GpuFilter {
+    /// `host.name`s; all nodes when empty.
+    pub nodes: Vec<String>,
+    /// `gpuwatch.job.id`.
+    pub job: Option<String>,
+    /// The badges `top` would show (`gpu_state`); any when empty.
+    pub states: Vec<GpuState>,
+    /// GPUs to skip, in the listing's order, after the filters.
+    pub offset: usize,
+    pub limit: Option<usize>,
+}
+
+/// The GPUs `filter` selects, sorted by node and index, and how many matched before
+/// `offset` and `limit`. `firing` is the firing alerts; only `states` reads them.
+pub fn gpus_where(
+    store: &Store,
+    filter: &GpuFilter,
+    firing: &[gpuwatch_model::Alert],
+) -> (GpusResponse, usize) {
+    let all = store.gpus();
+    let picked: Box<dyn Iterator<Item = (&(String, String), &GpuEntry)>> =
+        if filter.nodes.is_empty() {
+            Box::new(all.iter())
+        } else {
+            let mut nodes: Vec<&str> = filter.nodes.iter().map(String::as_str).collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            Box::new(nodes.into_iter().flat_map(move |node| {
+                all.range((node.to_string(), String::new())..)
+                    .take_while(move |((n, _), _)| n == node)
+            }))
+        };
+    let mut gpus: Vec<GpuView> = picked
         .map(|((node, id), entry)| gpu_view(store, node, id, entry))
         .collect();
     gpus.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    let nodes = {
-        let mut names: Vec<&str> = gpus.iter().map(|g| g.node.as_str()).collect();
-        names.dedup();
-        names.len()
-    };
-    GpusResponse {
-        gpus,
-        newest_point_unix_ms: store.newest_ts().map(|t| t.div_euclid(1_000_000)),
-        points_received: store.points_accepted(),
-        nodes,
+    let newest_point_unix_ms = store.newest_ts().map(|t| t.div_euclid(1_000_000));
+    if !filter.states.is_empty() {
+        // Silence is the node's, so states are found before the job narrows the list.
+        let index = StateIndex::new(firing);
+        let states = gpu_state::states(&gpus, &index, newest_point_unix_ms, STALE_GPU_MS);
+        let mut states = states.into_iter();
+        gpus.retain(|_| states.next().is_some_and(|s| filter.states.contains(&s)));
     }
+    if let Some(job) = &filter.job {
+        gpus.retain(|g| g.job.as_ref() == Some(job));
+    }
+    let total = gpus.len();
+    let end = filter
+        .limit
+        .map_or(total, |l| filter.offset.saturating_add(l).min(total));
+    let gpus = gpus.drain(filter.offset.min(end)..end).collect::<Vec<_>>();
+    let nodes = {
+        let mut last = None;
+        all.keys()
+            .filter(|(node, _)| last.replace(node) != Some(node))
+            .count()
+    };
+    (
+        GpusResponse {
+            gpus,
+            newest_point_unix_ms,
+            points_received: store.points_accepted(),
+            nodes,
+        },
+        total,
+    )
 }
 
 /// The latest values of one GPU.

@@ -1,6 +1,7 @@
 //! The gpuwatch contract as code: metric and attribute names (`names`), the samples a
 //! sampler produces (`sample`), series identity (`series`), alerts (`alert`), the JSON
-//! API's shapes (`api`), and small pure helpers for durations and timestamps.
+//! API's shapes (`api`), each GPU's badge from the alerts that touch it (`gpu_state`),
+//! and small pure helpers for durations and timestamps.
 //!
 //! Pure by rule: no I/O, no async, no UI. Every other crate depends on this one and on
 //! nothing beside it at its own level.
@@ -9,6 +10,7 @@ pub mod alert;
 pub mod api;
 pub mod duration;
 pub mod format;
+pub mod gpu_state;
 pub mod history;
 pub mod names;
 pub mod sample;

@@ -13,7 +13,8 @@
 //!
 //! - `source`: where data comes from;
 //! - `app`: the state and its one way to change, [`App::update`] with an [`Event`];
-//! - `gpu_state`: the badge of each GPU, from the alerts that touch it;
+//! - `gpuwatch_model::gpu_state`: the badge of each GPU, from the alerts that touch it
+//!   (in the model, so the API's `?state=` filter agrees with the badge);
 //! - `filter`, `sort`, `column`: the `/` filter language, the table's order, its columns;
 //! - `ui`: drawing a `&App`, never changing it;
 //! - `run`: the terminal loop, [`run`];
@@ -23,11 +24,12 @@ mod app;
 mod column;
 mod filter;
 mod format;
-mod gpu_state;
 mod run;
 mod sort;
 mod source;
 mod ui;
+
+use gpuwatch_model::gpu_state;
 
 pub use app::{App, Event, Key, Mouse, MouseKind, Wants};
 pub use run::{run, run_with, Options, TuiError, DEFAULT_REFRESH};

@@ -39,9 +39,9 @@ use crate::app::{App, Mode, Tab};
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 10;
 
-/// A GPU whose newest point is this far behind the newest point of all is drawn dim,
-/// and a node all of whose GPUs are counts as absent.
-pub(crate) const STALE_GPU_MS: i64 = 15_000;
+// A GPU whose newest point is this far behind the newest point of all is drawn dim,
+// and a node all of whose GPUs are counts as absent.
+pub(crate) use gpuwatch_model::gpu_state::STALE_GPU_MS;
 
 /// Lines that are not table rows: totals, tabs, the table's title row, the footer.
 const CHROME_LINES: u16 = 4;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use gpuwatch_model::{Severity, Timestamp};
+use crate::{Severity, Timestamp};
 
 use super::*;
 

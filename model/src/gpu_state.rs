@@ -14,12 +14,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use gpuwatch_model::api::GpuView;
-use gpuwatch_model::names::attr;
-use gpuwatch_model::{Alert, AlertKind, AlertState};
+use crate::api::GpuView;
+use crate::names::attr;
+use crate::{Alert, AlertKind, AlertState};
 
 /// Below this utilization a GPU without alerts is IDLE.
-pub(crate) const IDLE_BELOW: f64 = 0.05;
+pub const IDLE_BELOW: f64 = 0.05;
+
+/// A node whose newest point is further than this behind the fleet's newest is silent:
+/// its GPUs show ABSENT (in `top` and `/api/v1/gpus?state=absent`) before
+/// `node_absent` fires.
+pub const STALE_GPU_MS: i64 = 15_000;
 
 /// What a GPU is doing, best to worst. The order is the precedence: a GPU shows the
 /// worst state that applies, and sorting by state puts the worst first.
@@ -112,7 +117,7 @@ impl GpuState {
 /// The firing alerts, indexed by what they touch, so the state of every GPU costs a
 /// few lookups however many alerts fire.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct StateIndex {
+pub struct StateIndex {
     /// By `hw.id`, with the `host.name` the alert named, if any.
     by_gpu_id: HashMap<String, Vec<(Option<String>, GpuState)>>,
     /// By `host.name`, then `hw.name`.
@@ -127,7 +132,7 @@ pub(crate) struct StateIndex {
 
 impl StateIndex {
     /// Indexes the firing ones of `alerts`; pending and resolved ones change nothing.
-    pub(crate) fn new(alerts: &[Alert]) -> Self {
+    pub fn new(alerts: &[Alert]) -> Self {
         let mut index = StateIndex::default();
         for alert in alerts.iter().filter(|a| a.state == AlertState::Firing) {
             let Some(state) = GpuState::of_kind(alert.kind) else {
@@ -169,7 +174,7 @@ impl StateIndex {
     }
 
     /// The worst firing alert's state for `gpu`, if any alert touches it.
-    pub(crate) fn alert_state(&self, gpu: &GpuView) -> Option<GpuState> {
+    pub fn alert_state(&self, gpu: &GpuView) -> Option<GpuState> {
         if self.absent.contains(&gpu.node) {
             return Some(GpuState::Absent);
         }
@@ -193,7 +198,7 @@ impl StateIndex {
     /// The badge of `gpu`: the worst alert that touches it; ABSENT when its node
     /// `silent` (no GPU of it reported lately) even before `node_absent` fires; else
     /// IDLE under 5% busy; else OK (also when utilization is unknown).
-    pub(crate) fn state(&self, gpu: &GpuView, silent: bool) -> GpuState {
+    pub fn state(&self, gpu: &GpuView, silent: bool) -> GpuState {
         if silent {
             return GpuState::Absent;
         }
@@ -213,7 +218,7 @@ impl StateIndex {
 /// The state of each of `gpus` (sorted by node, so a node's GPUs are adjacent), in
 /// their order. A node is silent when its newest point is more than `stale_ms` behind
 /// `newest`, the newest point of all.
-pub(crate) fn states(
+pub fn states(
     gpus: &[GpuView],
     index: &StateIndex,
     newest: Option<i64>,
