@@ -56,11 +56,11 @@ fn labels<'a>(pairs: impl IntoIterator<Item = (String, &'a str)>) -> String {
 /// on a clash after sanitising, the first attribute wins.
 pub(crate) fn series_labels(s: &Series) -> Vec<(String, &str)> {
     let mut out: BTreeMap<String, &str> = BTreeMap::new();
-    for (k, v) in &s.key.attrs {
+    for (k, v) in s.key.attrs.iter() {
         if NOT_LABELS.iter().any(|p| k.starts_with(p)) {
             continue;
         }
-        out.entry(label_name(k)).or_insert(v.as_str());
+        out.entry(label_name(k)).or_insert(&**v);
     }
     out.into_iter().collect()
 }
@@ -125,14 +125,14 @@ pub fn render(
         let name = metric_name(&s.key.metric, &s.unit, s.kind);
         let family = families
             .entry(name)
-            .or_insert_with(|| (s.kind, s.key.metric.as_str(), Vec::new()));
+            .or_insert_with(|| (s.kind, s.key.metric(), Vec::new()));
         if prom_type(family.0) == prom_type(s.kind) {
             family.2.push(s);
         }
     }
     let mut out = String::with_capacity(store.series().len() * 160);
     for (name, (kind, otel_name, series)) in &families {
-        let unit = series.first().map_or("", |s| s.unit.as_str());
+        let unit = series.first().map_or("", |s| &*s.unit);
         let _ = writeln!(
             out,
             "# HELP {name} OpenTelemetry metric {otel_name} (unit {unit:?})"

@@ -121,7 +121,7 @@ fn labelled(s: &Series, m: i64) -> SeriesMinute {
         .join(",");
     SeriesMinute {
         minute: m,
-        metric: s.key.metric.clone(),
+        metric: s.key.metric.to_string(),
         node: get(attr::HOST_NAME),
         gpu: get(attr::HW_ID),
         job: get(attr::JOB_ID),

@@ -134,7 +134,7 @@ pub(crate) fn gpu_view(store: &Store, node: &str, id: &str, entry: &GpuEntry) ->
         }
         let last = s.last_scalar().map(|(_, v)| v);
         let slot = match (
-            s.key.metric.as_str(),
+            s.key.metric(),
             s.key.get(attr::LINK),
             s.key.get(attr::IO_DIRECTION),
         ) {
@@ -176,7 +176,7 @@ pub(crate) fn gpu_view(store: &Store, node: &str, id: &str, entry: &GpuEntry) ->
 
 /// Labels come from the GPU's newest series; process series carry their own job.
 fn apply_labels(view: &mut GpuView, s: &Series) {
-    if s.key.metric == metric::GPU_PROCESS_MEMORY {
+    if s.key.metric() == metric::GPU_PROCESS_MEMORY {
         return;
     }
     let get = |k: &str| s.key.get(k).map(str::to_string);
@@ -192,7 +192,7 @@ pub fn series(store: &Store, metric: &str) -> SeriesResponse {
     let series = store
         .series()
         .iter()
-        .filter(|s| s.key.metric == metric)
+        .filter(|s| s.key.metric() == metric)
         .map(|s| {
             let last = match (s.last_scalar(), s.histograms().and_then(|r| r.last())) {
                 (Some((t, v)), _) => Some(SeriesPoint {
@@ -210,7 +210,12 @@ pub fn series(store: &Store, metric: &str) -> SeriesResponse {
                 (None, None) => None,
             };
             SeriesView {
-                attributes: s.key.attrs.iter().cloned().collect(),
+                attributes: s
+                    .key
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 kind: match s.kind {
                     SeriesKind::Gauge => "gauge",
                     SeriesKind::Counter => "counter",
@@ -219,7 +224,7 @@ pub fn series(store: &Store, metric: &str) -> SeriesResponse {
                     SeriesKind::Summary => "summary",
                 }
                 .to_string(),
-                unit: s.unit.clone(),
+                unit: s.unit.to_string(),
                 points: s
                     .scalars()
                     .map_or_else(|| s.histograms().map_or(0, |r| r.len()), |r| r.len()),

@@ -28,7 +28,7 @@ fn hosts(store: &Store) -> BTreeMap<&str, Host<'_>> {
         let Some(host) = s.key.get(attr::HOST_NAME) else {
             continue;
         };
-        match s.key.metric.as_str() {
+        match s.key.metric() {
             metric::CPU_UTILIZATION => {
                 if let Some(mode) = s.key.get(attr::CPU_MODE) {
                     out.entry(host).or_default().cpu.insert(mode, s);

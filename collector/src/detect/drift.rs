@@ -73,7 +73,7 @@ type Group = (AlertKind, String, String);
 
 /// The group of a prediction, feature or latency series; `None` for any other.
 fn group_of(s: &Series) -> Option<Group> {
-    let (kind, what) = match s.key.metric.as_str() {
+    let (kind, what) = match s.key.metric() {
         metric::MODEL_PREDICTION => (AlertKind::ModelDrift, "prediction".to_string()),
         metric::MODEL_FEATURE => (AlertKind::ModelDrift, s.key.get(attr::FEATURE)?.to_string()),
         m @ (metric::GENAI_REQUEST_DURATION
@@ -279,7 +279,7 @@ pub fn latency_quantiles(store: &Store, window: i64, t: i64) -> Vec<(String, Str
     ];
     let mut groups: BTreeMap<(String, String), Option<Buckets>> = BTreeMap::new();
     for s in store.series() {
-        let m = s.key.metric.as_str();
+        let m = s.key.metric();
         if !latency.contains(&m) {
             continue;
         }

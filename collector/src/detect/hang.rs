@@ -40,7 +40,7 @@ fn steps_advanced(
     let counters = store
         .series()
         .iter()
-        .filter(|s| s.key.metric == metric::TRAIN_STEP);
+        .filter(|s| s.key.metric() == metric::TRAIN_STEP);
     for s in counters {
         let Some(job) = s.key.get(attr::JOB_ID).filter(|j| jobs.contains_key(*j)) else {
             continue;

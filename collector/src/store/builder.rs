@@ -171,7 +171,7 @@ fn copy(store: &Store, variant: Variant<'_>) -> Store {
             .key
             .attrs
             .iter()
-            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
+            .map(|(k, v)| (&**k, Cow::Borrowed(&**v)))
             .collect();
         let sum = attrs
             .iter()

@@ -43,13 +43,12 @@ impl<T> Ring<T> {
         self.ts.is_empty()
     }
 
-    /// Bytes the ring's two arrays take, spare capacity included, with `extra` bytes
-    /// each value owns on the heap.
+    /// Bytes the ring's two arrays take on the heap, spare capacity included, with
+    /// `extra` bytes each value owns on the heap.
     pub fn bytes(&self, extra: impl Fn(&T) -> usize) -> usize {
         self.ts.capacity() * std::mem::size_of::<i64>()
             + self.vals.capacity() * std::mem::size_of::<T>()
             + self.vals.iter().map(extra).sum::<usize>()
-            + std::mem::size_of::<Self>()
     }
 
     /// The newest point.

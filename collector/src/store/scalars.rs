@@ -142,13 +142,12 @@ impl Scalars {
         self.total() - first
     }
 
-    /// Bytes the series' points take: chunks, their bookkeeping and the open chunk's
-    /// spare capacity.
+    /// Bytes the series' points take on the heap: chunks, their bookkeeping and the
+    /// open chunk's spare capacity. The struct itself is counted with its series.
     pub fn bytes(&self) -> usize {
         self.bytes.capacity()
             + self.sealed.capacity() * std::mem::size_of::<Chunk>()
             + self.head.capacity()
-            + std::mem::size_of::<Self>()
     }
 
     /// Inserts in timestamp order. A point at an existing timestamp replaces it (a

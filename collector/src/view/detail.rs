@@ -31,7 +31,7 @@ pub fn gpu_detail(
         series
             .iter()
             .copied()
-            .filter(|s| s.key.metric == m && with.iter().all(|(k, v)| s.key.get(k) == Some(v)))
+            .filter(|s| s.key.metric() == m && with.iter().all(|(k, v)| s.key.get(k) == Some(v)))
             .collect()
     };
     let utilization: Vec<&Series> = of(metric::GPU_UTILIZATION, &[])

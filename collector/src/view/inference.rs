@@ -19,7 +19,7 @@ const REQUEST_METRICS: [&str; 2] = [metric::GENAI_REQUEST_DURATION, metric::INFE
 fn request_rates(store: &Store, window: i64, t: i64) -> BTreeMap<String, f64> {
     let mut by: BTreeMap<(String, usize), f64> = BTreeMap::new();
     for s in store.series() {
-        let Some(rank) = REQUEST_METRICS.iter().position(|m| s.key.metric == *m) else {
+        let Some(rank) = REQUEST_METRICS.iter().position(|m| s.key.metric() == *m) else {
             continue;
         };
         let (Some(model), Some(ring)) = (s.key.model(), s.histograms()) else {

@@ -27,7 +27,7 @@ const LOOPBACK: &str = "lo";
 pub fn nodes(store: &Store, window: i64, steps: usize) -> NodesResponse {
     let mut host: BTreeMap<&str, Vec<&Series>> = BTreeMap::new();
     for s in store.series() {
-        if !HOST_METRICS.contains(&s.key.metric.as_str()) {
+        if !HOST_METRICS.contains(&s.key.metric()) {
             continue;
         }
         if let Some(node) = s.key.get(attr::HOST_NAME) {
@@ -85,7 +85,7 @@ fn node_view(series: &[&Series], grid: &Grid) -> NodeView {
         series
             .iter()
             .copied()
-            .filter(|s| s.key.metric == m && with.iter().all(|(k, v)| s.key.get(k) == Some(v)))
+            .filter(|s| s.key.metric() == m && with.iter().all(|(k, v)| s.key.get(k) == Some(v)))
             .filter(|s| s.key.get(attr::INTERFACE) != Some(LOOPBACK))
             .collect()
     };
