@@ -266,13 +266,7 @@ fn store_bytes_per_point(settings: &StoreSettings) -> anyhow::Result<()> {
         ),
     ] {
         let store = fill_store(settings, shape)?;
-        let usage = store.usage();
-        println!(
-            "  {:>5.2} bytes/point ({:.2} with series keys), {} points: {what}",
-            usage.point_bytes as f64 / usage.points as f64,
-            usage.bytes() as f64 / usage.points as f64,
-            thousands(usage.points),
-        );
+        print_bytes_per_point(&store.usage(), what);
         let mut metrics: Vec<(String, Usage)> = store.usage_by_metric().into_iter().collect();
         metrics.sort_by_key(|(_, u)| std::cmp::Reverse(u.point_bytes));
         let costliest: Vec<String> = metrics
@@ -348,15 +342,19 @@ fn trace_bytes_per_point() -> anyhow::Result<()> {
         if refused > 0 {
             bail!("the store refused {refused} points of {file}");
         }
-        let usage = store.usage();
-        println!(
-            "  {:>5.2} bytes/point ({:.2} with series keys), {} points: {name} of {file}",
-            usage.point_bytes as f64 / usage.points as f64,
-            usage.bytes() as f64 / usage.points as f64,
-            thousands(usage.points),
-        );
+        print_bytes_per_point(&store.usage(), &format!("{name} of {file}"));
     }
     Ok(())
+}
+
+/// One line of `bench ingest`'s memory figures.
+fn print_bytes_per_point(usage: &Usage, what: &str) {
+    println!(
+        "  {:>5.2} bytes/point ({:.2} with series keys), {} points: {what}",
+        usage.point_bytes as f64 / usage.points.max(1) as f64,
+        usage.bytes() as f64 / usage.points.max(1) as f64,
+        thousands(usage.points),
+    );
 }
 
 /// Metrics `store_bytes_per_point` names as the costliest.
@@ -402,7 +400,7 @@ fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Store> {
 
 /// Rounds a sample's GPU readings to the units NVML reports them in, converted as the
 /// agent's NVML sampler converts them (whole percents / 100, milliwatts / 1000).
-fn at_nvml_resolution(sample: &mut gpuwatch_model::NodeSample) {
+pub(crate) fn at_nvml_resolution(sample: &mut gpuwatch_model::NodeSample) {
     let per = |v: f64, units: f64| (v * units).round() / units;
     for g in &mut sample.gpus {
         g.utilization = per(g.utilization, 100.0);
@@ -548,10 +546,27 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `(utime + stime)` of a process in seconds, every thread's, the ones that ended too
-/// (clock ticks, so measure long enough: a minute at 1 Hz is a few dozen ticks), and its
-/// peak RSS in KiB, from /proc.
-fn process_usage(pid: u32, ticks_per_second: f64) -> anyhow::Result<(f64, u64)> {
+/// What /proc says of a process: `(utime + stime)` in seconds, every thread's, the ones
+/// that ended too (clock ticks, so measure long enough: a minute at 1 Hz is a few dozen
+/// ticks), and its resident memory now and at its peak, KiB.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProcessUsage {
+    pub cpu_seconds: f64,
+    pub rss_kib: u64,
+    pub peak_rss_kib: u64,
+}
+
+/// Clock ticks a second, as /proc/PID/stat counts CPU time.
+pub(crate) fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+pub(crate) fn process_usage(pid: u32, ticks_per_second: f64) -> anyhow::Result<ProcessUsage> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name, which sits in parentheses and may hold spaces.
     let rest = stat
@@ -567,12 +582,18 @@ fn process_usage(pid: u32, ticks_per_second: f64) -> anyhow::Result<(f64, u64)> 
         .map(|f| f.parse::<f64>().unwrap_or(0.0))
         .sum();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("VmHWM")?;
-    Ok((ticks / ticks_per_second, hwm))
+    let kib = |key: &str| -> anyhow::Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .with_context(|| format!("{key} in /proc/{pid}/status"))
+    };
+    Ok(ProcessUsage {
+        cpu_seconds: ticks / ticks_per_second,
+        rss_kib: kib("VmRSS:")?,
+        peak_rss_kib: kib("VmHWM:")?,
+    })
 }
 
 /// Runs `gpuwatch agent --simulate 8` as its own process against an in-process
@@ -585,12 +606,7 @@ pub async fn agent_bench(duration: Duration) -> anyhow::Result<()> {
             "warning: a debug build; run `cargo run --release -- bench agent` for real figures"
         );
     }
-    let ticks: f64 = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0);
+    let ticks = clock_ticks();
     let collector = gpuwatch_collector::start(&CollectorSettings::ephemeral()).await?;
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
@@ -615,11 +631,12 @@ pub async fn agent_bench(duration: Duration) -> anyhow::Result<()> {
         collector.otlp_http
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (cpu0, _) = process_usage(pid, ticks)?;
+    let cpu0 = process_usage(pid, ticks)?.cpu_seconds;
     let points0 = collector.state().store().points_accepted();
     let started = Instant::now();
     tokio::time::sleep(duration).await;
-    let (cpu1, hwm) = process_usage(pid, ticks)?;
+    let end = process_usage(pid, ticks)?;
+    let (cpu1, hwm) = (end.cpu_seconds, end.peak_rss_kib);
     let elapsed = started.elapsed().as_secs_f64();
     let points = collector.state().store().points_accepted() - points0;
     child.kill().await.ok();

@@ -250,6 +250,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         passes: usize,
     },
+    /// A collector process with the default config fed a fleet's OTLP by this one (50
+    /// nodes a request, event time 1 s a step, as fast as it takes it; one node hangs):
+    /// its CPU per event second, RSS, bytes a point, points/s per core, /api/v1/gpus
+    /// latency and size, and whether the hang was found.
+    Fleet {
+        /// GPUs in the fleet (8 per node).
+        #[arg(long, default_value_t = 10_000)]
+        gpus: usize,
+        /// Event seconds to send. gpu_hang needs about 400 to fire.
+        #[arg(long, default_value_t = 420)]
+        seconds: u64,
+    },
 }
 
 /// Output of `report`.

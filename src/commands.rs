@@ -45,6 +45,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::bench::agent_bench(d).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Fleet { gpus, seconds }) => {
+            crate::fleet_bench::fleet_bench(crate::fleet_bench::FleetArgs { gpus, seconds })
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Detect { gpus, passes }) => {
             crate::bench::detect_bench(gpus, passes)?;
             Ok(ExitCode::SUCCESS)

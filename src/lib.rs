@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod drift_cmd;
+pub mod fleet_bench;
 pub mod headless;
 pub mod history;
 pub mod logging;
