@@ -12,8 +12,10 @@
 //! `crate::delivery`).
 
 mod exporter;
+mod host_io;
 mod points;
 mod settings;
+mod spec;
 mod stamp;
 mod transport;
 

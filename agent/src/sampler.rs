@@ -22,6 +22,14 @@ pub trait Sampler: Send {
         let _ = (settings, pods);
         false
     }
+
+    /// Whether the sampler reads the machine the agent runs on (`HostSampler` does; the
+    /// simulator makes its hosts up). The agent loop then also reads this machine's
+    /// fabric ports and network file systems (`crate::host::HostIoSampler`). The
+    /// default is `false`.
+    fn reads_host(&self) -> bool {
+        false
+    }
 }
 
 /// Why a sample could not be taken.
@@ -105,6 +113,10 @@ impl Sampler for CombinedSampler {
         }
         any
     }
+
+    fn reads_host(&self) -> bool {
+        self.parts.iter().any(|p| p.reads_host())
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +155,11 @@ mod tests {
 
         let mut broken = CombinedSampler::new(vec![Box::new(Fixed(Err(())))]);
         assert!(broken.sample(1).is_err());
+        assert!(!broken.reads_host());
+        let with_host = CombinedSampler::new(vec![
+            Box::new(Fixed(Err(()))),
+            Box::new(crate::host::HostSampler::default()),
+        ]);
+        assert!(with_host.reads_host());
     }
 }

@@ -344,7 +344,11 @@ impl Store {
             .metric_ids
             .entry(Arc::clone(&key.metric))
             .or_insert(next_metric);
-        if let (Some(host), Some(gpu)) = (key.get(attr::HOST_NAME), key.get(attr::HW_ID)) {
+        // `hw.id` names any hardware; a fabric port (`hw.type = network`) is no GPU.
+        let is_gpu = key.get(attr::HW_TYPE).is_none_or(|t| t == "gpu");
+        if let (Some(host), Some(gpu), true) =
+            (key.get(attr::HOST_NAME), key.get(attr::HW_ID), is_gpu)
+        {
             let entry = self
                 .gpus
                 .entry((host.to_string(), gpu.to_string()))
@@ -849,6 +853,26 @@ mod tests {
             peak = peak.max(store.usage().bytes());
         }
         peak
+    }
+
+    #[test]
+    fn hardware_other_than_gpus_is_not_listed_as_one() {
+        let mut store = Store::new(settings(10));
+        for (metric, attrs) in [
+            ("hw.gpu.utilization", vec![("host.name", "n0"), ("hw.id", "GPU-0")]),
+            (
+                "hw.power",
+                vec![("host.name", "n0"), ("hw.id", "GPU-1"), ("hw.type", "gpu")],
+            ),
+            (
+                "hw.network.io",
+                vec![("host.name", "n0"), ("hw.id", "mlx5_0:1"), ("hw.type", "network")],
+            ),
+        ] {
+            resolve(&mut store, metric, &attrs).expect("series");
+        }
+        let gpus: Vec<&str> = store.gpus().keys().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(gpus, ["GPU-0", "GPU-1"]);
     }
 
     #[test]

@@ -56,6 +56,43 @@ pub mod metric {
     /// model's mean latency over the last scrape interval (added with the agent's
     /// inference scraping).
     pub const INFERENCE_LATENCY_MEAN: &str = "gpuwatch.inference.latency.mean";
+
+    // Fabric ports (InfiniBand, RoCE) and network file systems (NFS, Lustre), added with
+    // the agent's sysfs and mountstats sampling. Port points carry `hw.id`
+    // (`<device>:<port>`), `hw.type` = `network`, `gpuwatch.fabric.link_layer` and,
+    // where the port has one, `network.interface.name`.
+
+    /// counter, By, attribute `network.io.direction`: bytes through a fabric port.
+    pub const HW_NETWORK_IO: &str = "hw.network.io";
+    /// counter, {packet}, attribute `network.io.direction`.
+    pub const HW_NETWORK_PACKETS: &str = "hw.network.packets";
+    /// gauge, By/s: the port's link rate.
+    pub const HW_NETWORK_BANDWIDTH_LIMIT: &str = "hw.network.bandwidth.limit";
+    /// gauge, 1 (0/1): state ACTIVE and physical state LinkUp.
+    pub const HW_NETWORK_UP: &str = "hw.network.up";
+    /// counter, {packet}, attribute `gpuwatch.fabric.counter` (`np_cnp_sent`,
+    /// `rp_cnp_handled`): RoCE congestion notification packets. A port's error
+    /// counters are `hw.errors` with `error.type` = the counter's file name.
+    pub const FABRIC_CONGESTION: &str = "gpuwatch.fabric.congestion";
+    /// counter, By, attributes `system.device`, `system.filesystem.mountpoint`,
+    /// `system.filesystem.type`, `disk.io.direction`: bytes applications read from and
+    /// wrote to a network file system.
+    pub const FILESYSTEM_IO: &str = "gpuwatch.filesystem.io";
+    /// counter, {operation}, the file system attributes and `rpc.method`.
+    pub const NFS_RPC_OPERATIONS: &str = "gpuwatch.nfs.rpc.operations";
+    /// counter, {retransmission}, the file system attributes and `rpc.method`.
+    pub const NFS_RPC_RETRANSMISSIONS: &str = "gpuwatch.nfs.rpc.retransmissions";
+    /// counter, s, the file system attributes and `rpc.method`: round-trip time summed.
+    pub const NFS_RPC_RTT: &str = "gpuwatch.nfs.rpc.rtt";
+    /// counter, s, the file system attributes and `rpc.method`: time queued before
+    /// sending, summed.
+    pub const NFS_RPC_QUEUE_TIME: &str = "gpuwatch.nfs.rpc.queue_time";
+    /// counter, {request}, the file system attributes: requests the mount's RPC
+    /// transports sent.
+    pub const NFS_RPC_SENDS: &str = "gpuwatch.nfs.rpc.sends";
+    /// counter, {request}, the file system attributes: the backlog queue's length
+    /// summed at each send; over `gpuwatch.nfs.rpc.sends` it is the mean backlog.
+    pub const NFS_RPC_BACKLOG: &str = "gpuwatch.nfs.rpc.backlog";
 }
 
 /// Attribute keys (resource and data point).
@@ -97,6 +134,17 @@ pub mod attr {
     /// `request`, `queue`, `compute_input`, `compute_infer`, `compute_output`.
     pub const INFERENCE_PHASE: &str = "gpuwatch.inference.phase";
     pub const BOTTLENECK: &str = "gpuwatch.bottleneck";
+    /// `network` on fabric ports.
+    pub const HW_TYPE: &str = "hw.type";
+    /// `InfiniBand` or `Ethernet` (RoCE).
+    pub const FABRIC_LINK_LAYER: &str = "gpuwatch.fabric.link_layer";
+    /// The sysfs file a fabric congestion counter comes from.
+    pub const FABRIC_COUNTER: &str = "gpuwatch.fabric.counter";
+    pub const FILESYSTEM_MOUNTPOINT: &str = "system.filesystem.mountpoint";
+    /// `nfs`, `nfs4`, `lustre`.
+    pub const FILESYSTEM_TYPE: &str = "system.filesystem.type";
+    /// An NFS operation: `READ`, `WRITE`, `GETATTR`, ...
+    pub const RPC_METHOD: &str = "rpc.method";
 }
 
 /// Fixed attribute values.
@@ -122,6 +170,7 @@ pub mod value {
     pub const MEM_USED: &str = "used";
     pub const MEM_FREE: &str = "free";
     pub const MEM_CACHED: &str = "cached";
+    pub const HW_TYPE_NETWORK: &str = "network";
 }
 
 /// Units, as UCUM strings on the wire.
@@ -135,4 +184,9 @@ pub mod unit {
     pub const SECONDS: &str = "s";
     pub const ERRORS: &str = "{error}";
     pub const EVENTS: &str = "{event}";
+    pub const BYTES_PER_SECOND: &str = "By/s";
+    pub const PACKETS: &str = "{packet}";
+    pub const OPERATIONS: &str = "{operation}";
+    pub const RETRANSMISSIONS: &str = "{retransmission}";
+    pub const REQUESTS: &str = "{request}";
 }

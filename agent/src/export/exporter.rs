@@ -5,17 +5,20 @@ use std::sync::{Mutex, PoisonError};
 
 use gpuwatch_model::names::{attr, metric, unit, value};
 use gpuwatch_model::NodeSample;
+
+use crate::host::HostIo;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
+    metric::Data, Metric, ResourceMetrics, ScopeMetrics,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::points::{self, Point, PointsFn};
+use super::host_io::HOST_IO_METRICS;
+use super::points;
 use super::settings::{ExportError, ExporterSettings, ResourceInfo};
+use super::spec::{spec, Kind, Points, Spec};
 use super::stamp::{histogram_metrics, string_attr};
 use super::transport::{SendOutcome, Transport};
 
@@ -74,18 +77,30 @@ impl OtlpExporter {
 
     /// `sample` as an encoded `ExportMetricsServiceRequest`: the body `export` sends.
     pub fn encode(&self, sample: &NodeSample) -> Vec<u8> {
-        self.encode_with(sample, Vec::new())
+        self.encode_with(sample, None, Vec::new())
     }
 
-    /// Like `encode`, with `extra` metrics appended (the scraped inference histograms).
-    pub(crate) fn encode_with(&self, sample: &NodeSample, extra: Vec<Metric>) -> Vec<u8> {
-        self.request(sample, extra).encode_to_vec()
+    /// Like `encode`, with the fabric ports and network file systems read beside the
+    /// sample (`host_io`, at the sample's time) and `extra` metrics appended (the
+    /// scraped inference histograms).
+    pub(crate) fn encode_with(
+        &self,
+        sample: &NodeSample,
+        host_io: Option<&HostIo>,
+        extra: Vec<Metric>,
+    ) -> Vec<u8> {
+        self.request(sample, host_io, extra).encode_to_vec()
     }
 
     /// The request for `sample`: every point at the sample's time; cumulative points
     /// (counters, histograms) count from the first sample this exporter encoded, so a
     /// sample replayed from the past (a test, a backfill) keeps its own time.
-    fn request(&self, sample: &NodeSample, extra: Vec<Metric>) -> ExportMetricsServiceRequest {
+    fn request(
+        &self,
+        sample: &NodeSample,
+        host_io: Option<&HostIo>,
+        extra: Vec<Metric>,
+    ) -> ExportMetricsServiceRequest {
         let time = sample.time_unix_nano;
         let first = *self
             .first_time
@@ -97,6 +112,14 @@ impl OtlpExporter {
             .iter()
             .filter_map(|spec| spec.metric(sample, time, start))
             .collect();
+        if let Some(host_io) = host_io {
+            for metric in HOST_IO_METRICS
+                .iter()
+                .filter_map(|spec| spec.metric(host_io, time, start))
+            {
+                merge(&mut metrics, metric);
+            }
+        }
         metrics.extend(histogram_metrics(&sample.histograms, time));
         metrics.extend(extra);
         ExportMetricsServiceRequest {
@@ -126,6 +149,20 @@ impl OtlpExporter {
     }
 }
 
+/// Adds `metric` to `metrics`: its points join those of a metric of the same name and
+/// kind already there (`hw.errors` of GPUs and of fabric ports), so that a name appears
+/// once per request.
+fn merge(metrics: &mut Vec<Metric>, metric: Metric) {
+    let existing = metrics.iter_mut().find(|m| m.name == metric.name);
+    match (existing.and_then(|m| m.data.as_mut()), metric.data) {
+        (Some(Data::Sum(into)), Some(Data::Sum(from))) => into.data_points.extend(from.data_points),
+        (Some(Data::Gauge(into)), Some(Data::Gauge(from))) => {
+            into.data_points.extend(from.data_points)
+        }
+        (_, data) => metrics.push(Metric { data, ..metric }),
+    }
+}
+
 /// CONTRACT.md's resource attributes.
 fn resource(info: &ResourceInfo) -> Resource {
     let mut attributes = vec![
@@ -141,106 +178,8 @@ fn resource(info: &ResourceInfo) -> Resource {
     }
 }
 
-/// How a metric's points are exported.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// The value now.
-    Gauge,
-    /// A cumulative, monotonic sum.
-    Counter,
-}
-
-/// Where a metric's points come from, and their number type.
-#[derive(Clone, Copy)]
-enum Points {
-    Double(PointsFn<f64>),
-    Int(PointsFn<u64>),
-}
-
-/// One contract metric: name, unit, description, kind and the points it has in a
-/// sample.
-struct Spec {
-    name: &'static str,
-    unit: &'static str,
-    description: &'static str,
-    kind: Kind,
-    points: Points,
-}
-
-const fn spec(
-    kind: Kind,
-    name: &'static str,
-    unit: &'static str,
-    description: &'static str,
-    points: Points,
-) -> Spec {
-    Spec {
-        name,
-        unit,
-        description,
-        kind,
-        points,
-    }
-}
-
-fn data_point(
-    (value, attributes): Point<number_data_point::Value>,
-    start: u64,
-    time: u64,
-) -> NumberDataPoint {
-    NumberDataPoint {
-        attributes,
-        start_time_unix_nano: start,
-        time_unix_nano: time,
-        value: Some(value),
-        ..NumberDataPoint::default()
-    }
-}
-
-impl Spec {
-    /// The metric with its points in `sample`; `None` when it has none.
-    fn metric(&self, sample: &NodeSample, time: u64, start: u64) -> Option<Metric> {
-        let values: Vec<Point<number_data_point::Value>> = match self.points {
-            Points::Double(points) => points(sample)
-                .into_iter()
-                .map(|(v, a)| (number_data_point::Value::AsDouble(v), a))
-                .collect(),
-            Points::Int(points) => points(sample)
-                .into_iter()
-                .map(|(v, a)| {
-                    let v = i64::try_from(v).unwrap_or(i64::MAX);
-                    (number_data_point::Value::AsInt(v), a)
-                })
-                .collect(),
-        };
-        if values.is_empty() {
-            return None;
-        }
-        let data = match self.kind {
-            Kind::Gauge => Data::Gauge(Gauge {
-                data_points: values.into_iter().map(|p| data_point(p, 0, time)).collect(),
-            }),
-            Kind::Counter => Data::Sum(Sum {
-                data_points: values
-                    .into_iter()
-                    .map(|p| data_point(p, start, time))
-                    .collect(),
-                aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                is_monotonic: true,
-            }),
-        };
-        Some(Metric {
-            name: self.name.to_string(),
-            description: self.description.to_string(),
-            unit: self.unit.to_string(),
-            metadata: Vec::<KeyValue>::new(),
-            data: Some(data),
-        })
-    }
-}
-
 /// Every metric the agent exports from a sample (CONTRACT.md's names and units).
-const METRICS: [Spec; 18] = [
+const METRICS: [Spec<NodeSample>; 18] = [
     spec(
         Kind::Gauge,
         metric::GPU_UTILIZATION,
@@ -409,8 +348,11 @@ mod tests {
             name: metric::INFERENCE_DURATION.to_string(),
             ..Default::default()
         };
-        let with =
-            exporter.encode_with(&sampler.sample(2_000_000_000).expect("sample"), vec![extra]);
+        let with = exporter.encode_with(
+            &sampler.sample(2_000_000_000).expect("sample"),
+            None,
+            vec![extra],
+        );
         let with = ExportMetricsServiceRequest::decode(with.as_slice()).expect("decodes");
         let scope = &with.resource_metrics[0].scope_metrics[0];
         assert!(scope
@@ -430,8 +372,50 @@ mod tests {
         );
     }
 
+    #[test]
+    fn fabric_errors_join_the_gpus_hw_errors() {
+        let exporter = exporter();
+        let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 2), 1);
+        let sample = sampler.sample(1_000_000_000).expect("sample");
+        let host_io = HostIo {
+            fabric: vec![crate::host::fabric::FabricPort {
+                device: "mlx5_0".into(),
+                port: 1,
+                errors: vec![("symbol_error", 3)],
+                tx_bytes: Some(4000),
+                ..Default::default()
+            }],
+            filesystems: Vec::new(),
+        };
+        let request = exporter.request(&sample, Some(&host_io), Vec::new());
+        let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+        let errors: Vec<&Metric> = metrics
+            .iter()
+            .filter(|m| m.name == metric::ERRORS)
+            .collect();
+        assert_eq!(errors.len(), 1, "one hw.errors metric");
+        let Some(Data::Sum(sum)) = errors[0].data.as_ref() else {
+            panic!("hw.errors is a counter")
+        };
+        assert_eq!(
+            sum.data_points.len(),
+            4 + 1,
+            "2 GPUs x 2 ECC types + the port"
+        );
+        assert!(metrics.iter().any(|m| m.name == metric::HW_NETWORK_IO));
+        let without = exporter.request(&sample, None, Vec::new());
+        let names = |r: &ExportMetricsServiceRequest| {
+            r.resource_metrics[0].scope_metrics[0]
+                .metrics
+                .iter()
+                .map(|m| m.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(!names(&without).contains(&metric::HW_NETWORK_IO.to_string()));
+    }
+
     fn times(exporter: &OtlpExporter, sample: &NodeSample) -> Vec<(String, u64, u64)> {
-        let request = exporter.request(sample, Vec::new());
+        let request = exporter.request(sample, None, Vec::new());
         let mut out = Vec::new();
         for m in &request.resource_metrics[0].scope_metrics[0].metrics {
             let points = match m.data.as_ref() {

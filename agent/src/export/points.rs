@@ -6,13 +6,8 @@ use gpuwatch_model::names::{attr, value};
 use gpuwatch_model::{GpuSample, JobInfo, NodeSample};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 
+use super::spec::Point;
 use super::stamp::string_attr;
-
-/// One data point.
-pub(crate) type Point<T> = (T, Vec<KeyValue>);
-
-/// Which points a metric has in a sample.
-pub(crate) type PointsFn<T> = fn(&NodeSample) -> Vec<Point<T>>;
 
 fn int_attr(key: &str, value: i64) -> KeyValue {
     KeyValue {

@@ -146,6 +146,10 @@ impl Sampler for HostSampler {
     fn describe(&self) -> String {
         format!("host ({})", self.proc_root.display())
     }
+
+    fn reads_host(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

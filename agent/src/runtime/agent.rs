@@ -16,6 +16,7 @@ use super::status::AgentStatus;
 use super::warn::WarnLimiter;
 use crate::delivery::{ExportQueue, Restored};
 use crate::export::OtlpExporter;
+use crate::host::{HostIo, HostIoSampler};
 use crate::inference::Inference;
 use crate::jobs::{kubelet, PodDirectory};
 use crate::sampler::Sampler;
@@ -29,10 +30,13 @@ pub struct Agent {
     /// `None` only while a sample is being taken on a blocking thread, or after the
     /// sampler panicked.
     sampler: Option<Box<dyn Sampler>>,
+    /// This machine's fabric ports and network file systems, read with each sample when
+    /// the sampler reads this machine (`Sampler::reads_host`); taken like `sampler`.
+    host_io: Option<HostIoSampler>,
     exporter: Arc<OtlpExporter>,
     delivery: Delivery,
     status: Arc<AgentStatus>,
-    last_sample: Option<NodeSample>,
+    last_sample: Option<(NodeSample, Option<HostIo>)>,
     /// Where each sample is stamped.
     schedule: Schedule,
     sample_warnings: WarnLimiter,
@@ -75,6 +79,9 @@ impl Agent {
     ) {
         let pods = PodDirectory::new();
         let attributes_jobs = sampler.attribute_jobs(&settings.jobs, &pods);
+        let host_io = sampler
+            .reads_host()
+            .then(|| HostIoSampler::new(&settings.sys_root, &settings.jobs.proc_root));
         let kubelet = match &settings.jobs.kubelet_socket {
             Some(socket) if attributes_jobs => {
                 Some(kubelet::spawn(socket.clone(), kubelet::REFRESH, pods))
@@ -90,6 +97,7 @@ impl Agent {
         let mut agent = Agent {
             settings,
             sampler: Some(sampler),
+            host_io,
             exporter,
             delivery,
             status,
@@ -105,6 +113,7 @@ impl Agent {
             interval = ?agent.settings.interval,
             queue = capacity,
             spool = %spool.as_deref().map_or("none".into(), |d| d.display().to_string()),
+            fabric_and_filesystems = agent.host_io.is_some(),
             inference_targets = agent.settings.inference.len(),
             job_rules = agent.settings.jobs.rules.len(),
             "agent started"
@@ -122,36 +131,43 @@ impl Agent {
                 () = stopped(shutdown) => return,
                 _ = ticker.tick() => {}
             }
-            if let Some(sample) = self.take_sample().await {
-                self.queue_export(&sample);
-                self.last_sample = Some(sample);
+            if let Some((sample, host_io)) = self.take_sample().await {
+                self.queue_export(&sample, host_io.as_ref());
+                self.last_sample = Some((sample, host_io));
             }
         }
     }
 
-    /// Encodes `sample` and queues it; only the delivery task touches the network.
-    fn queue_export(&mut self, sample: &NodeSample) {
-        let body = self.exporter.encode_with(sample, self.inference.metrics());
+    /// Encodes `sample` (with the fabric and file systems read beside it) and queues
+    /// it; only the delivery task touches the network.
+    fn queue_export(&mut self, sample: &NodeSample, host_io: Option<&HostIo>) {
+        let body = self
+            .exporter
+            .encode_with(sample, host_io, self.inference.metrics());
         self.delivery.push(body);
     }
 
     /// Samples on a blocking thread: NVML calls block (a PCIe throughput reading alone
-    /// waits about 20 ms), and must not stall the runtime's workers.
-    async fn take_sample(&mut self) -> Option<NodeSample> {
+    /// waits about 20 ms), and must not stall the runtime's workers. The fabric ports
+    /// and file systems are read there too, after the sample; they never fail it.
+    async fn take_sample(&mut self) -> Option<(NodeSample, Option<HostIo>)> {
         let Some(mut sampler) = self.sampler.take() else {
             self.status
                 .record_sample_error("the sampler panicked earlier; restart the agent".into());
             return None;
         };
         let now = self.schedule.stamp(unix_nanos_now());
+        let mut host_io = self.host_io.take();
         let taken = tokio::task::spawn_blocking(move || {
             let result = sampler.sample(now);
-            (sampler, result)
+            let io = host_io.as_mut().map(HostIoSampler::sample);
+            (sampler, host_io, result.map(|sample| (sample, io)))
         })
         .await;
         let result = match taken {
-            Ok((sampler, result)) => {
+            Ok((sampler, host_io, result)) => {
                 self.sampler = Some(sampler);
+                self.host_io = host_io;
                 result
             }
             Err(e) => {
@@ -162,9 +178,9 @@ impl Agent {
             }
         };
         match result {
-            Ok(sample) => {
+            Ok((sample, host_io)) => {
                 self.status.record_sample(&sample);
-                Some(sample)
+                Some((sample, host_io))
             }
             Err(error) => {
                 let message = format!("sampling failed: {error}");
@@ -183,9 +199,9 @@ impl Agent {
             task.abort();
         }
         // The last values once more, at the time the agent stopped.
-        if let Some(mut sample) = self.last_sample.take() {
+        if let Some((mut sample, host_io)) = self.last_sample.take() {
             sample.time_unix_nano = unix_nanos_now().max(sample.time_unix_nano + 1);
-            self.queue_export(&sample);
+            self.queue_export(&sample, host_io.as_ref());
         }
         self.delivery.finish(self.settings.timeout).await;
         tracing::info!(

@@ -53,6 +53,11 @@ pub struct AgentConfig {
     /// from `etc/passwd` beside it). In a container: mount the host's `/proc` and name
     /// it here, or share the host's PID namespace.
     pub proc_root: String,
+    /// The host's `/sys`, read for InfiniBand and RoCE ports (`class/infiniband`) and
+    /// Lustre client stats under debugfs (`kernel/debug/lustre`). In a container: mount
+    /// the host's `/sys` and name it here. NFS and Lustre mounts are read from
+    /// `proc_root` (`self/mountstats`, `fs/lustre`).
+    pub sys_root: String,
     /// kubelet's pod-resources socket, asked which pod each GPU is assigned to (for
     /// `k8s.namespace.name`, `k8s.pod.name`); a missing socket turns it off, and so
     /// does an empty value.
@@ -103,6 +108,7 @@ impl Default for AgentConfig {
             spool_dir: String::new(),
             inference: Vec::new(),
             proc_root: "/proc".to_string(),
+            sys_root: "/sys".to_string(),
             kubelet_socket: DEFAULT_KUBELET_SOCKET.to_string(),
             jobs: Vec::new(),
         }
@@ -144,8 +150,11 @@ pub struct AgentSettings {
     pub spool_dir: Option<PathBuf>,
     /// The inference servers to scrape.
     pub inference: Vec<InferenceTarget>,
-    /// How GPU processes are attributed to jobs.
+    /// How GPU processes are attributed to jobs; its `proc_root` is also where network
+    /// file systems are read.
     pub jobs: JobSettings,
+    /// The host's `/sys`: fabric ports, Lustre debugfs stats.
+    pub sys_root: PathBuf,
 }
 
 impl AgentSettings {
@@ -277,6 +286,14 @@ impl AgentConfig {
         let jobs = JobSettings::validate(&self.proc_root, &self.kubelet_socket, &self.jobs)
             .map_err(|(key, rule)| error(&key, rule))?;
 
+        let sys_root = self.sys_root.trim();
+        if !sys_root.starts_with('/') {
+            return Err(error(
+                "sys_root",
+                format!("must be an absolute path such as /sys, got \"{sys_root}\""),
+            ));
+        }
+
         Ok(AgentSettings {
             collector: collector.to_string(),
             protocol,
@@ -289,6 +306,7 @@ impl AgentConfig {
             spool_dir,
             inference,
             jobs,
+            sys_root: PathBuf::from(sys_root),
         })
     }
 }
@@ -394,6 +412,7 @@ mod tests {
                 spool_dir: None,
                 inference: Vec::new(),
                 jobs: JobSettings::default(),
+                sys_root: PathBuf::from("/sys"),
             }
         );
         assert_eq!(settings.queue_capacity(), 600);
@@ -453,6 +472,14 @@ mod tests {
             ),
             (with(|c| c.cluster = " ".into()), "agent.cluster must not be empty"),
             (
+                with(|c| c.sys_root = "sys".into()),
+                "agent.sys_root must be an absolute path such as /sys, got \"sys\"",
+            ),
+            (
+                with(|c| c.sys_root = "".into()),
+                "agent.sys_root must be an absolute path such as /sys, got \"\"",
+            ),
+            (
                 with(|c| c.nvml_library = Some(PathBuf::new())),
                 "agent.nvml_library must be a path to libnvidia-ml.so; leave it out to use the loader's search path",
             ),
@@ -495,6 +522,18 @@ mod tests {
         assert_eq!(settings.protocol, Protocol::Grpc);
         assert_eq!(settings.interval, Duration::from_millis(250));
         assert_eq!(settings.timeout, Duration::from_secs(10));
+
+        let roots: AgentConfig =
+            toml::from_str("sys_root = \" /host/sys \"\nproc_root = \"/host/proc\"\n")
+                .expect("valid toml");
+        let settings = with(|c| {
+            c.sys_root = roots.sys_root;
+            c.proc_root = roots.proc_root;
+        })
+        .validate()
+        .expect("valid");
+        assert_eq!(settings.sys_root, PathBuf::from("/host/sys"));
+        assert_eq!(settings.jobs.proc_root, PathBuf::from("/host/proc"));
 
         let error = toml::from_str::<AgentConfig>("colector = \"x\"")
             .expect_err("unknown key")

@@ -1,0 +1,259 @@
+//! Network file systems, per mount, read every interval:
+//!
+//! * NFS (`nfs`, `nfs4`) from `<proc_root>/self/mountstats`: bytes applications read
+//!   and wrote (the `bytes:` line's normal + direct counters), and per RPC operation
+//!   the count, retransmissions, and cumulative queue and round-trip time (`per-op
+//!   statistics`); the transports' sends and backlog (`xprt:` lines). Every operation
+//!   of [`NFS_OPERATIONS`] is kept, the others once they have been used: an NFSv4
+//!   mount lists some sixty, most of them never called.
+//! * Lustre from `<proc_root>/fs/lustre/llite/*/stats` and, where Lustre 2.15+ moved
+//!   them, `<sys_root>/kernel/debug/lustre/llite/*/stats` (the first one found for an
+//!   instance wins): the sums of `read_bytes` and `write_bytes`. The mount point is
+//!   the one `mountstats` lists for the file system's name (`<nid>:/<fsname>`), when
+//!   it lists exactly one.
+//!
+//! `self` is the agent's own mount namespace: in a container, run the agent in the
+//! host's mount namespace or mount the file systems into it to see them.
+//!
+//! A bind mount of an NFS export shows the same counters again under its own mount
+//! point; sum per `system.device` with care. Missing files mean no such mounts (no
+//! metrics), never an error; unreadable ones warn once.
+
+mod lustre;
+mod mountstats;
+
+use serde::Serialize;
+use std::collections::HashSet;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+pub use lustre::{fsname, parse_llite_stats, LustreIo};
+pub use mountstats::{parse_mountstats, MountStats, NfsStats, RpcOperation, RpcTransport};
+
+/// NFS operations always exported while the mount lists them.
+pub const NFS_OPERATIONS: [&str; 5] = ["READ", "WRITE", "GETATTR", "LOOKUP", "ACCESS"];
+
+/// One mounted network file system's counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilesystemIo {
+    /// `server:/export` for NFS, the llite instance (`scratch-ffff8a1b2c3d4000`) for
+    /// Lustre.
+    pub device: String,
+    /// Where it is mounted; `None` for a Lustre instance whose mount is not known.
+    pub mountpoint: Option<String>,
+    /// `nfs`, `nfs4`, `lustre`.
+    pub fstype: String,
+    pub read_bytes: Option<u64>,
+    pub write_bytes: Option<u64>,
+    /// NFS only: the RPC transports, summed.
+    pub transport: Option<RpcTransport>,
+    /// NFS only: the operations kept (see the module's doc).
+    pub operations: Vec<RpcOperation>,
+}
+
+/// Whether an NFS operation is exported.
+pub fn keep_operation(op: &RpcOperation) -> bool {
+    op.operations > 0 || NFS_OPERATIONS.contains(&op.method.as_str())
+}
+
+/// The file systems of a parsed `mountstats` and the Lustre instances found: NFS
+/// mounts in the file's order, then Lustre in the instances' order.
+pub fn filesystems(mounts: Vec<MountStats>, lustre: Vec<(String, LustreIo)>) -> Vec<FilesystemIo> {
+    let lustre_mounts: Vec<(&str, &str)> = mounts
+        .iter()
+        .filter(|m| m.fstype == "lustre")
+        .filter_map(|m| Some((m.device.rsplit_once(":/")?.1, m.mountpoint.as_str())))
+        .collect();
+    let mut out: Vec<FilesystemIo> = Vec::new();
+    let mut lustre_io = Vec::new();
+    for (instance, io) in lustre {
+        let name = fsname(&instance);
+        let mut matching = lustre_mounts.iter().filter(|(fs, _)| Some(*fs) == name);
+        let mountpoint = match (matching.next(), matching.next()) {
+            (Some((_, mountpoint)), None) => Some(mountpoint.to_string()),
+            _ => None,
+        };
+        lustre_io.push(FilesystemIo {
+            device: instance,
+            mountpoint,
+            fstype: "lustre".to_string(),
+            read_bytes: io.read_bytes,
+            write_bytes: io.write_bytes,
+            transport: None,
+            operations: Vec::new(),
+        });
+    }
+    for mount in mounts {
+        let Some(nfs) = mount.nfs else {
+            continue;
+        };
+        out.push(FilesystemIo {
+            device: mount.device,
+            mountpoint: Some(mount.mountpoint),
+            fstype: mount.fstype,
+            read_bytes: nfs.read_bytes,
+            write_bytes: nfs.write_bytes,
+            transport: nfs.transport,
+            operations: nfs.operations.into_iter().filter(keep_operation).collect(),
+        });
+    }
+    out.extend(lustre_io);
+    out
+}
+
+/// Reads the NFS and Lustre counters of this machine's mounts.
+#[derive(Debug)]
+pub struct NetfsReader {
+    mountstats: PathBuf,
+    llite_dirs: [PathBuf; 2],
+    warned: HashSet<PathBuf>,
+}
+
+impl NetfsReader {
+    pub fn new(proc_root: &Path, sys_root: &Path) -> NetfsReader {
+        NetfsReader {
+            mountstats: proc_root.join("self/mountstats"),
+            llite_dirs: [
+                proc_root.join("fs/lustre/llite"),
+                sys_root.join("kernel/debug/lustre/llite"),
+            ],
+            warned: HashSet::new(),
+        }
+    }
+
+    /// Every NFS mount and Lustre instance, as [`filesystems`] orders them.
+    pub fn read(&mut self) -> Vec<FilesystemIo> {
+        let mountstats = self.mountstats.clone();
+        let mounts = self
+            .text(&mountstats)
+            .map(|t| parse_mountstats(&t))
+            .unwrap_or_default();
+        let mut lustre: Vec<(String, LustreIo)> = Vec::new();
+        for dir in self.llite_dirs.clone() {
+            for instance in self.entries(&dir) {
+                if lustre.iter().any(|(seen, _)| *seen == instance) {
+                    continue;
+                }
+                if let Some(text) = self.text(&dir.join(&instance).join("stats")) {
+                    lustre.push((instance, parse_llite_stats(&text)));
+                }
+            }
+        }
+        filesystems(mounts, lustre)
+    }
+
+    /// A directory's entry names, sorted; none when it is missing or unreadable (the
+    /// latter warns once: debugfs is root's only).
+    fn entries(&mut self, dir: &Path) -> Vec<String> {
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                let mut names: Vec<String> = entries
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect();
+                names.sort();
+                names
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                self.warn(dir, &e);
+                Vec::new()
+            }
+        }
+    }
+
+    fn text(&mut self, path: &Path) -> Option<String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => {
+                self.warn(path, &e);
+                None
+            }
+        }
+    }
+
+    fn warn(&mut self, path: &Path, error: &std::io::Error) {
+        if self.warned.insert(path.to_path_buf()) {
+            tracing::warn!(path = %path.display(), %error, "network file system counters are left out");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(method: &str, operations: u64) -> RpcOperation {
+        RpcOperation {
+            method: method.into(),
+            operations,
+            transmissions: operations,
+            queue_ms: 0,
+            rtt_ms: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_the_main_operations_and_those_used() {
+        let cases = [
+            (op("READ", 0), true),
+            (op("ACCESS", 0), true),
+            (op("READDIR", 0), false),
+            (op("READDIR", 3), true),
+        ];
+        for (op, want) in cases {
+            assert_eq!(keep_operation(&op), want, "{op:?}");
+        }
+    }
+
+    #[test]
+    fn lustre_instances_find_their_mount_point() {
+        let mount = |device: &str, mountpoint: &str| MountStats {
+            device: device.into(),
+            mountpoint: mountpoint.into(),
+            fstype: "lustre".into(),
+            nfs: None,
+        };
+        let mounts = vec![
+            mount("10.0.0.1@o2ib:/scratch", "/lustre/scratch"),
+            mount("10.0.0.2@o2ib:/work", "/work"),
+            mount("10.0.0.2@o2ib:/work", "/also/work"),
+        ];
+        let io = LustreIo {
+            read_bytes: Some(1),
+            write_bytes: None,
+        };
+        let found = filesystems(
+            mounts,
+            vec![
+                ("scratch-ffff8a1b2c3d4000".into(), io),
+                ("work-ffff8a1b2c3d5000".into(), io),
+                ("home-ffff8a1b2c3d6000".into(), io),
+            ],
+        );
+        let points: Vec<(&str, Option<&str>)> = found
+            .iter()
+            .map(|f| (f.device.as_str(), f.mountpoint.as_deref()))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                ("scratch-ffff8a1b2c3d4000", Some("/lustre/scratch")),
+                ("work-ffff8a1b2c3d5000", None),
+                ("home-ffff8a1b2c3d6000", None),
+            ],
+            "two mounts of work: which one is not known"
+        );
+        assert!(found.iter().all(|f| f.fstype == "lustre"));
+    }
+
+    #[test]
+    fn nothing_there_means_no_file_systems() {
+        let mut reader = NetfsReader::new(
+            Path::new("/nonexistent/gpuwatch-proc"),
+            Path::new("/nonexistent/gpuwatch-sys"),
+        );
+        assert!(reader.read().is_empty());
+    }
+}

@@ -1,0 +1,189 @@
+//! The `gpuwatch agent` binary on a fake node (`agent/tests/testdata/node`: InfiniBand
+//! and RoCE ports in `sys/`, NFS and Lustre mounts in `proc/`) named by `agent.sys_root`
+//! and `agent.proc_root` in its config file: its first OTLP export, caught by a small
+//! HTTP server here, holds every fabric and network file system counter with the
+//! contract's unit and value.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use gpuwatch_collector::otlp::common::v1::any_value;
+use gpuwatch_collector::otlp::metrics::v1::{metric, number_data_point, NumberDataPoint};
+use prost::Message;
+
+include!("../agent/tests/testdata/node/expected.rs");
+
+fn tree() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("agent/tests/testdata/node")
+}
+
+/// The agent process, killed when the test ends however it ends.
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Accepts connections on `listener` and sends the body of every request (gunzipped)
+/// to `bodies`, answering 200.
+fn serve(listener: TcpListener, bodies: mpsc::Sender<Vec<u8>>) {
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { return };
+        let bodies = bodies.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let (mut length, mut gzip) = (0usize, false);
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let header = line.trim_end().to_ascii_lowercase();
+                    if header.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = header.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    gzip |= header.starts_with("content-encoding:") && header.contains("gzip");
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                if gzip {
+                    let mut plain = Vec::new();
+                    if flate2::read::GzDecoder::new(body.as_slice())
+                        .read_to_end(&mut plain)
+                        .is_err()
+                    {
+                        return;
+                    }
+                    body = plain;
+                }
+                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                if reader.get_mut().write_all(ok).is_err() || bodies.send(body).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn text(point: &NumberDataPoint, key: &str) -> Option<String> {
+    let kv = point.attributes.iter().find(|kv| kv.key == key)?;
+    match kv.value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+/// The point of `name` whose attributes include `want`, with its metric's unit and
+/// kind.
+fn find<'a>(
+    request: &'a ExportMetricsServiceRequest,
+    name: &str,
+    want: &[(&str, &str)],
+) -> Option<(&'a str, &'static str, &'a NumberDataPoint)> {
+    let metrics = request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == name);
+    let mut found = None;
+    for m in metrics {
+        let (kind, points) = match &m.data {
+            Some(metric::Data::Sum(s)) => ("sum", &s.data_points),
+            Some(metric::Data::Gauge(g)) => ("gauge", &g.data_points),
+            _ => continue,
+        };
+        for p in points {
+            if want.iter().all(|(k, v)| text(p, k).as_deref() == Some(*v)) {
+                assert!(found.is_none(), "{name} {want:?}: more than one point");
+                found = Some((m.unit.as_str(), kind, p));
+            }
+        }
+    }
+    found
+}
+
+fn number(point: &NumberDataPoint) -> f64 {
+    match point.value {
+        Some(number_data_point::Value::AsDouble(v)) => v,
+        Some(number_data_point::Value::AsInt(v)) => v as f64,
+        None => f64::NAN,
+    }
+}
+
+#[test]
+fn the_agent_binary_exports_fabric_and_network_filesystems() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, bodies) = mpsc::channel();
+    std::thread::spawn(move || serve(listener, tx));
+
+    let dir = std::env::temp_dir().join(format!("gpuwatch-agent-fabric-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\ncollector = \"http://127.0.0.1:{port}\"\ninterval = \"200ms\"\n\
+             host_name = \"node-ib\"\nkubelet_socket = \"\"\n\
+             sys_root = \"{}\"\nproc_root = \"{}\"\n",
+            tree().join("sys").display(),
+            tree().join("proc").display()
+        ),
+    )
+    .expect("write config");
+
+    let _agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_gpuwatch"))
+            .args(["agent", "--config"])
+            .arg(&config)
+            .env_remove("GPUWATCH_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gpuwatch agent starts"),
+    );
+    let body = bodies
+        .recv_timeout(Duration::from_secs(60))
+        .expect("an export within 60s");
+    let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("OTLP metrics");
+
+    for e in EXPECTED {
+        let (unit, kind, point) = find(&request, e.metric, e.attrs)
+            .unwrap_or_else(|| panic!("no {} point with {:?}", e.metric, e.attrs));
+        assert_eq!((unit, kind), (e.unit, e.kind), "{} {:?}", e.metric, e.attrs);
+        let value = number(point);
+        assert!(
+            (value - e.value).abs() <= 1e-9 * e.value.abs().max(1.0),
+            "{} {:?}: {value}, want {}",
+            e.metric,
+            e.attrs,
+            e.value
+        );
+    }
+    for (name, want) in ABSENT {
+        assert!(
+            find(&request, name, want).is_none(),
+            "{name} {want:?} should be absent"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
