@@ -859,14 +859,21 @@ mod tests {
     fn hardware_other_than_gpus_is_not_listed_as_one() {
         let mut store = Store::new(settings(10));
         for (metric, attrs) in [
-            ("hw.gpu.utilization", vec![("host.name", "n0"), ("hw.id", "GPU-0")]),
+            (
+                "hw.gpu.utilization",
+                vec![("host.name", "n0"), ("hw.id", "GPU-0")],
+            ),
             (
                 "hw.power",
                 vec![("host.name", "n0"), ("hw.id", "GPU-1"), ("hw.type", "gpu")],
             ),
             (
                 "hw.network.io",
-                vec![("host.name", "n0"), ("hw.id", "mlx5_0:1"), ("hw.type", "network")],
+                vec![
+                    ("host.name", "n0"),
+                    ("hw.id", "mlx5_0:1"),
+                    ("hw.type", "network"),
+                ],
             ),
         ] {
             resolve(&mut store, metric, &attrs).expect("series");
