@@ -7,6 +7,7 @@
 //! `HostIoSampler` (`io`).
 
 pub mod fabric;
+mod files;
 mod io;
 pub mod netfs;
 mod parse;

@@ -32,9 +32,9 @@
 //! with one warning per file; it never stops the other files or ports.
 
 use serde::Serialize;
-use std::collections::HashSet;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+
+use super::files::Files;
 
 /// The `counters/` files counted as errors, by name.
 pub const PORT_ERROR_COUNTERS: [&str; 6] = [
@@ -123,14 +123,14 @@ pub fn port_up(state: &str, phys_state: &str) -> bool {
 #[derive(Debug)]
 pub struct FabricReader {
     class_dir: PathBuf,
-    warned: HashSet<PathBuf>,
+    files: Files,
 }
 
 impl FabricReader {
     pub fn new(sys_root: &Path) -> FabricReader {
         FabricReader {
             class_dir: sys_root.join("class/infiniband"),
-            warned: HashSet::new(),
+            files: Files::new("a fabric counter is left out"),
         }
     }
 
@@ -138,10 +138,10 @@ impl FabricReader {
     /// directory: none.
     pub fn read(&mut self) -> Vec<FabricPort> {
         let mut ports = Vec::new();
-        for device in self.entries(&self.class_dir.clone()) {
+        for device in self.files.entries(&self.class_dir) {
             let device_dir = self.class_dir.join(&device);
             let netdevs = self.netdevs(&device_dir);
-            for port in self.entries(&device_dir.join("ports")) {
+            for port in self.files.entries(&device_dir.join("ports")) {
                 let Ok(number) = port.parse::<u32>() else {
                     continue;
                 };
@@ -173,8 +173,8 @@ impl FabricReader {
             .iter()
             .filter_map(|name| self.counter(&hw.join(name)).map(|v| (*name, v)))
             .collect();
-        let state = self.text(&dir.join("state"));
-        let phys_state = self.text(&dir.join("phys_state"));
+        let state = self.files.text(&dir.join("state"));
+        let phys_state = self.files.text(&dir.join("phys_state"));
         let up = match (
             state.as_deref().and_then(parse_state),
             phys_state.as_deref().and_then(parse_state),
@@ -184,9 +184,11 @@ impl FabricReader {
         };
         let rate = dir.join("rate");
         let rate_bytes_per_second = self
+            .files
             .text(&rate)
             .and_then(|t| self.parsed(&rate, parse_rate(&t)));
         let link_layer = self
+            .files
             .text(&dir.join("link_layer"))
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
@@ -213,7 +215,8 @@ impl FabricReader {
     /// The netdevs of the device's PCI function, each with its `dev_port` where shown.
     fn netdevs(&mut self, device_dir: &Path) -> Vec<(String, Option<u32>)> {
         let net = device_dir.join("device/net");
-        self.entries(&net)
+        self.files
+            .entries(&net)
             .into_iter()
             .map(|name| {
                 let dev_port = quiet_text(&net.join(&name).join("dev_port"))
@@ -223,55 +226,18 @@ impl FabricReader {
             .collect()
     }
 
-    /// A directory's entry names, sorted; none when it is missing or unreadable (the
-    /// latter warns once).
-    fn entries(&mut self, dir: &Path) -> Vec<String> {
-        match std::fs::read_dir(dir) {
-            Ok(entries) => {
-                let mut names: Vec<String> = entries
-                    .filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect();
-                names.sort();
-                names
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                self.warn(dir, &e.to_string());
-                Vec::new()
-            }
-        }
-    }
-
-    /// A file's text; `None` when it is missing, or unreadable (which warns once).
-    fn text(&mut self, path: &Path) -> Option<String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => {
-                self.warn(path, &e.to_string());
-                None
-            }
-        }
-    }
-
     fn counter(&mut self, path: &Path) -> Option<u64> {
-        let text = self.text(path)?;
+        let text = self.files.text(path)?;
         self.parsed(path, parse_counter(&text))
     }
 
     /// `value`, or a warning (once) that `path` is not in the kernel's format.
     fn parsed<T>(&mut self, path: &Path, value: Option<T>) -> Option<T> {
         if value.is_none() {
-            self.warn(path, "not in the format the kernel prints");
+            self.files
+                .warn(path, &"not in the format the kernel prints");
         }
         value
-    }
-
-    fn warn(&mut self, path: &Path, reason: &str) {
-        if self.warned.insert(path.to_path_buf()) {
-            tracing::warn!(path = %path.display(), reason, "a fabric counter is left out");
-        }
     }
 }
 

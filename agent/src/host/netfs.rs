@@ -23,9 +23,9 @@ mod lustre;
 mod mountstats;
 
 use serde::Serialize;
-use std::collections::HashSet;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+
+use super::files::Files;
 
 pub use lustre::{fsname, parse_llite_stats, LustreIo};
 pub use mountstats::{parse_mountstats, MountStats, NfsStats, RpcOperation, RpcTransport};
@@ -106,7 +106,7 @@ pub fn filesystems(mounts: Vec<MountStats>, lustre: Vec<(String, LustreIo)>) -> 
 pub struct NetfsReader {
     mountstats: PathBuf,
     llite_dirs: [PathBuf; 2],
-    warned: HashSet<PathBuf>,
+    files: Files,
 }
 
 impl NetfsReader {
@@ -117,7 +117,7 @@ impl NetfsReader {
                 proc_root.join("fs/lustre/llite"),
                 sys_root.join("kernel/debug/lustre/llite"),
             ],
-            warned: HashSet::new(),
+            files: Files::new("network file system counters are left out"),
         }
     }
 
@@ -125,58 +125,22 @@ impl NetfsReader {
     pub fn read(&mut self) -> Vec<FilesystemIo> {
         let mountstats = self.mountstats.clone();
         let mounts = self
+            .files
             .text(&mountstats)
             .map(|t| parse_mountstats(&t))
             .unwrap_or_default();
         let mut lustre: Vec<(String, LustreIo)> = Vec::new();
-        for dir in self.llite_dirs.clone() {
-            for instance in self.entries(&dir) {
+        for dir in &self.llite_dirs {
+            for instance in self.files.entries(dir) {
                 if lustre.iter().any(|(seen, _)| *seen == instance) {
                     continue;
                 }
-                if let Some(text) = self.text(&dir.join(&instance).join("stats")) {
+                if let Some(text) = self.files.text(&dir.join(&instance).join("stats")) {
                     lustre.push((instance, parse_llite_stats(&text)));
                 }
             }
         }
         filesystems(mounts, lustre)
-    }
-
-    /// A directory's entry names, sorted; none when it is missing or unreadable (the
-    /// latter warns once: debugfs is root's only).
-    fn entries(&mut self, dir: &Path) -> Vec<String> {
-        match std::fs::read_dir(dir) {
-            Ok(entries) => {
-                let mut names: Vec<String> = entries
-                    .filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect();
-                names.sort();
-                names
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                self.warn(dir, &e);
-                Vec::new()
-            }
-        }
-    }
-
-    fn text(&mut self, path: &Path) -> Option<String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => {
-                self.warn(path, &e);
-                None
-            }
-        }
-    }
-
-    fn warn(&mut self, path: &Path, error: &std::io::Error) {
-        if self.warned.insert(path.to_path_buf()) {
-            tracing::warn!(path = %path.display(), %error, "network file system counters are left out");
-        }
     }
 }
 

@@ -433,3 +433,33 @@ pub const ABSENT: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
 ];
+
+/// Checks `request` against the tables: every `EXPECTED` point once, with its unit,
+/// kind and value, and no `ABSENT` point. Uses the including file's `find` and
+/// `number`; returns each expected point found, for checks of its own.
+fn check_expected(
+    request: &ExportMetricsServiceRequest,
+) -> Vec<(&'static Expected, &NumberDataPoint)> {
+    let mut found = Vec::new();
+    for e in EXPECTED {
+        let (unit, kind, point) = find(request, e.metric, e.attrs)
+            .unwrap_or_else(|| panic!("no {} point with {:?}", e.metric, e.attrs));
+        assert_eq!((unit, kind), (e.unit, e.kind), "{} {:?}", e.metric, e.attrs);
+        let value = number(point);
+        assert!(
+            (value - e.value).abs() <= 1e-9 * e.value.abs().max(1.0),
+            "{} {:?}: {value}, want {}",
+            e.metric,
+            e.attrs,
+            e.value
+        );
+        found.push((e, point));
+    }
+    for (name, want) in ABSENT {
+        assert!(
+            find(request, name, want).is_none(),
+            "{name} {want:?} should be absent"
+        );
+    }
+    found
+}
