@@ -691,6 +691,17 @@ impl Usage {
     }
 }
 
+/// A xorshift64 generator from `seed`: the tests' reproducible random numbers.
+#[cfg(test)]
+pub(crate) fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
@@ -837,14 +848,11 @@ mod tests {
             .map(|i| resolve(store, "hw.power", &[("hw.id", &format!("GPU-{i}"))]).expect("series"))
             .collect();
         let mut peak = 0;
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for t in 0..seconds {
             store.begin_request(t * 1_000_000_000);
             for &id in &ids {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let v = 300.0 + (x % 100_000) as f64 / 997.0;
+                let v = 300.0 + (next() % 100_000) as f64 / 997.0;
                 store
                     .insert(id, t * 1_000_000_000, PointValue::Number(v), false)
                     .expect("insert");

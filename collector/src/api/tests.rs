@@ -9,9 +9,9 @@ use super::router;
 use crate::state::CollectorState;
 use crate::store::builder::{every, Builder};
 
-/// Serves the API of a collector holding one GPU and its node's CPU; returns the base
-/// URL.
-async fn serve() -> String {
+/// Serves the API of a collector with the default config holding `store`; returns the
+/// base URL.
+async fn serve_store(store: crate::store::Store) -> String {
     let settings = crate::CollectorConfig::default()
         .validate()
         .expect("default config");
@@ -20,6 +20,20 @@ async fn serve() -> String {
         settings.alerts,
         settings.cost,
     ));
+    *state.store() = store;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router(state)).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Serves the API of a collector holding one GPU and its node's CPU; returns the base
+/// URL.
+async fn serve() -> String {
     let mut b = Builder::new();
     b.gpu(
         "node-01",
@@ -34,15 +48,7 @@ async fn serve() -> String {
         &[(attr::HOST_NAME, "node-01"), (attr::CPU_MODE, "idle")],
         every(10, 0, 120, |_| 0.9),
     );
-    *state.store() = b.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router(state)).await;
-    });
-    format!("http://{addr}")
+    serve_store(b.build()).await
 }
 
 async fn get(url: String) -> (u16, String) {
@@ -99,14 +105,6 @@ async fn api_new_endpoints_refuse_bad_queries() {
 /// Serves a fleet of three nodes of four GPUs: node-a runs job j1, node-b sits idle
 /// with job j2, node-c stopped sending 100 s before the others.
 async fn serve_fleet() -> String {
-    let settings = crate::CollectorConfig::default()
-        .validate()
-        .expect("default config");
-    let state = Arc::new(CollectorState::new(
-        settings.store,
-        settings.alerts,
-        settings.cost,
-    ));
     let mut b = Builder::new();
     for (node, job, util, until) in [
         ("node-a", Some("j1"), 0.9, 300),
@@ -124,15 +122,7 @@ async fn serve_fleet() -> String {
             );
         }
     }
-    *state.store() = b.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router(state)).await;
-    });
-    format!("http://{addr}")
+    serve_store(b.build()).await
 }
 
 /// `(node, name)` of each GPU listed, and `X-Total-Count`.

@@ -806,13 +806,7 @@ mod tests {
 
     #[test]
     fn agent_readings_cost_what_their_digits_do() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::store::xorshift(0x9e37_79b9_7f4a_7c15);
         let at = |i: usize| T0 + i as i64 * SECOND;
         // A utilization gauge in whole percents within a few of 90.
         let util: Vec<(i64, f64)> = (0..120)

@@ -500,13 +500,7 @@ mod tests {
     /// give the same points through every read.
     #[test]
     fn reads_match_the_plain_ring_under_random_inserts() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::store::xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..40 {
             let max_points = [2usize, 5, 130, 400, 3600][round % 5];
             let retention = [50i64, 300, 1000, i64::MAX][round % 4];
