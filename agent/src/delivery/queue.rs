@@ -65,6 +65,11 @@ pub(crate) struct ExportQueue {
     /// A send failed and none has succeeded since.
     holding: bool,
     spool_error: Option<String>,
+    /// The request `next` gave out, until its answer is settled.
+    in_flight: Option<u64>,
+    /// The in-flight request was pushed out of the queue while it was being sent: it
+    /// is lost only if that send does not deliver it.
+    in_flight_evicted: bool,
 }
 
 impl ExportQueue {
@@ -77,6 +82,8 @@ impl ExportQueue {
             spool: None,
             holding: false,
             spool_error: None,
+            in_flight: None,
+            in_flight_evicted: false,
         }
     }
 
@@ -126,13 +133,19 @@ impl ExportQueue {
         self.holding
     }
 
-    /// Queues `body`; returns how many old requests it pushed out (0 or 1).
+    /// Queues `body`; returns how many old requests it pushed out and lost (0 or 1).
+    /// The request being sent may be pushed out too; whether it is lost is known only
+    /// from its answer (`finish`, `lost_in_flight`).
     pub(crate) fn push(&mut self, body: Vec<u8>) -> usize {
         let mut dropped = 0;
         while self.entries.len() >= self.capacity {
             if let Some(oldest) = self.entries.pop_front() {
                 self.forget(&oldest);
-                dropped += 1;
+                if self.in_flight == Some(oldest.id) {
+                    self.in_flight_evicted = true;
+                } else {
+                    dropped += 1;
+                }
             }
         }
         let mut entry = Entry {
@@ -156,6 +169,8 @@ impl ExportQueue {
             return Next::Empty;
         };
         let (id, gzip) = (front.id, front.gzip);
+        self.in_flight = Some(id);
+        self.in_flight_evicted = false;
         if let Some(body) = &front.body {
             return Next::Send(Outgoing {
                 id,
@@ -174,6 +189,7 @@ impl ExportQueue {
                 gzip,
             }),
             Err(e) => {
+                self.in_flight = None;
                 if let Some(entry) = self.entries.pop_front() {
                     self.forget(&entry);
                 }
@@ -185,12 +201,23 @@ impl ExportQueue {
     /// Removes request `id`, sent or refused; `Some(held)` if it was still the front
     /// (it may have been pushed out meanwhile), `held` telling whether it was a replay.
     pub(crate) fn finish(&mut self, id: u64) -> Option<bool> {
+        if self.in_flight == Some(id) {
+            self.in_flight = None;
+            self.in_flight_evicted = false;
+        }
         if self.entries.front()?.id != id {
             return None;
         }
         let entry = self.entries.pop_front()?;
         self.forget(&entry);
         Some(entry.held)
+    }
+
+    /// The in-flight request's send failed or was abandoned: returns 1 when it had been
+    /// pushed out of the queue meanwhile, so it is lost now, else 0.
+    pub(crate) fn lost_in_flight(&mut self) -> usize {
+        self.in_flight = None;
+        usize::from(std::mem::take(&mut self.in_flight_evicted))
     }
 
     /// A send failed: every queued request is now held, compressed and spooled if
@@ -343,11 +370,29 @@ mod tests {
         assert_eq!(queue.len(), 3);
         let front = send_next(&mut queue);
         assert_eq!(front.body[0], 3);
-        // Pushed out while in flight: finishing it changes nothing.
-        queue.push(vec![6]);
+        // Pushed out while in flight: not lost yet, and delivering it loses nothing.
+        assert_eq!(queue.push(vec![6]), 0);
         assert_eq!(queue.finish(front.id), None);
+        assert_eq!(queue.lost_in_flight(), 0, "it was delivered");
         assert_eq!(drain(&mut queue), vec![(4, false), (5, false), (6, false)]);
         assert_eq!(ExportQueue::memory(0).capacity(), 1);
+    }
+
+    #[test]
+    fn a_request_pushed_out_in_flight_is_lost_only_if_its_send_fails() {
+        let mut queue = ExportQueue::memory(2);
+        queue.push(vec![1]);
+        queue.push(vec![2]);
+        send_next(&mut queue);
+        assert_eq!(queue.push(vec![3]), 0, "1 is in flight");
+        assert_eq!(queue.push(vec![4]), 1, "2 was not");
+        queue.hold();
+        assert_eq!(queue.lost_in_flight(), 1, "1's send failed");
+        assert_eq!(queue.lost_in_flight(), 0, "counted once");
+        // A request sent, failed and re-sent is not confused with an evicted one.
+        send_next(&mut queue);
+        assert_eq!(queue.lost_in_flight(), 0);
+        assert_eq!(drain(&mut queue), vec![(3, true), (4, true)]);
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl Delivery {
             let _ = task.await;
         }
         let mut queue = lock(&self.queue);
-        let lost = queue.persist();
+        let lost = queue.lost_in_flight() + queue.persist();
         let left = queue.len();
         report_spool_error(&self.status, queue.take_spool_error());
         self.status.set_queued(left);
@@ -224,6 +224,10 @@ impl Courier {
                 (step, None)
             }
             SendOutcome::Retry { after, reason } => {
+                let lost = queue.lost_in_flight();
+                if lost > 0 {
+                    self.status.record_dropped(lost as u64);
+                }
                 queue.hold();
                 let error = self.exporter.send_error(reason);
                 self.status.record_export_failure(error.to_string());
