@@ -234,7 +234,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         gpus_per_node: usize::from(args.gpus_per_node),
         seed: args.seed,
         faults: !args.no_faults,
-        collector: s.collector.clone(),
+        // Each demo starts afresh: no earlier run's log or alerts.
+        collector: CollectorSettings {
+            data_dir: None,
+            ..s.collector.clone()
+        },
         agent: s.agent.clone(),
     })
     .await?;
@@ -443,7 +447,7 @@ async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
         c.otlp_grpc, c.otlp_http, c.api
     );
     crate::shutdown::signal().await;
-    c.shutdown(Duration::from_secs(10)).await;
+    c.shutdown(s.shutdown_timeout).await;
     Ok(ExitCode::SUCCESS)
 }
 

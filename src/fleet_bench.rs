@@ -128,6 +128,7 @@ pub async fn fleet_bench(args: FleetArgs) -> anyhow::Result<()> {
     let store_points = metrics.value("gpuwatch_store_points")?;
     let store_bytes = metrics.value("gpuwatch_store_bytes")?;
     let evicted = metrics.value("gpuwatch_store_evicted_points_total{reason=\"memory_budget\"}")?;
+    let wal_bytes = metrics.value("gpuwatch_wal_bytes")?;
     println!(
         "results ({} s of event time sent in {wall:.0} s):",
         args.seconds
@@ -153,6 +154,11 @@ pub async fn fleet_bench(args: FleetArgs) -> anyhow::Result<()> {
         store_bytes / 1048576.0,
         store_bytes / store_points.max(1.0),
         thousands(evicted as u64)
+    );
+    println!(
+        "  write-ahead log (collector.data_dir): {:.0} MiB on disk = {:.2} bytes a point ingested",
+        wal_bytes / 1048576.0,
+        wal_bytes / points.max(1.0)
     );
     println!(
         "  GET /api/v1/gpus: {:.0} ms median of {} ({:.0} ms worst), {} GPUs in {:.1} MB, {:.2} MB gzipped",
@@ -317,8 +323,8 @@ impl Collector {
             format!(
                 "[collector]\notlp_grpc_listen = \"127.0.0.1:{grpc}\"\n\
                  otlp_http_listen = \"127.0.0.1:{http}\"\napi_listen = \"127.0.0.1:{api}\"\n\
-                 [collector.history]\ndir = {:?}\n",
-                dir.join("data").display().to_string()
+                 data_dir = {data:?}\n[collector.history]\ndir = {data:?}\n",
+                data = dir.join("data").display().to_string()
             ),
         )?;
         let log = std::fs::File::create(dir.join("collector.log"))?;

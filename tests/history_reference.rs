@@ -97,6 +97,8 @@ async fn drift_against_history(name: &str, per_10s: [u64; 4]) -> Vec<String> {
     let mut settings = config.validate().expect("config is valid");
     // Nothing of this test's live data goes to the history it reads.
     settings.history.enabled = false;
+    // Nor to a data directory shared with other tests (collector.data_dir).
+    settings.data_dir = None;
     let collector = start_collector(&settings).await.expect("collector starts");
     let state = collector.state();
     let start = DAY + 30 * 24 * 3600 * S;

@@ -16,8 +16,8 @@ pub enum Transition {
     Resolved(Alert),
 }
 
-#[derive(Debug, Clone)]
-struct Tracked {
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Tracked {
     alert: Alert,
     /// When the condition was first seen, this episode.
     since: i64,
@@ -41,7 +41,44 @@ pub struct AlertManager {
     resolved: VecDeque<Alert>,
 }
 
+/// What the alert manager knows, as `collector.data_dir` keeps it across restarts.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SavedAlerts {
+    /// Pending and firing alerts, by fingerprint.
+    active: Vec<(String, Tracked)>,
+    /// Resolved alerts still listed, oldest first.
+    resolved: Vec<Alert>,
+}
+
+impl SavedAlerts {
+    /// How many of the saved alerts were firing.
+    pub(crate) fn firing(&self) -> usize {
+        self.active
+            .iter()
+            .filter(|(_, t)| t.alert.state == AlertState::Firing)
+            .count()
+    }
+}
+
 impl AlertManager {
+    pub(crate) fn saved(&self) -> SavedAlerts {
+        SavedAlerts {
+            active: self
+                .active
+                .iter()
+                .map(|(id, t)| (id.clone(), t.clone()))
+                .collect(),
+            resolved: self.resolved.iter().cloned().collect(),
+        }
+    }
+
+    /// Takes up what an earlier run saved: a firing alert stays firing, with no
+    /// second "firing" transition, and resolves when its condition has cleared.
+    pub(crate) fn restore(&mut self, saved: SavedAlerts) {
+        self.active = saved.active.into_iter().collect();
+        self.resolved = saved.resolved.into_iter().collect();
+    }
+
     pub fn new(settings: AlertSettings) -> Self {
         AlertManager {
             settings,

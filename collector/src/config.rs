@@ -51,6 +51,12 @@ pub struct CollectorConfig {
     pub history: HistoryConfig,
     /// Prometheus remote write of every series; off without a URL.
     pub remote_write: RemoteWriteConfig,
+    /// Where the collector keeps what a restart needs (`durable`): the write-ahead log
+    /// of accepted points and the alerts' state. Empty keeps nothing on disk.
+    pub data_dir: String,
+    /// How long SIGTERM waits for requests in flight, the log, notifications, remote
+    /// write and history before the collector exits anyway.
+    pub shutdown_timeout: String,
     /// Where notifications not yet delivered are kept so a restart loses none; empty
     /// keeps them in memory only.
     pub notify_spool_dir: String,
@@ -71,6 +77,8 @@ impl Default for CollectorConfig {
             cost: CostConfig::default(),
             history: HistoryConfig::default(),
             remote_write: RemoteWriteConfig::default(),
+            data_dir: "./gpuwatch-data".into(),
+            shutdown_timeout: "10s".into(),
             notify_spool_dir: String::new(),
             notifiers: Vec::new(),
         }
@@ -90,6 +98,9 @@ pub struct CollectorSettings {
     pub history: HistorySettings,
     pub remote_write: Option<RemoteWriteSettings>,
     pub notify: NotifySettings,
+    /// `collector.data_dir`; `None` keeps nothing on disk.
+    pub data_dir: Option<std::path::PathBuf>,
+    pub shutdown_timeout: std::time::Duration,
 }
 
 fn listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -99,6 +110,19 @@ fn listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
             format!("must be an IP address and port such as 127.0.0.1:4318 or 0.0.0.0:4318, got {value:?}"),
         )
     })
+}
+
+fn shutdown_timeout(value: &str) -> Result<std::time::Duration, ConfigError> {
+    let key = "collector.shutdown_timeout";
+    let d =
+        gpuwatch_model::duration::parse(value).map_err(|e| ConfigError::new(key, e.to_string()))?;
+    if !(std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(600)).contains(&d) {
+        return Err(ConfigError::new(
+            key,
+            format!("must be between 1s and 10m, got {value}"),
+        ));
+    }
+    Ok(d)
 }
 
 impl CollectorConfig {
@@ -123,12 +147,17 @@ impl CollectorConfig {
             history: self.history.validate()?,
             remote_write: self.remote_write.validate()?,
             notify: crate::notify::config::validate(&self.notifiers, &self.notify_spool_dir)?,
+            shutdown_timeout: shutdown_timeout(&self.shutdown_timeout)?,
+            data_dir: Some(self.data_dir.trim())
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from),
         })
     }
 }
 
 impl CollectorSettings {
-    /// Defaults, listening on ephemeral loopback ports: for tests and `demo`.
+    /// Defaults, listening on ephemeral loopback ports and keeping nothing on disk: for
+    /// tests and `demo`.
     pub fn ephemeral() -> Self {
         let mut s = CollectorConfig::default()
             .validate()
@@ -137,6 +166,7 @@ impl CollectorSettings {
         s.otlp_grpc_listen = any;
         s.otlp_http_listen = any;
         s.api_listen = any;
+        s.data_dir = None;
         s
     }
 }

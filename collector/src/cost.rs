@@ -22,7 +22,7 @@ use crate::store::Store;
 const MINUTE: i64 = 60_000_000_000;
 
 /// Who a GPU-step of spend is attributed to.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Owner {
     pub node: String,
     pub gpu: String,
@@ -33,7 +33,7 @@ pub struct Owner {
 }
 
 /// Spend over some time.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Spend {
     pub seconds: f64,
     pub idle_seconds: f64,
@@ -51,7 +51,7 @@ impl Spend {
 }
 
 /// One GPU's running account.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GpuAccount {
     pub owner: Owner,
     pub total: Spend,
@@ -129,7 +129,49 @@ impl By {
     }
 }
 
+/// The totals as `collector.data_dir` keeps them across restarts: every account and
+/// the newest step. The per-step rows of the last hour are not kept; `Ledger::restore`
+/// accrues the steps of the newest minute again from the store, so the minute history
+/// gets next is whole; `/api/v1/cost?window=` and `idle_gpu_cost` see the rest of the
+/// hour before the restart only through history.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SavedLedger {
+    accounts: Vec<GpuAccount>,
+    last_step: Option<i64>,
+}
+
 impl Ledger {
+    pub(crate) fn saved(&self) -> SavedLedger {
+        SavedLedger {
+            accounts: self.accounts.clone(),
+            last_step: self.last_step,
+        }
+    }
+
+    /// Takes up an earlier run's totals, then accrues the rows (not the totals again)
+    /// of the steps of `last_step`'s minute from `store`, `step` apart.
+    pub(crate) fn restore(&mut self, saved: SavedLedger, store: &Store, step: i64) {
+        self.by_gpu = saved
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ((a.owner.node.clone(), a.owner.gpu.clone()), i))
+            .collect();
+        self.accounts = saved.accounts;
+        self.minutes.clear();
+        self.last_step = saved.last_step;
+        let Some(last) = saved.last_step else { return };
+        // The history minute `(m, m + 1m]` that holds `last`; its steps lie on the
+        // evaluation grid.
+        let start = (last - 1).div_euclid(MINUTE) * MINUTE;
+        let mut t = (start.div_euclid(step) + 1) * step;
+        while t <= last {
+            self.add_step(store, t, step, false);
+            t += step;
+        }
+        self.last_step = saved.last_step;
+    }
+
     pub fn new(settings: CostSettings) -> Self {
         Ledger {
             settings,
@@ -147,6 +189,11 @@ impl Ledger {
 
     /// Accrues the step `(t - step, t]` for every GPU that reported in it.
     pub fn accrue(&mut self, store: &Store, t: i64, step: i64) {
+        self.add_step(store, t, step, true);
+    }
+
+    /// `accrue`; only the step's rows, not the accounts' totals, unless `totals`.
+    fn add_step(&mut self, store: &Store, t: i64, step: i64, totals: bool) {
         let hours = step as f64 / 3.6e12;
         let minute = t.div_euclid(MINUTE);
         if self.minutes.back().is_none_or(|m| m.index != minute) {
@@ -204,11 +251,13 @@ impl Ledger {
                 }
             };
             let account = &mut self.accounts[index];
-            account.total.add(&spend);
-            account.burn_usd_per_hour = burn;
-            account.idle_burn_usd_per_hour = if idle { burn } else { 0.0 };
-            account.last_step = fleet_t;
-            account.owner = owner.clone();
+            if totals {
+                account.total.add(&spend);
+                account.burn_usd_per_hour = burn;
+                account.idle_burn_usd_per_hour = if idle { burn } else { 0.0 };
+                account.last_step = fleet_t;
+                account.owner = owner.clone();
+            }
             if let Some(m) = self.minutes.back_mut() {
                 m.rows.push(Accrual {
                     gpu: index,

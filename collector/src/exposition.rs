@@ -356,6 +356,62 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
             "gpuwatch_store_evicted_points_total{{reason=\"{reason}\"}} {n}"
         );
     }
+    render_durable(out, &t.durable);
+}
+
+/// What `collector.data_dir` did (zeros without one).
+fn render_durable(out: &mut String, d: &crate::durable::DurableStats) {
+    use crate::durable::DurableStats as D;
+    let rows: [(&str, &str, &str, f64); 7] = [
+        (
+            "gpuwatch_wal_bytes",
+            "gauge",
+            "Bytes of the write-ahead log kept in collector.data_dir.",
+            D::get(&d.wal_bytes) as f64,
+        ),
+        (
+            "gpuwatch_wal_segments",
+            "gauge",
+            "Segment files of the write-ahead log kept.",
+            D::get(&d.wal_segments) as f64,
+        ),
+        (
+            "gpuwatch_wal_write_errors_total",
+            "counter",
+            "Writes or syncs of the write-ahead log that failed (points then live in memory only).",
+            D::get(&d.wal_write_errors) as f64,
+        ),
+        (
+            "gpuwatch_wal_replayed_requests",
+            "gauge",
+            "Requests replayed from the write-ahead log at start.",
+            D::get(&d.replayed_requests) as f64,
+        ),
+        (
+            "gpuwatch_wal_replayed_points",
+            "gauge",
+            "Points stored from the write-ahead log at start.",
+            D::get(&d.replayed_points) as f64,
+        ),
+        (
+            "gpuwatch_state_save_errors_total",
+            "counter",
+            "Saves of the alerts' state to collector.data_dir that failed.",
+            D::get(&d.state_save_errors) as f64,
+        ),
+        (
+            "gpuwatch_state_saved_timestamp_seconds",
+            "gauge",
+            "When the alerts' state was last saved (0: never).",
+            d.state_saved_at.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
 }
 
 #[cfg(test)]

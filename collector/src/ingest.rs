@@ -173,7 +173,17 @@ pub fn ingest_protobuf(store: &mut Store, body: &[u8]) -> Result<IngestOutcome, 
 
 /// Stores every point of a parsed request that arrived now.
 pub fn ingest_parsed(store: &mut Store, parsed: &ParsedRequest<'_>) -> IngestOutcome {
-    store.begin_request(Timestamp::now().0);
+    ingest_parsed_at(store, parsed, Timestamp::now().0)
+}
+
+/// Stores every point of a parsed request that arrived at `arrival` (wall time, Unix
+/// ns): now, or when the write-ahead log recorded it.
+pub fn ingest_parsed_at(
+    store: &mut Store,
+    parsed: &ParsedRequest<'_>,
+    arrival: i64,
+) -> IngestOutcome {
+    store.begin_request(arrival);
     let batch = &parsed.0;
     let mut out = IngestOutcome::default();
     let mut set = AttrSet::default();

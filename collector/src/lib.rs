@@ -10,6 +10,7 @@ pub mod config;
 pub mod cost;
 pub mod detect;
 pub mod drift;
+pub mod durable;
 pub mod exposition;
 pub mod ingest;
 pub mod notify;

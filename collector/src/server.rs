@@ -29,6 +29,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    DataDir(String),
 }
 
 /// A running collector: its bound addresses and shared state.
@@ -93,16 +95,32 @@ pub async fn start_with_history(
     settings: &CollectorSettings,
     sink: Option<Box<dyn gpuwatch_model::history::RollupSink>>,
 ) -> Result<RunningCollector, StartError> {
-    let state = Arc::new(CollectorState::new(
-        settings.store.clone(),
-        settings.alerts.clone(),
-        settings.cost.clone(),
-    ));
     let (grpc_listener, otlp_grpc) =
         bind(settings.otlp_grpc_listen, "OTLP/gRPC", "otlp_grpc_listen").await?;
     let (http_listener, otlp_http) =
         bind(settings.otlp_http_listen, "OTLP/HTTP", "otlp_http_listen").await?;
     let (api_listener, api) = bind(settings.api_listen, "the API", "api_listen").await?;
+    // The log is replayed before anything is served; senders wait in the listeners'
+    // backlogs (or time out and retry) meanwhile.
+    let state = Arc::new(match &settings.data_dir {
+        None => CollectorState::new(
+            settings.store.clone(),
+            settings.alerts.clone(),
+            settings.cost.clone(),
+        ),
+        Some(dir) => {
+            let (store, alerts, cost, dir) = (
+                settings.store.clone(),
+                settings.alerts.clone(),
+                settings.cost.clone(),
+                dir.clone(),
+            );
+            tokio::task::spawn_blocking(move || CollectorState::open(store, alerts, cost, &dir))
+                .await
+                .map_err(|e| StartError::DataDir(e.to_string()))?
+                .map_err(|e| StartError::DataDir(e.to_string()))?
+        }
+    });
     let (stop, stop_rx) = watch::channel(false);
     let stop_rx_for_eval = stop_rx.clone();
     let remote_write = settings
@@ -159,10 +177,17 @@ pub async fn start_with_history(
     let mut rx = stop_rx_for_eval;
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(EVALUATE_EVERY);
+        let mut synced = tokio::time::Instant::now();
+        let mut saved = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = rx.wait_for(|stop| *stop) => return,
                 _ = tick.tick() => {}
+            }
+            if synced.elapsed() >= crate::durable::SYNC_EVERY {
+                synced = tokio::time::Instant::now();
+                let state = evaluator.clone();
+                let _ = tokio::task::spawn_blocking(move || state.sync_wal()).await;
             }
             // The first step waits until the senders of the first second have all
             // spoken, so every clock is compared before "now" is trusted (`clock`).
@@ -171,9 +196,17 @@ pub async fn start_with_history(
             }
             loop {
                 let (changes, caught_up) = evaluator.evaluate();
+                let changed = !changes.is_empty();
                 for change in changes {
                     log_transition(&change);
                     notify.submit(change);
+                }
+                // Saved once the notifiers have the transitions (they spool them): a
+                // crash in between repeats a notification rather than losing one.
+                if changed || saved.elapsed() >= crate::durable::SAVE_EVERY {
+                    saved = tokio::time::Instant::now();
+                    let state = evaluator.clone();
+                    let _ = tokio::task::spawn_blocking(move || state.save_state()).await;
                 }
                 if let Some(tx) = &history_tx {
                     for minute in evaluator.with_ledger(|l, s| rollup.catch_up(l, s)) {
@@ -233,6 +266,13 @@ impl RunningCollector {
             tracing::warn!("collector did not drain within {deadline:?}; cancelling");
             self.tasks.abort_all();
         }
+        // Everything accepted is in the log; sync it and save where evaluation got to.
+        let state = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            state.sync_wal();
+            state.save_state();
+        })
+        .await;
         let left = deadline.saturating_sub(started.elapsed());
         self.notifier.shutdown(left).await;
         if let Some(rw) = self.remote_write.take() {

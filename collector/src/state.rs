@@ -1,5 +1,7 @@
 //! What the receivers, the API and the binary share.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use gpuwatch_model::Alert;
@@ -10,7 +12,9 @@ use crate::alerts::{AlertManager, StateFilter, Transition};
 use crate::cost::{By, CostSettings, Ledger};
 use crate::detect::drift::DriftReferences;
 use crate::detect::{self, AlertSettings};
-use crate::ingest::{ingest, ingest_parsed, parse_protobuf, IngestOutcome, WireError};
+use crate::durable::wal::{Record, Wal};
+use crate::durable::{DataDir, DataDirError, Saved};
+use crate::ingest::{ingest_at, ingest_parsed_at, parse_protobuf, IngestOutcome, WireError};
 use crate::store::{Store, StoreSettings};
 use crate::telemetry::Telemetry;
 
@@ -29,6 +33,17 @@ pub struct CollectorState {
     store: Mutex<Store>,
     pub telemetry: Telemetry,
     alerts: Mutex<Evaluation>,
+    /// `collector.data_dir`, when set.
+    durable: Option<Durable>,
+}
+
+#[derive(Debug)]
+struct Durable {
+    dir: DataDir,
+    wal: Mutex<Wal>,
+    /// The last WAL append failed (warned once until one succeeds again).
+    wal_failing: AtomicBool,
+    save_failing: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -47,6 +62,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl CollectorState {
+    /// A state that keeps nothing on disk.
     pub fn new(store: StoreSettings, alerts: AlertSettings, cost: CostSettings) -> Self {
         CollectorState {
             store: Mutex::new(Store::new(store)),
@@ -58,7 +74,189 @@ impl CollectorState {
                 settings: alerts,
                 done_to: None,
             }),
+            durable: None,
         }
+    }
+
+    /// A state kept in `data_dir` (`durable`): locks it, replays its write-ahead log
+    /// into the store and takes up the evaluator's saved state.
+    pub fn open(
+        store: StoreSettings,
+        alerts: AlertSettings,
+        cost: CostSettings,
+        data_dir: &Path,
+    ) -> Result<Self, DataDirError> {
+        let mut state = CollectorState::new(store, alerts, cost);
+        let dir = DataDir::open(data_dir)?;
+        let io = |source| DataDirError::Io {
+            dir: data_dir.to_path_buf(),
+            source,
+        };
+        let keep_for = state.store().settings().retention_ns;
+        let started = std::time::Instant::now();
+        let mut progress = started;
+        let (mut requests, mut points) = (0u64, 0u64);
+        let (wal, replayed) = {
+            let mut store = state.store();
+            Wal::open(
+                &dir.wal_dir(),
+                keep_for,
+                gpuwatch_model::Timestamp::now().0,
+                |arrival, body| {
+                    // What was accepted once parses again; a request that no longer does
+                    // (a bug, or a log from another version) is skipped.
+                    if let Ok(parsed) = parse_protobuf(body) {
+                        points += ingest_parsed_at(&mut store, &parsed, arrival).accepted;
+                        requests += 1;
+                    }
+                    if progress.elapsed() >= std::time::Duration::from_secs(5) {
+                        progress = std::time::Instant::now();
+                        tracing::info!(requests, points, "replaying the write-ahead log");
+                    }
+                },
+            )
+            .map_err(io)?
+        };
+        for cut in &replayed.cut {
+            tracing::warn!(
+                "write-ahead log: {cut}; what follows it in that segment is lost (a crash \
+                 while writing leaves exactly this), the rest is replayed"
+            );
+        }
+        let stats = &state.telemetry.durable;
+        stats.replayed_requests.store(requests, Ordering::Relaxed);
+        stats.replayed_points.store(points, Ordering::Relaxed);
+        if requests > 0 {
+            tracing::info!(
+                requests,
+                points,
+                segments = replayed.segments,
+                seconds = started.elapsed().as_secs_f64(),
+                "replayed the write-ahead log in {}",
+                dir.wal_dir().display()
+            );
+        }
+        match dir.load() {
+            Ok(Some(saved)) => state.restore(saved),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+        state.durable = Some(Durable {
+            dir,
+            wal: Mutex::new(wal),
+            wal_failing: AtomicBool::new(false),
+            save_failing: AtomicBool::new(false),
+        });
+        state.note_wal_usage();
+        Ok(state)
+    }
+
+    fn restore(&self, saved: Saved) {
+        let mut eval = lock(&self.alerts);
+        let store = self.store();
+        let firing = saved.alerts.firing();
+        eval.manager.restore(saved.alerts);
+        eval.references.restore(saved.references);
+        let step = eval.settings.evaluation_interval;
+        eval.ledger.restore(saved.ledger, &store, step);
+        eval.done_to = saved.done_to;
+        tracing::info!(
+            firing,
+            evaluated_to = ?saved.done_to.map(gpuwatch_model::Timestamp),
+            "took up the alerts and cost totals saved by the last run"
+        );
+    }
+
+    /// Saves the evaluator's state to the data directory, if there is one. A failure
+    /// is counted and said once until a save succeeds again; the collector goes on.
+    pub fn save_state(&self) {
+        let Some(durable) = &self.durable else { return };
+        let saved = {
+            let eval = lock(&self.alerts);
+            Saved::new(
+                eval.done_to,
+                eval.manager.saved(),
+                eval.ledger.saved(),
+                eval.references.saved(),
+            )
+        };
+        let stats = &self.telemetry.durable;
+        match durable.dir.save(&saved) {
+            Ok(()) => {
+                stats
+                    .state_saved_at
+                    .store(saved.saved_at, Ordering::Relaxed);
+                if durable.save_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the collector's state is saved again");
+                }
+            }
+            Err(e) => {
+                stats.state_save_errors.fetch_add(1, Ordering::Relaxed);
+                if !durable.save_failing.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        "cannot save the collector's state in {}: {e}; alerts would start \
+                         over after a restart until this is fixed (is the disk full?)",
+                        durable.dir.path().display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Syncs the open WAL segment to the disk (outside the log's lock).
+    pub fn sync_wal(&self) {
+        let Some(durable) = &self.durable else { return };
+        let handle = lock(&durable.wal).sync_handle();
+        if let Err(e) = handle.and_then(|f| f.sync_data()) {
+            self.wal_failed(durable, &e);
+        }
+        self.note_wal_usage();
+    }
+
+    fn note_wal_usage(&self) {
+        let Some(durable) = &self.durable else { return };
+        let (bytes, segments) = lock(&durable.wal).usage();
+        let stats = &self.telemetry.durable;
+        stats.wal_bytes.store(bytes, Ordering::Relaxed);
+        stats.wal_segments.store(segments as u64, Ordering::Relaxed);
+    }
+
+    fn wal_failed(&self, durable: &Durable, e: &std::io::Error) {
+        self.telemetry
+            .durable
+            .wal_write_errors
+            .fetch_add(1, Ordering::Relaxed);
+        if !durable.wal_failing.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "cannot write the write-ahead log in {}: {e}; points are still stored and \
+                 served, but a restart would lose them until this is fixed (is the disk \
+                 full?)",
+                durable.dir.wal_dir().display()
+            );
+        }
+    }
+
+    /// Logs an accepted request (before it is answered).
+    fn log(&self, record: Option<Record>, outcome: &IngestOutcome) {
+        let (Some(durable), Some(record)) = (&self.durable, record) else {
+            return;
+        };
+        if outcome.accepted == 0 {
+            return;
+        }
+        match lock(&durable.wal).append(&record) {
+            Ok(()) => {
+                if durable.wal_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the write-ahead log is written again");
+                }
+            }
+            Err(e) => self.wal_failed(durable, &e),
+        }
+    }
+
+    /// The record of `body` for the log, when there is one.
+    fn record(&self, arrival: i64, body: &[u8]) -> Option<Record> {
+        self.durable.as_ref().map(|_| Record::new(arrival, body))
     }
 
     /// Runs every detector at each evaluation instant (multiples of
@@ -180,14 +378,28 @@ impl CollectorState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Reads OTLP/protobuf bytes (outside the store's lock) and stores them.
+    /// Reads OTLP/protobuf bytes (outside the store's lock) and stores them; with a
+    /// data directory, logs them before returning.
     pub fn ingest_protobuf(&self, body: &[u8]) -> Result<IngestOutcome, WireError> {
         let parsed = parse_protobuf(body)?;
-        Ok(ingest_parsed(&mut self.store(), &parsed))
+        let arrival = gpuwatch_model::Timestamp::now().0;
+        let record = self.record(arrival, body);
+        let mut store = self.store();
+        let outcome = ingest_parsed_at(&mut store, &parsed, arrival);
+        self.log(record, &outcome);
+        Ok(outcome)
     }
 
-    /// Stores a decoded request.
+    /// Stores a decoded request; with a data directory, logs it before returning.
     pub fn ingest(&self, request: &ExportMetricsServiceRequest) -> IngestOutcome {
-        ingest(&mut self.store(), request)
+        let arrival = gpuwatch_model::Timestamp::now().0;
+        let record = self
+            .durable
+            .as_ref()
+            .map(|_| Record::new(arrival, &prost::Message::encode_to_vec(request)));
+        let mut store = self.store();
+        let outcome = ingest_at(&mut store, request, arrival);
+        self.log(record, &outcome);
+        outcome
     }
 }

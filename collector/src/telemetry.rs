@@ -45,6 +45,8 @@ pub struct Telemetry {
     pub notifications: Arc<NotificationCounters>,
     /// What remote write did, shared with its task.
     pub remote_write: Arc<crate::remote_write::RemoteWriteStats>,
+    /// What `collector.data_dir` did.
+    pub durable: crate::durable::DurableStats,
 }
 
 impl Telemetry {

@@ -15,6 +15,7 @@ use gpuwatch_model::{AlertKind, Finding, Severity};
 mod reference;
 
 pub use reference::DriftReferences;
+pub(crate) use reference::SavedReferences;
 
 use super::config::{DriftSettings, Reference};
 use crate::drift::stats::{
@@ -69,7 +70,7 @@ fn window_label(ns: i64) -> String {
 }
 
 /// What a drift series belongs to: `(kind, model, feature or metric)`.
-type Group = (AlertKind, String, String);
+pub(crate) type Group = (AlertKind, String, String);
 
 /// The group of a prediction, feature or latency series; `None` for any other.
 fn group_of(s: &Series) -> Option<Group> {

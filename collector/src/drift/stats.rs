@@ -6,7 +6,7 @@
 
 /// Counts per bucket: `bounds` are the upper bounds, `counts` has one more entry (the
 /// `+Inf` bucket), as OpenTelemetry's explicit-bucket histograms have them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Buckets {
     pub bounds: Vec<f64>,
     pub counts: Vec<f64>,

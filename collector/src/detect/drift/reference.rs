@@ -13,8 +13,8 @@ use crate::detect::config::{DriftSettings, Reference};
 use crate::drift::stats::Buckets;
 use crate::store::Store;
 
-#[derive(Debug, Clone, PartialEq)]
-struct Frozen {
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Frozen {
     /// Start of the reference window (or of the next candidate), Unix nanoseconds on
     /// the fleet's clock.
     start: i64,
@@ -28,9 +28,27 @@ pub struct DriftReferences {
     groups: BTreeMap<Group, Frozen>,
 }
 
+/// The references as `collector.data_dir` keeps them across restarts.
+pub(crate) type SavedReferences = Vec<(Group, Frozen)>;
+
 impl DriftReferences {
     pub fn new() -> DriftReferences {
         DriftReferences::default()
+    }
+
+    pub(crate) fn saved(&self) -> SavedReferences {
+        self.groups
+            .iter()
+            .map(|(g, f)| (g.clone(), f.clone()))
+            .collect()
+    }
+
+    /// Takes up what an earlier run froze (a reference seeded from history since is
+    /// kept over it).
+    pub(crate) fn restore(&mut self, saved: SavedReferences) {
+        for (group, frozen) in saved {
+            self.groups.entry(group).or_insert(frozen);
+        }
     }
 
     /// The frozen reference of `group`, once there is one.

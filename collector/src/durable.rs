@@ -1,0 +1,182 @@
+//! `collector.data_dir`: what a collector keeps on disk so that a restart, even after
+//! `kill -9`, goes on where it stopped.
+//!
+//! - `wal/`: every accepted OTLP request, appended before it is answered (`wal`).
+//!   A restart replays it into the store, so the live store, every `for`, drift
+//!   window and clock comes back as it was.
+//! - `state.json`: the evaluator's state (pending and firing alerts with their
+//!   fingerprints and start times, resolved alerts still listed, the event time
+//!   evaluated to, the cost ledger's totals and the frozen drift references), written
+//!   whole and renamed after every evaluation that changed an alert and every
+//!   `SAVE_EVERY` besides. A firing alert therefore stays firing across a restart
+//!   without a second notification, and resolves (once) when its condition is gone.
+//! - `LOCK`: held while a collector runs, so two cannot share the directory.
+
+pub mod wal;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::SavedAlerts;
+use crate::cost::SavedLedger;
+use crate::detect::drift::SavedReferences;
+
+/// How often the evaluator's state is saved when no alert changed.
+pub const SAVE_EVERY: Duration = Duration::from_secs(10);
+/// How often the open WAL segment is synced to the disk (a process crash loses
+/// nothing written; this bounds what a power loss can).
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+const STATE: &str = "state.json";
+const VERSION: u32 = 1;
+
+/// The evaluator's state, as `state.json` holds it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Saved {
+    pub version: u32,
+    /// Wall time of the save, Unix ns.
+    pub saved_at: i64,
+    /// The last evaluation instant done (event time).
+    pub done_to: Option<i64>,
+    pub alerts: SavedAlerts,
+    pub ledger: SavedLedger,
+    pub references: SavedReferences,
+}
+
+/// Why the data directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error(
+        "another gpuwatch collector is using {0} (collector.data_dir); stop it, or give \
+         this one a data_dir of its own"
+    )]
+    InUse(PathBuf),
+    #[error(
+        "cannot use {dir} for collector.data_dir: {source}; create it writable by this \
+         user, or set collector.data_dir to another directory (\"\" keeps nothing on disk)"
+    )]
+    Io { dir: PathBuf, source: io::Error },
+}
+
+/// The data directory, locked for this process.
+#[derive(Debug)]
+pub struct DataDir {
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl DataDir {
+    pub fn open(dir: &Path) -> Result<DataDir, DataDirError> {
+        let io = |source| DataDirError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(DataDirError::InUse(dir.into())),
+            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        Ok(DataDir {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn wal_dir(&self) -> PathBuf {
+        self.dir.join("wal")
+    }
+
+    /// Writes `saved` to `state.json` whole: a `.tmp` file, synced, renamed, and the
+    /// directory synced, so a crash leaves the old state or the new, never half.
+    pub(crate) fn save(&self, saved: &Saved) -> io::Result<()> {
+        let tmp = self.dir.join(format!("{STATE}.tmp"));
+        let mut file = File::create(&tmp)?;
+        file.write_all(&serde_json::to_vec(saved).map_err(io::Error::other)?)?;
+        file.sync_all()?;
+        fs::rename(&tmp, self.dir.join(STATE))?;
+        File::open(&self.dir)?.sync_all()
+    }
+
+    /// What an earlier run saved. A file that cannot be read as a state is moved
+    /// aside to `state.json.corrupt` (so the next start does not trip on it again)
+    /// and the error says so; the collector then starts from the log alone.
+    pub(crate) fn load(&self) -> Result<Option<Saved>, String> {
+        let path = self.dir.join(STATE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let why = match serde_json::from_slice::<Saved>(&bytes) {
+            Ok(saved) if saved.version == VERSION => return Ok(Some(saved)),
+            Ok(saved) => format!("it is of version {}, not {VERSION}", saved.version),
+            Err(e) => e.to_string(),
+        };
+        let aside = self.dir.join(format!("{STATE}.corrupt"));
+        let moved = match fs::rename(&path, &aside) {
+            Ok(()) => format!("moved to {}", aside.display()),
+            Err(e) => format!("could not be moved aside: {e}"),
+        };
+        Err(format!(
+            "{} is not a gpuwatch state ({why}); {moved}; alerts start again from the \
+             write-ahead log",
+            path.display()
+        ))
+    }
+}
+
+impl Saved {
+    pub(crate) fn new(
+        done_to: Option<i64>,
+        alerts: SavedAlerts,
+        ledger: SavedLedger,
+        references: SavedReferences,
+    ) -> Saved {
+        Saved {
+            version: VERSION,
+            saved_at: gpuwatch_model::Timestamp::now().0,
+            done_to,
+            alerts,
+            ledger,
+            references,
+        }
+    }
+}
+
+/// What the data directory did, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DurableStats {
+    pub wal_bytes: AtomicU64,
+    pub wal_segments: AtomicU64,
+    pub wal_write_errors: AtomicU64,
+    pub replayed_requests: AtomicU64,
+    pub replayed_points: AtomicU64,
+    pub state_save_errors: AtomicU64,
+    /// Wall time of the last state saved, Unix ns (0: none yet).
+    pub state_saved_at: AtomicI64,
+}
+
+impl DurableStats {
+    pub fn get(v: &AtomicU64) -> u64 {
+        v.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

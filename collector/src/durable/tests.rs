@@ -1,0 +1,68 @@
+use super::*;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "gpuwatch-datadir-{name}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn one_collector_at_a_time() {
+    let dir = temp_dir("lock");
+    let first = DataDir::open(&dir).expect("first");
+    let err = DataDir::open(&dir).expect_err("second");
+    assert!(matches!(err, DataDirError::InUse(_)), "{err}");
+    assert!(err.to_string().contains("collector.data_dir"), "{err}");
+    drop(first);
+    DataDir::open(&dir).expect("free again once the first is gone");
+}
+
+#[test]
+fn a_directory_that_cannot_be_made_names_the_key() {
+    let file = temp_dir("file");
+    fs::write(&file, b"x").expect("write");
+    let err = DataDir::open(&file.join("sub")).expect_err("under a file");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("collector.data_dir") && msg.contains("sub"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_state_comes_back_as_saved_and_a_broken_one_is_set_aside() {
+    let dir = temp_dir("state");
+    let data = DataDir::open(&dir).expect("open");
+    assert_eq!(data.load(), Ok(None));
+    let saved = Saved::new(
+        Some(42),
+        SavedAlerts::default(),
+        SavedLedger::default(),
+        Vec::new(),
+    );
+    data.save(&saved).expect("save");
+    assert_eq!(data.load(), Ok(Some(saved.clone())));
+    assert!(!dir.join("state.json.tmp").exists());
+    // Half a file, as a disk that filled up could leave without the rename.
+    let json = fs::read(dir.join(STATE)).expect("read");
+    fs::write(dir.join(STATE), &json[..json.len() / 2]).expect("write");
+    let err = data.load().expect_err("half a state");
+    assert!(err.contains("state.json.corrupt"), "{err}");
+    assert!(dir.join("state.json.corrupt").exists());
+    assert_eq!(
+        data.load(),
+        Ok(None),
+        "the next start does not trip on it again"
+    );
+    let other = Saved {
+        version: VERSION + 1,
+        ..saved
+    };
+    data.save(&other).expect("save");
+    let err = data.load().expect_err("another version");
+    assert!(err.contains("version"), "{err}");
+}
