@@ -127,6 +127,7 @@ impl CollectorState {
         stats.replayed_requests.store(requests, Ordering::Relaxed);
         stats.replayed_points.store(points, Ordering::Relaxed);
         if requests > 0 {
+            state.store().resume(gpuwatch_model::Timestamp::now().0);
             tracing::info!(
                 requests,
                 points,

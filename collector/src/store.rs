@@ -567,6 +567,16 @@ impl Store {
         &self.clocks
     }
 
+    /// See `Clocks::resume`.
+    pub fn resume(&mut self, wall_now: i64) {
+        self.clocks.resume(wall_now);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn clocks_mut(&mut self) -> &mut Clocks {
+        &mut self.clocks
+    }
+
     /// `t` (the fleet's time) on the clock of the GPU's node.
     pub fn gpu_time(&self, gpu: &GpuEntry, t: i64) -> i64 {
         self.clocks.local_time(gpu.source, t)

@@ -1,6 +1,9 @@
 //! `node_absent`: an agent stopped reporting. A node is absent when its newest point
 //! is more than `after` behind the evaluation time, both on the fleet's clock: a node
 //! that keeps sending is not absent because its own clock is behind (`store::clock`).
+//! After a collector restart a node is not absent before `after` past the restart
+//! either: it had nothing to send to a dead collector, and its agent is still
+//! replaying what it spooled.
 
 use std::collections::BTreeMap;
 
@@ -10,10 +13,11 @@ use gpuwatch_model::{AlertKind, Finding, Severity, Timestamp};
 use crate::store::{SourceKind, Store};
 
 pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
+    let resumed = store.clocks().resumed().unwrap_or(i64::MIN);
     store
         .clocks()
         .sources_at(t)
-        .filter(|s| s.kind == SourceKind::Node && s.newest < t.saturating_sub(after))
+        .filter(|s| s.kind == SourceKind::Node && s.newest.max(resumed) < t.saturating_sub(after))
         .map(|s| (s.name, s.newest))
         .map(|(node, newest)| {
             let silent = (t - newest) as f64 / 1e9;
@@ -55,6 +59,19 @@ mod tests {
         same_on_any_clock("absent", &store, |st, shift| {
             evaluate(st, after, 100 * S + shift)
         });
+        // After a restart at 90 s, nobody is absent before 120 s; then "gone" is, for
+        // as long as it has really been silent.
+        let mut restarted = store;
+        restarted.clocks_mut().set_resumed(90 * S);
+        let at = |t: i64| -> Vec<String> {
+            evaluate(&restarted, after, t * S)
+                .iter()
+                .map(|f| format!("{} {}", f.labels["host.name"], f.value))
+                .collect()
+        };
+        assert!(at(100).is_empty());
+        assert!(at(120).is_empty());
+        assert_eq!(at(121), vec!["borderline 51", "gone 61"]);
         // Missing data: an empty store has no nodes to miss.
         assert!(evaluate(&Builder::new().build(), after, 100 * S).is_empty());
     }

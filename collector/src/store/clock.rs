@@ -113,6 +113,8 @@ pub struct Clocks {
     fleet_now: Option<i64>,
     /// How long change points are kept behind the fleet's time.
     retention: i64,
+    /// The fleet's time when this collector came back after a restart (`resume`).
+    resumed: Option<i64>,
 }
 
 /// One source as the detectors see it at an instant.
@@ -137,7 +139,29 @@ impl Clocks {
             unsourced_newest: None,
             fleet_now: None,
             retention,
+            resumed: None,
         }
+    }
+
+    /// The collector is back after a restart, at wall time `wall_now`, with its log
+    /// replayed: the fleet's clock went on while it was down, by the wall time since
+    /// the last request. Senders had nothing to send to a dead collector, so none is
+    /// absent until it has been silent for a while since then (`detect::absent`).
+    pub fn resume(&mut self, wall_now: i64) {
+        let last = self.sources.iter().filter_map(|s| s.last_arrival).max();
+        if let (Some(fleet), Some(last)) = (self.fleet_now, last) {
+            self.resumed = Some(fleet.saturating_add(wall_now.saturating_sub(last).max(0)));
+        }
+    }
+
+    /// The fleet's time this collector came back at, after a restart.
+    pub fn resumed(&self) -> Option<i64> {
+        self.resumed
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_resumed(&mut self, fleet_t: i64) {
+        self.resumed = Some(fleet_t);
     }
 
     /// The source with this name, created when new.
