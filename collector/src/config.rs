@@ -41,6 +41,8 @@ pub struct CollectorConfig {
     /// Largest OTLP request body accepted, in bytes, after gzip decompression;
     /// larger requests get HTTP 413 / gRPC RESOURCE_EXHAUSTED.
     pub max_request_bytes: usize,
+    /// Memory, concurrency and time limits on ingest (`limiter`).
+    pub limits: crate::limiter::LimitsConfig,
     /// The live store's bounds.
     pub store: StoreConfig,
     /// Detectors' thresholds and the alert manager.
@@ -72,6 +74,7 @@ impl Default for CollectorConfig {
             otlp_http_listen: "127.0.0.1:4318".into(),
             api_listen: "127.0.0.1:9464".into(),
             max_request_bytes: 8 * 1024 * 1024,
+            limits: crate::limiter::LimitsConfig::default(),
             store: StoreConfig::default(),
             alerts: AlertsConfig::default(),
             cost: CostConfig::default(),
@@ -92,6 +95,7 @@ pub struct CollectorSettings {
     pub otlp_http_listen: SocketAddr,
     pub api_listen: SocketAddr,
     pub max_request_bytes: usize,
+    pub limits: crate::limiter::LimitsSettings,
     pub store: StoreSettings,
     pub alerts: AlertSettings,
     pub cost: CostSettings,
@@ -141,6 +145,7 @@ impl CollectorConfig {
             otlp_http_listen: listen("otlp_http_listen", &self.otlp_http_listen)?,
             api_listen: listen("api_listen", &self.api_listen)?,
             max_request_bytes: self.max_request_bytes,
+            limits: self.limits.validate()?,
             store: self.store.validate()?,
             alerts: self.alerts.validate()?,
             cost: self.cost.validate()?,

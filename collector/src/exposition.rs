@@ -441,3 +441,20 @@ fn render_remote_write(out: &mut String, rw: &crate::remote_write::RemoteWriteSt
         rw.retries.load(Relaxed)
     );
 }
+
+/// `[collector.limits]`: the memory limit, the resident memory last read, whether
+/// ingest is refused for it.
+pub fn render_limits(out: &mut String, limiter: &crate::limiter::Limiter) {
+    let limit = limiter.settings().soft_limit.unwrap_or(0);
+    let rows: [(&str, &str, f64); 3] = [
+        ("gpuwatch_memory_limit_bytes", "Resident memory from which OTLP ingest is refused (collector.limits.memory_limit less memory_spike_limit; 0: no limit).", limit as f64),
+        ("gpuwatch_resident_memory_bytes", "The collector's resident memory at the last check (0 without a memory limit).", limiter.rss() as f64),
+        ("gpuwatch_overloaded", "1 while OTLP ingest is refused for memory.", f64::from(u8::from(limiter.is_over()))),
+    ];
+    for (name, help, value) in rows {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+}

@@ -13,6 +13,7 @@ pub mod drift;
 pub mod durable;
 pub mod exposition;
 pub mod ingest;
+pub mod limiter;
 pub mod notify;
 pub mod receiver;
 pub mod remote_write;

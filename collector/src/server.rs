@@ -102,7 +102,7 @@ pub async fn start_with_history(
     let (api_listener, api) = bind(settings.api_listen, "the API", "api_listen").await?;
     // The log is replayed before anything is served; senders wait in the listeners'
     // backlogs (or time out and retry) meanwhile.
-    let state = Arc::new(match &settings.data_dir {
+    let mut state = match &settings.data_dir {
         None => CollectorState::new(
             settings.store.clone(),
             settings.alerts.clone(),
@@ -120,7 +120,9 @@ pub async fn start_with_history(
                 .map_err(|e| StartError::DataDir(e.to_string()))?
                 .map_err(|e| StartError::DataDir(e.to_string()))?
         }
-    });
+    };
+    state.set_limits(settings.limits.clone());
+    let state = Arc::new(state);
     let (stop, stop_rx) = watch::channel(false);
     let stop_rx_for_eval = stop_rx.clone();
     let remote_write = settings
@@ -130,10 +132,28 @@ pub async fn start_with_history(
     let mut tasks = JoinSet::new();
 
     let grpc = receiver::grpc::service(state.clone(), settings.max_request_bytes);
+    let request_timeout = settings.limits.request_timeout;
+    if settings.limits.soft_limit.is_some() {
+        let (limited, mut rx) = (state.clone(), stop_rx.clone());
+        let every = settings.limits.check_interval;
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = rx.wait_for(|stop| *stop) => return,
+                    _ = tick.tick() => {}
+                }
+                if let Some(rss) = crate::limiter::resident_bytes() {
+                    limited.limiter().observe(rss);
+                }
+            }
+        });
+    }
     let rx = stop_rx.clone();
     tasks.spawn(async move {
         let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);
         if let Err(e) = tonic::transport::Server::builder()
+            .timeout(request_timeout)
             .add_service(grpc)
             .serve_with_incoming_shutdown(incoming, stopped(rx))
             .await

@@ -35,6 +35,8 @@ pub struct CollectorState {
     alerts: Mutex<Evaluation>,
     /// `collector.data_dir`, when set.
     durable: Option<Durable>,
+    /// `[collector.limits]`: which OTLP requests are taken.
+    limiter: crate::limiter::Limiter,
 }
 
 #[derive(Debug)]
@@ -75,7 +77,21 @@ impl CollectorState {
                 done_to: None,
             }),
             durable: None,
+            limiter: crate::limiter::Limiter::new(
+                crate::limiter::LimitsConfig::default()
+                    .validate()
+                    .unwrap_or_else(|e| unreachable!("the default limits are valid: {e}")),
+            ),
         }
+    }
+
+    /// Sets the limits on ingest (before the receivers start).
+    pub fn set_limits(&mut self, limits: crate::limiter::LimitsSettings) {
+        self.limiter = crate::limiter::Limiter::new(limits);
+    }
+
+    pub fn limiter(&self) -> &crate::limiter::Limiter {
+        &self.limiter
     }
 
     /// A state kept in `data_dir` (`durable`): locks it, replays its write-ahead log
@@ -363,7 +379,10 @@ impl CollectorState {
             }
             None => crate::exposition::ModelView::default(),
         };
-        crate::exposition::render(&store, &firing, &eval.ledger, &models, &self.telemetry)
+        let mut out =
+            crate::exposition::render(&store, &firing, &eval.ledger, &models, &self.telemetry);
+        crate::exposition::render_limits(&mut out, &self.limiter);
+        out
     }
 
     /// Alerts in `state`, as `/api/v1/alerts` lists them.

@@ -15,14 +15,20 @@ pub enum RequestRejection {
     UnsupportedMediaType,
     /// Content-Encoding other than gzip or identity (HTTP 415).
     UnsupportedEncoding,
+    /// Over a limit of `[collector.limits]` (HTTP 429, gRPC RESOURCE_EXHAUSTED).
+    Overloaded,
+    /// Not read and answered within `collector.limits.request_timeout` (HTTP 408).
+    Timeout,
 }
 
 impl RequestRejection {
-    pub const ALL: [RequestRejection; 4] = [
+    pub const ALL: [RequestRejection; 6] = [
         RequestRejection::Undecodable,
         RequestRejection::TooLarge,
         RequestRejection::UnsupportedMediaType,
         RequestRejection::UnsupportedEncoding,
+        RequestRejection::Overloaded,
+        RequestRejection::Timeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +37,8 @@ impl RequestRejection {
             RequestRejection::TooLarge => "too_large",
             RequestRejection::UnsupportedMediaType => "unsupported_media_type",
             RequestRejection::UnsupportedEncoding => "unsupported_encoding",
+            RequestRejection::Overloaded => "overloaded",
+            RequestRejection::Timeout => "timeout",
         }
     }
 }
@@ -40,7 +48,7 @@ impl RequestRejection {
 pub struct Telemetry {
     http_requests: AtomicU64,
     grpc_requests: AtomicU64,
-    rejected: [AtomicU64; 4],
+    rejected: [AtomicU64; 6],
     /// Alert notifications by notifier and outcome, shared with the notifier tasks.
     pub notifications: Arc<NotificationCounters>,
     /// What remote write did, shared with its task.

@@ -26,6 +26,13 @@ impl MetricsService for GrpcReceiver {
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         self.state.telemetry.grpc_request();
+        let _slot = self.state.limiter().admit().map_err(|overload| {
+            let msg = overload.to_string();
+            self.state
+                .telemetry
+                .request_rejected(crate::telemetry::RequestRejection::Overloaded, &msg);
+            tonic::Status::resource_exhausted(msg)
+        })?;
         let outcome = self.state.ingest(request.get_ref());
         Ok(tonic::Response::new(outcome.response()))
     }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -51,7 +52,9 @@ struct RpcStatus {
 
 /// gRPC code `INVALID_ARGUMENT`, which OTLP/HTTP puts in the Status of a 400.
 const INVALID_ARGUMENT: i32 = 3;
-/// gRPC code `RESOURCE_EXHAUSTED`, for a 413.
+/// gRPC code `DEADLINE_EXCEEDED`, for a 408.
+const DEADLINE_EXCEEDED: i32 = 4;
+/// gRPC code `RESOURCE_EXHAUSTED`, for a 413 or a 429.
 const RESOURCE_EXHAUSTED: i32 = 8;
 /// gRPC code `UNIMPLEMENTED`, for a 415.
 const UNIMPLEMENTED: i32 = 12;
@@ -64,13 +67,61 @@ struct HttpState {
 
 /// The `/v1/metrics` route.
 pub fn router(state: Arc<CollectorState>, max_request_bytes: usize) -> Router {
+    let http = HttpState {
+        state,
+        max_request_bytes,
+    };
     Router::new()
         .route("/v1/metrics", post(export))
         .layer(DefaultBodyLimit::max(max_request_bytes))
-        .with_state(HttpState {
-            state,
-            max_request_bytes,
-        })
+        .layer(middleware::from_fn_with_state(http.clone(), limits))
+        .with_state(http)
+}
+
+/// `[collector.limits]` around each request, before its body is read: 429 with
+/// `Retry-After` when over a limit, 408 (and the connection closed) when it takes
+/// longer than `request_timeout` to arrive and be answered.
+async fn limits(State(http): State<HttpState>, request: Request, next: Next) -> Response {
+    let format = match media_type(request.headers()) {
+        Some(JSON) => Some(Format::Json),
+        Some(PROTOBUF) => Some(Format::Protobuf),
+        _ => None,
+    };
+    let limiter = http.state.limiter();
+    let telemetry = &http.state.telemetry;
+    let _slot = match limiter.admit() {
+        Ok(slot) => slot,
+        Err(overload) => {
+            let msg = overload.to_string();
+            telemetry.request_rejected(RequestRejection::Overloaded, &msg);
+            let mut response = error(
+                format,
+                StatusCode::TOO_MANY_REQUESTS,
+                RESOURCE_EXHAUSTED,
+                msg,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::limiter::RETRY_AFTER.as_secs()),
+            );
+            return response;
+        }
+    };
+    let timeout = limiter.settings().request_timeout;
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let msg = format!(
+                "the request did not arrive within {timeout:?} (collector.limits.request_timeout)"
+            );
+            telemetry.request_rejected(RequestRejection::Timeout, &msg);
+            let mut response = error(format, StatusCode::REQUEST_TIMEOUT, DEADLINE_EXCEEDED, msg);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 fn error(format: Option<Format>, status: StatusCode, code: i32, message: String) -> Response {
@@ -183,6 +234,10 @@ async fn export(
                     (StatusCode::UNSUPPORTED_MEDIA_TYPE, UNIMPLEMENTED)
                 }
                 RequestRejection::Undecodable => (StatusCode::BAD_REQUEST, INVALID_ARGUMENT),
+                // `decode_body` refuses for what the body is, never for load.
+                RequestRejection::Overloaded | RequestRejection::Timeout => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, INVALID_ARGUMENT)
+                }
             };
             return error(Some(format), status, code, msg);
         }
