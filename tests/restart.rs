@@ -444,3 +444,83 @@ fn sigterm_saves_everything_and_exits_0() {
     assert_eq!(second.metric("gpuwatch_store_points"), points);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Whether `unshare --user --map-root-user --mount` works here (a tmpfs of our own
+/// without privileges). Without it the test fails under CI and is skipped elsewhere.
+fn user_namespaces(test: &str) -> bool {
+    let ok = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let msg = "unshare --user --map-root-user --mount does not work here (util-linux, \
+                   and unprivileged user namespaces)";
+        assert!(std::env::var_os("CI").is_none(), "{test}: {msg}");
+        eprintln!("SKIPPED {test}: {msg}");
+    }
+    ok
+}
+
+#[test]
+fn a_full_disk_is_said_and_counted_and_the_collector_keeps_serving() {
+    let test = "a_full_disk_is_said_and_counted_and_the_collector_keeps_serving";
+    if !user_namespaces(test) {
+        return;
+    }
+    let dir = temp_dir("full");
+    let ports = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    let config = write_config(&dir, ports, common::free_port());
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let log = dir.join("collector.log");
+    let child = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs -o size=256k tmpfs {data:?} && exec {bin:?} collector --config {config:?}",
+            bin = env!("CARGO_BIN_EXE_gpuwatch"),
+        ))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("unshare runs");
+    let collector = Collector {
+        child,
+        api: format!("http://127.0.0.1:{}", ports.2),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::blocking_get(&format!("{}/readyz", collector.api)).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the collector did not come up: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut node = Node::new(ports.1);
+    // A request is ~1 KiB deflated: 256 KiB fills within a few hundred; each is still
+    // answered 200 (`send_until` asserts it).
+    while collector.metric("gpuwatch_wal_write_errors_total") == 0.0 {
+        assert!(node.next < 3000, "the tmpfs never filled");
+        node.send_until(node.next + 50);
+    }
+    node.send_until(node.next + 20);
+    let stored = collector.metric("gpuwatch_store_points");
+    let gpus = reqwest::blocking_get(&format!("{}/api/v1/gpus", collector.api)).expect("serves");
+    let gpus: Value = serde_json::from_str(&gpus).expect("json");
+    assert_eq!(gpus["gpus"].as_array().map(Vec::len), Some(GPUS));
+    assert!(stored > 0.0);
+    let said = std::fs::read_to_string(&log).expect("log");
+    assert_eq!(
+        said.matches("cannot write the write-ahead log").count(),
+        1,
+        "said once: {said}"
+    );
+    assert!(said.contains("is the disk full?"), "{said}");
+    drop(collector);
+    let _ = std::fs::remove_dir_all(&dir);
+}
