@@ -7,7 +7,8 @@
 mod budget;
 pub mod config;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use gpuwatch_model::api::{CostResponse, CostRow};
 use gpuwatch_model::names::{attr, metric};
@@ -62,13 +63,14 @@ pub struct GpuAccount {
     pub last_step: i64,
 }
 
-/// One GPU's spend over one step.
+/// One GPU's spend over one step: an hour of these for every GPU is kept, so it
+/// holds its owner shared with the GPU's other steps.
 #[derive(Debug)]
 struct Accrual {
-    gpu: usize,
+    gpu: u32,
     /// The end of the step.
     t: i64,
-    owner: Owner,
+    owner: Arc<Owner>,
     spend: Spend,
 }
 
@@ -84,6 +86,8 @@ pub struct Ledger {
     settings: CostSettings,
     accounts: Vec<GpuAccount>,
     by_gpu: BTreeMap<(String, String), usize>,
+    /// Each account's latest owner, shared by its rows while it stays the same.
+    owners: Vec<Arc<Owner>>,
     minutes: VecDeque<Minute>,
     /// The newest step accrued.
     last_step: Option<i64>,
@@ -158,6 +162,7 @@ impl Ledger {
             .map(|(i, a)| ((a.owner.node.clone(), a.owner.gpu.clone()), i))
             .collect();
         self.accounts = saved.accounts;
+        self.owners.clear();
         self.minutes.clear();
         self.last_step = saved.last_step;
         let Some(last) = saved.last_step else { return };
@@ -177,6 +182,7 @@ impl Ledger {
             settings,
             accounts: Vec::new(),
             by_gpu: BTreeMap::new(),
+            owners: Vec::new(),
             minutes: VecDeque::new(),
             last_step: None,
         }
@@ -250,19 +256,28 @@ impl Ledger {
                     self.accounts.len() - 1
                 }
             };
+            while self.owners.len() <= index {
+                self.owners.push(Arc::new(Owner::default()));
+            }
+            if *self.owners[index] != owner {
+                self.owners[index] = Arc::new(owner);
+            }
+            let owner = &self.owners[index];
             let account = &mut self.accounts[index];
             if totals {
                 account.total.add(&spend);
                 account.burn_usd_per_hour = burn;
                 account.idle_burn_usd_per_hour = if idle { burn } else { 0.0 };
                 account.last_step = fleet_t;
-                account.owner = owner.clone();
+                if account.owner != **owner {
+                    account.owner = Owner::clone(owner);
+                }
             }
             if let Some(m) = self.minutes.back_mut() {
                 m.rows.push(Accrual {
-                    gpu: index,
+                    gpu: index as u32,
                     t: fleet_t,
-                    owner,
+                    owner: owner.clone(),
                     spend,
                 });
             }
@@ -285,7 +300,7 @@ impl Ledger {
     pub fn accruals(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, &Owner, &Spend)> {
         self.since(from)
             .take_while(move |a| a.t <= to)
-            .map(|a| (a.t, &a.owner, &a.spend))
+            .map(|a| (a.t, &*a.owner, &a.spend))
     }
 
     /// Event time of the newest step accrued.
@@ -342,13 +357,11 @@ impl Ledger {
         if window > (self.keep_minutes() - 1) * MINUTE {
             return None;
         }
-        let mut rows: BTreeMap<String, (Spend, Vec<usize>)> = BTreeMap::new();
+        let mut rows: BTreeMap<String, (Spend, BTreeSet<usize>)> = BTreeMap::new();
         for a in self.since(t - window) {
             let row = rows.entry(by.key(&a.owner)).or_default();
             row.0.add(&a.spend);
-            if !row.1.contains(&a.gpu) {
-                row.1.push(a.gpu);
-            }
+            row.1.insert(a.gpu as usize);
         }
         Some(self.response(
             gpuwatch_model::duration::format(std::time::Duration::from_nanos(window.max(0) as u64)),
@@ -359,11 +372,11 @@ impl Ledger {
 
     /// Every GPU's spend since the collector started, grouped `by` its latest owner.
     pub fn totals(&self, by: By) -> CostResponse {
-        let mut rows: BTreeMap<String, (Spend, Vec<usize>)> = BTreeMap::new();
+        let mut rows: BTreeMap<String, (Spend, BTreeSet<usize>)> = BTreeMap::new();
         for (i, a) in self.accounts.iter().enumerate() {
             let row = rows.entry(by.key(&a.owner)).or_default();
             row.0.add(&a.total);
-            row.1.push(i);
+            row.1.insert(i);
         }
         self.response("all".to_string(), by, rows)
     }
@@ -373,7 +386,7 @@ impl Ledger {
         &self,
         window: String,
         by: By,
-        rows: BTreeMap<String, (Spend, Vec<usize>)>,
+        rows: BTreeMap<String, (Spend, BTreeSet<usize>)>,
     ) -> CostResponse {
         let mut total = CostRow {
             key: "total".into(),
