@@ -329,7 +329,10 @@ impl Wal {
         let horizon = now.saturating_sub(self.keep_for);
         while self.closed.front().is_some_and(|c| c.newest < horizon) {
             if let Some(old) = self.closed.pop_front() {
-                fs::remove_file(&old.path)?;
+                // What cannot be removed now is removed unread at the next start.
+                if let Err(e) = fs::remove_file(&old.path) {
+                    tracing::warn!("cannot remove the expired {}: {e}", old.path.display());
+                }
             }
         }
         Ok(())
