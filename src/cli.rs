@@ -262,6 +262,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 420)]
         seconds: u64,
     },
+    /// `bench fleet`'s collector process and load, without faults, for a while of wall
+    /// time: prints RSS as event time goes, and fails if it grows once everything the
+    /// collector keeps (the store's 15 min, the cost ledger's hour) is full.
+    Soak {
+        /// GPUs in the fleet (8 per node).
+        #[arg(long, default_value_t = 1_000)]
+        gpus: usize,
+        /// Wall minutes of load; event time must pass 123 minutes in them (63 to fill
+        /// what is kept, an hour watched).
+        #[arg(long, default_value_t = 25)]
+        minutes: u64,
+    },
 }
 
 /// Output of `report`.

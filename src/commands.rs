@@ -50,6 +50,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Soak { gpus, minutes }) => {
+            crate::fleet_bench::soak_bench(crate::fleet_bench::SoakArgs { gpus, minutes }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Detect { gpus, passes }) => {
             crate::bench::detect_bench(gpus, passes)?;
             Ok(ExitCode::SUCCESS)

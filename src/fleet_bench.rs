@@ -63,11 +63,18 @@ pub async fn fleet_bench(args: FleetArgs) -> anyhow::Result<()> {
         node_name(hang_node),
         HANG_AT.as_secs()
     );
-    let hang_found_by = HANG_AT.as_secs() + 60 + 300 + 10;
+    // gpu_hang fires once its window is idle and then `for` has passed (the defaults:
+    // the collector runs with them), give or take an evaluation step.
+    let hang = gpuwatch_collector::detect::AlertsConfig::default()
+        .validate()?
+        .gpu_hang;
+    let hang_found_by = HANG_AT.as_secs() + ((hang.window + hang.for_) / 1_000_000_000) as u64 + 10;
     if args.seconds < hang_found_by {
         println!(
-            "  (gpu_hang fires after its 1 m window and `for = 5m`: at about {hang_found_by} s, \
+            "  (gpu_hang fires after its {} s window and `for` of {} s: at about {hang_found_by} s, \
              past --seconds {})",
+            hang.window / 1_000_000_000,
+            hang.for_ / 1_000_000_000,
             args.seconds
         );
     }
@@ -85,23 +92,7 @@ pub async fn fleet_bench(args: FleetArgs) -> anyhow::Result<()> {
     let mut refused = 0u64;
     for step in 0..args.seconds {
         let time = start_ns + step * 1_000_000_000;
-        for body in fleet.requests(time)? {
-            let response = client
-                .post(&url)
-                .header("content-type", "application/x-protobuf")
-                .body(body)
-                .send()
-                .await
-                .context("sending to the collector")?;
-            if !response.status().is_success() {
-                refused += 1;
-                if refused == 1 {
-                    let status = response.status();
-                    let text = response.text().await.unwrap_or_default();
-                    eprintln!("the collector answered {status}: {}", text.trim());
-                }
-            }
-        }
+        refused += send(&client, &url, fleet.requests(time)?).await?;
         if (step + 1) % 60 == 0 || step + 1 == args.seconds {
             let now = process_usage(collector.pid, ticks)?;
             rss_at.push((step + 1, now));
@@ -184,6 +175,136 @@ pub async fn fleet_bench(args: FleetArgs) -> anyhow::Result<()> {
         bail!("the collector refused {refused} requests");
     }
     Ok(())
+}
+
+/// What `bench soak` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SoakArgs {
+    pub gpus: usize,
+    /// Wall minutes of load.
+    pub minutes: u64,
+}
+
+/// Event time after which everything the collector keeps is full with the default
+/// config: the store's 15 minutes, and the cost ledger's hour of per-step rows (its
+/// `idle_window`, at least an hour, and the minute being written), with two minutes
+/// of slack.
+const STEADY_AFTER_MINUTES: u64 = 63;
+/// How long RSS is watched once steady, event minutes: past the next hour, when history
+/// compacts the hour's minute files.
+const STEADY_FOR_MINUTES: u64 = 60;
+
+/// `gpuwatch bench soak`: the fleet bench's collector process and load, without
+/// faults, for `minutes` of wall time, event time as fast as the collector takes it.
+/// Prints RSS each 5 event minutes; fails when RSS grows, once everything the
+/// collector keeps is full, by more than a tenth or 32 MiB over the next hour.
+pub async fn soak_bench(args: SoakArgs) -> anyhow::Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; run `cargo run --release -- bench soak`");
+    }
+    let nodes = args.gpus.div_ceil(GPUS_PER_NODE).max(1);
+    let dir = TempDir::new()?;
+    let collector = Collector::start(&dir.0).await?;
+    println!(
+        "soak: {} GPUs on {} nodes into a collector process (pid {}, default config) for {} min \
+         of wall time; RSS must stay flat once {STEADY_AFTER_MINUTES} min of event time are in \
+         (the store's 15 min retention and the cost ledger's hour full)",
+        thousands((nodes * GPUS_PER_NODE) as u64),
+        thousands(nodes as u64),
+        collector.pid,
+        args.minutes
+    );
+    let mut fleet = Fleet::new(nodes, usize::MAX)?;
+    let ticks = clock_ticks();
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/v1/metrics", collector.otlp_http);
+    // Event time ends near now: as many seconds back as the load can send, at most.
+    let budget = Duration::from_secs(args.minutes * 60);
+    let start_ns = (gpuwatch_model::Timestamp::now().0 as u64)
+        .saturating_sub(12 * 3600 * 1_000_000_000)
+        / 60_000_000_000
+        * 60_000_000_000;
+    let started = Instant::now();
+    let mut rss_by_minute: Vec<(u64, f64)> = Vec::new();
+    let mut step = 0u64;
+    let mut refused = 0u64;
+    while started.elapsed() < budget {
+        let time = start_ns + step * 1_000_000_000;
+        refused += send(&client, &url, fleet.requests(time)?).await?;
+        step += 1;
+        if step.is_multiple_of(60) {
+            let minute = step / 60;
+            let rss = process_usage(collector.pid, ticks)?.rss_kib as f64 / 1024.0;
+            rss_by_minute.push((minute, rss));
+            if minute.is_multiple_of(5) {
+                println!(
+                    "  {minute:>4} min of event time in {:>5.0} s: RSS {rss:>6.0} MiB",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    collector.stop().await;
+    if refused > 0 {
+        bail!("the collector refused {refused} requests");
+    }
+    let reached = rss_by_minute.last().map_or(0, |(m, _)| *m);
+    let steady = rss_by_minute
+        .iter()
+        .find(|(m, _)| *m >= STEADY_AFTER_MINUTES)
+        .map(|(_, rss)| *rss)
+        .filter(|_| reached >= STEADY_AFTER_MINUTES + STEADY_FOR_MINUTES);
+    let Some(steady) = steady else {
+        bail!(
+            "only {reached} min of event time in {} min: the steady state starts at \
+             {STEADY_AFTER_MINUTES} min and is watched for {STEADY_FOR_MINUTES} min; run \
+             longer (--minutes) or with fewer GPUs (--gpus)",
+            args.minutes
+        );
+    };
+    let last = rss_by_minute.last().map_or(steady, |(_, rss)| *rss);
+    let peak = rss_by_minute
+        .iter()
+        .filter(|(m, _)| *m >= STEADY_AFTER_MINUTES)
+        .map(|(_, r)| *r)
+        .fold(steady, f64::max);
+    let allowed = (steady * 0.1).max(32.0);
+    println!(
+        "results: RSS {steady:.0} MiB at {STEADY_AFTER_MINUTES} min, {last:.0} MiB at {reached} \
+         min, {peak:.0} MiB at most in between ({:+.0} MiB; at most +{allowed:.0} allowed)",
+        peak - steady
+    );
+    if peak - steady > allowed {
+        bail!(
+            "RSS grew by {:.0} MiB after everything the collector keeps was full",
+            peak - steady
+        );
+    }
+    println!("  flat: no growth past the steady state");
+    Ok(())
+}
+
+/// Posts each body; returns how many were refused (the first one's answer is shown).
+async fn send(client: &reqwest::Client, url: &str, bodies: Vec<Vec<u8>>) -> anyhow::Result<u64> {
+    let mut refused = 0;
+    for body in bodies {
+        let response = client
+            .post(url)
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .context("sending to the collector")?;
+        if !response.status().is_success() {
+            refused += 1;
+            if refused == 1 {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                eprintln!("the collector answered {status}: {}", text.trim());
+            }
+        }
+    }
+    Ok(refused)
 }
 
 /// A training node in the middle of the fleet (the simulator's nodes 0 and 1 of every
