@@ -233,8 +233,13 @@ fn notifications(rx: &mpsc::Receiver<Value>, wait: Duration) -> Vec<(String, Vec
 }
 
 /// A collector config on these ports, with its data in `dir`, telling gpu_hang to a
-/// webhook on `hook_port` at once.
-fn write_config(dir: &Path, (grpc, http, api): (u16, u16, u16), hook_port: u16) -> PathBuf {
+/// webhook on `hook_port` after `group_wait`.
+fn write_config(
+    dir: &Path,
+    (grpc, http, api): (u16, u16, u16),
+    hook_port: u16,
+    group_wait: &str,
+) -> PathBuf {
     let config = dir.join("gpuwatch.toml");
     std::fs::write(
         &config,
@@ -255,7 +260,7 @@ kind = "webhook"
 url = "http://127.0.0.1:{hook_port}/hook"
 kinds = ["gpu_hang"]
 send_resolved = true
-group_wait = "0s"
+group_wait = "{group_wait}"
 group_interval = "1s"
 "#,
             data = dir.join("data"),
@@ -277,7 +282,7 @@ fn kill_9_mid_incident_keeps_every_point_and_the_incident_resolves_once() {
         common::free_port(),
         common::free_port(),
     );
-    let config = write_config(&dir, (grpc, http, api), hook_port);
+    let config = write_config(&dir, (grpc, http, api), hook_port, "0s");
     let first = Collector::start(&config, api);
     let mut node = Node::new(http);
     // The hang's 1-minute window empties ~60 s in, then `for` is 5 minutes: firing by
@@ -364,7 +369,7 @@ fn kill_9_while_a_sender_sends_loses_nothing_it_was_answered_200_for() {
         common::free_port(),
         common::free_port(),
     );
-    let config = write_config(&dir, ports, common::free_port());
+    let config = write_config(&dir, ports, common::free_port(), "0s");
     let first = Collector::start(&config, ports.2);
     let (answered_tx, answered_rx) = mpsc::channel();
     let sender = std::thread::spawn(move || {
@@ -410,7 +415,7 @@ fn sigterm_saves_everything_and_exits_0() {
         common::free_port(),
         common::free_port(),
     );
-    let config = write_config(&dir, ports, common::free_port());
+    let config = write_config(&dir, ports, common::free_port(), "0s");
     let mut first = Collector::start(&config, ports.2);
     let mut node = Node::new(ports.1);
     node.send_until(20);
@@ -474,7 +479,7 @@ fn a_full_disk_is_said_and_counted_and_the_collector_keeps_serving() {
         common::free_port(),
         common::free_port(),
     );
-    let config = write_config(&dir, ports, common::free_port());
+    let config = write_config(&dir, ports, common::free_port(), "0s");
     let data = dir.join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
     let log = dir.join("collector.log");
@@ -522,5 +527,35 @@ fn a_full_disk_is_said_and_counted_and_the_collector_keeps_serving() {
     );
     assert!(said.contains("is the disk full?"), "{said}");
     drop(collector);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_notification_still_waiting_in_its_group_is_sent_after_kill_9() {
+    let dir = temp_dir("kill9-unsent");
+    let (hook_port, hooks) = webhook_receiver();
+    let ports = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    // Long enough that the kill comes first; the next run waits it out again.
+    let config = write_config(&dir, ports, hook_port, "4s");
+    let first = Collector::start(&config, ports.2);
+    let mut node = Node::new(ports.1);
+    while first.alerts("firing").is_empty() {
+        assert!(node.next < HANG.1, "gpu_hang never fired");
+        node.send_until(node.next + 10);
+    }
+    first.kill_9();
+    assert!(
+        notifications(&hooks, Duration::from_millis(100)).is_empty(),
+        "nothing was sent before the kill"
+    );
+    let second = Collector::start(&config, ports.2);
+    let heard = notifications(&hooks, Duration::from_secs(15));
+    assert_eq!(heard.len(), 1, "the firing, once: {heard:?}");
+    assert_eq!(heard[0].0, "firing");
+    assert_eq!(second.alerts("firing").len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,7 +10,8 @@ use gpuwatch_model::{Alert, AlertKind, AlertState, Finding, Timestamp};
 use crate::detect::AlertSettings;
 
 /// What changed at one evaluation, for notifiers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "transition", content = "alert", rename_all = "snake_case")]
 pub enum Transition {
     Firing(Alert),
     Resolved(Alert),

@@ -8,8 +8,9 @@
 //!   fingerprints and start times, resolved alerts still listed, the event time
 //!   evaluated to, the cost ledger's totals and the frozen drift references), written
 //!   whole and renamed after every evaluation that changed an alert and every
-//!   `SAVE_EVERY` besides. A firing alert therefore stays firing across a restart
-//!   without a second notification, and resolves (once) when its condition is gone.
+//!   `SAVE_EVERY` besides, with the transitions the notifiers had not yet put in a
+//!   notification. A firing alert therefore stays firing across a restart without a
+//!   second notification, and resolves (once) when its condition is gone.
 //! - `LOCK`: held while a collector runs, so two cannot share the directory.
 
 pub mod wal;
@@ -46,6 +47,9 @@ pub(crate) struct Saved {
     pub alerts: SavedAlerts,
     pub ledger: SavedLedger,
     pub references: SavedReferences,
+    /// Transitions the notifiers had not yet put in a notification: handed over again.
+    #[serde(default)]
+    pub outbox: Vec<crate::alerts::Transition>,
 }
 
 /// Why the data directory cannot be used.
@@ -147,6 +151,7 @@ impl Saved {
         alerts: SavedAlerts,
         ledger: SavedLedger,
         references: SavedReferences,
+        outbox: Vec<crate::alerts::Transition>,
     ) -> Saved {
         Saved {
             version: VERSION,
@@ -155,6 +160,7 @@ impl Saved {
             alerts,
             ledger,
             references,
+            outbox,
         }
     }
 }

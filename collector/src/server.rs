@@ -190,6 +190,10 @@ pub async fn start_with_history(
         &format!("http://{api}"),
     );
     let notify: NotifySender = notifier.sender();
+    // What the last run's notifiers had not yet put in a notification.
+    for t in state.take_outbox() {
+        notify.submit(t);
+    }
     let (history, resume) = sink.map(HistoryWriter::start).unzip();
     let history_tx = history.as_ref().and_then(HistoryWriter::sender);
     let mut rollup = Rollup::new(resume.flatten());
@@ -199,6 +203,7 @@ pub async fn start_with_history(
         let mut tick = tokio::time::interval(EVALUATE_EVERY);
         let mut synced = tokio::time::Instant::now();
         let mut saved = tokio::time::Instant::now();
+        let mut saved_unsent = 0;
         loop {
             tokio::select! {
                 _ = rx.wait_for(|stop| *stop) => return,
@@ -221,12 +226,19 @@ pub async fn start_with_history(
                     log_transition(&change);
                     notify.submit(change);
                 }
-                // Saved once the notifiers have the transitions (they spool them): a
-                // crash in between repeats a notification rather than losing one.
-                if changed || saved.elapsed() >= crate::durable::SAVE_EVERY {
+                // Saved with what the notifiers have not yet put in a notification (the
+                // spool keeps those), after every change and whenever that shrank: a
+                // crash loses no notification, and repeats one only if it was sent
+                // since the last save.
+                let unsent = notify.unsent();
+                if changed
+                    || unsent.len() != saved_unsent
+                    || saved.elapsed() >= crate::durable::SAVE_EVERY
+                {
                     saved = tokio::time::Instant::now();
+                    saved_unsent = unsent.len();
                     let state = evaluator.clone();
-                    let _ = tokio::task::spawn_blocking(move || state.save_state()).await;
+                    let _ = tokio::task::spawn_blocking(move || state.save_state(unsent)).await;
                 }
                 if let Some(tx) = &history_tx {
                     for minute in evaluator.with_ledger(|l, s| rollup.catch_up(l, s)) {
@@ -286,15 +298,15 @@ impl RunningCollector {
             tracing::warn!("collector did not drain within {deadline:?}; cancelling");
             self.tasks.abort_all();
         }
-        // Everything accepted is in the log; sync it and save where evaluation got to.
+        // Everything accepted is in the log; sync it.
         let state = self.state.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            state.sync_wal();
-            state.save_state();
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(move || state.sync_wal()).await;
         let left = deadline.saturating_sub(started.elapsed());
+        let notify = self.notifier.sender();
         self.notifier.shutdown(left).await;
+        // Then where evaluation got to, with what the notifiers could not spool.
+        let (state, unsent) = (self.state.clone(), notify.unsent());
+        let _ = tokio::task::spawn_blocking(move || state.save_state(unsent)).await;
         if let Some(rw) = self.remote_write.take() {
             let left = deadline.saturating_sub(started.elapsed());
             rw.finish(left.max(Duration::from_secs(1))).await;

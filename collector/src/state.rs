@@ -37,6 +37,9 @@ pub struct CollectorState {
     durable: Option<Durable>,
     /// `[collector.limits]`: which OTLP requests are taken.
     limiter: crate::limiter::Limiter,
+    /// Transitions an earlier run had not yet put in a notification, until the
+    /// notifiers are started and take them (`take_outbox`).
+    outbox: Mutex<Vec<Transition>>,
 }
 
 #[derive(Debug)]
@@ -77,6 +80,7 @@ impl CollectorState {
                 done_to: None,
             }),
             durable: None,
+            outbox: Mutex::new(Vec::new()),
             limiter: crate::limiter::Limiter::new(
                 crate::limiter::LimitsConfig::default()
                     .validate()
@@ -172,6 +176,7 @@ impl CollectorState {
         let mut eval = lock(&self.alerts);
         let store = self.store();
         let firing = saved.alerts.firing();
+        *lock(&self.outbox) = saved.outbox;
         eval.manager.restore(saved.alerts);
         eval.references.restore(saved.references);
         let step = eval.settings.evaluation_interval;
@@ -184,9 +189,16 @@ impl CollectorState {
         );
     }
 
-    /// Saves the evaluator's state to the data directory, if there is one. A failure
-    /// is counted and said once until a save succeeds again; the collector goes on.
-    pub fn save_state(&self) {
+    /// Transitions an earlier run had not yet put in a notification, to hand to the
+    /// notifiers again (once).
+    pub fn take_outbox(&self) -> Vec<Transition> {
+        std::mem::take(&mut *lock(&self.outbox))
+    }
+
+    /// Saves the evaluator's state, with the transitions not yet in a notification
+    /// (`outbox`), to the data directory, if there is one. A failure is counted and
+    /// said once until a save succeeds again; the collector goes on.
+    pub fn save_state(&self, outbox: Vec<Transition>) {
         let Some(durable) = &self.durable else { return };
         let saved = {
             let eval = lock(&self.alerts);
@@ -195,6 +207,7 @@ impl CollectorState {
                 eval.manager.saved(),
                 eval.ledger.saved(),
                 eval.references.saved(),
+                outbox,
             )
         };
         let stats = &self.telemetry.durable;

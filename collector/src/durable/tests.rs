@@ -43,6 +43,7 @@ fn the_state_comes_back_as_saved_and_a_broken_one_is_set_aside() {
         SavedAlerts::default(),
         SavedLedger::default(),
         Vec::new(),
+        Vec::new(),
     );
     data.save(&saved).expect("save");
     assert_eq!(data.load(), Ok(Some(saved.clone())));

@@ -2,7 +2,7 @@
 //! and counts, so evaluation never waits), are grouped per notifier, and each due group
 //! becomes a notification that is spooled and handed to that notifier's sender.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -24,20 +24,66 @@ const SEND_QUEUE: usize = 1024;
 /// How long one POST may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Transitions handed to the notifiers and not yet in a notification (which the spool
+/// keeps): what a crash would lose. The collector saves them with its state
+/// (`durable`) and hands them over again at the next start.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    entries: Mutex<Vec<(u64, Transition)>>,
+    next: Mutex<u64>,
+}
+
+impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Transition)>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What is not yet in a notification, oldest first.
+    pub fn unsent(&self) -> Vec<Transition> {
+        self.lock().iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    fn push(&self, t: &Transition) -> u64 {
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        *next += 1;
+        self.lock().push((*next, t.clone()));
+        *next
+    }
+
+    fn remove(&self, seq: u64) {
+        self.lock().retain(|(s, _)| *s != seq);
+    }
+
+    /// Forgets what the notifier task has taken (up to `received`) and no route still
+    /// holds unsent.
+    fn settle(&self, received: u64, routes: &[Route]) {
+        self.lock()
+            .retain(|(seq, t)| *seq > received || routes.iter().any(|r| r.groups.holds_unsent(t)));
+    }
+}
+
 /// Hands transitions to the notifier task without waiting.
 #[derive(Debug, Clone, Default)]
 pub struct NotifySender {
-    tx: Option<mpsc::Sender<Transition>>,
+    tx: Option<mpsc::Sender<(u64, Transition)>>,
     names: Arc<Vec<String>>,
     counters: Arc<NotificationCounters>,
+    outbox: Arc<Outbox>,
 }
 
 impl NotifySender {
+    /// Transitions not yet in any notification.
+    pub fn unsent(&self) -> Vec<Transition> {
+        self.outbox.unsent()
+    }
+
     /// Queues `t`; when the queue is full it is dropped and counted for every
     /// notifier.
     pub fn submit(&self, t: Transition) {
         let Some(tx) = &self.tx else { return };
-        if let Err(e) = tx.try_send(t) {
+        let seq = self.outbox.push(&t);
+        if let Err(e) = tx.try_send((seq, t)) {
+            self.outbox.remove(seq);
             let why = match e {
                 mpsc::error::TrySendError::Full(_) => "the transition queue is full",
                 mpsc::error::TrySendError::Closed(_) => "the notifier task has stopped",
@@ -127,12 +173,21 @@ impl Notifier {
             .iter()
             .map(|r| r.groups.settings().name.clone())
             .collect();
-        tasks.spawn(dispatch(routes, rx, stop_rx, counters.clone(), spool));
+        let outbox = Arc::new(Outbox::default());
+        tasks.spawn(dispatch(
+            routes,
+            rx,
+            stop_rx,
+            counters.clone(),
+            spool,
+            outbox.clone(),
+        ));
         Notifier {
             sender: NotifySender {
                 tx: Some(tx),
                 names: Arc::new(names),
                 counters,
+                outbox,
             },
             stop,
             tasks,
@@ -203,18 +258,21 @@ fn send(route: &Route, n: Notification, counters: &NotificationCounters, spool: 
 
 async fn dispatch(
     mut routes: Vec<Route>,
-    mut rx: mpsc::Receiver<Transition>,
+    mut rx: mpsc::Receiver<(u64, Transition)>,
     mut stop: watch::Receiver<bool>,
     counters: Arc<NotificationCounters>,
     spool: Arc<Spool>,
+    outbox: Arc<Outbox>,
 ) {
+    let mut received = 0;
     loop {
         let next = routes.iter().filter_map(|r| r.groups.next_due()).min();
         tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => break,
             t = rx.recv() => match t {
-                Some(Transition::Firing(a) | Transition::Resolved(a)) => {
+                Some((seq, Transition::Firing(a) | Transition::Resolved(a))) => {
+                    received = seq;
                     let now = Instant::now();
                     for r in &mut routes {
                         r.groups.add(a.clone(), now);
@@ -230,10 +288,12 @@ async fn dispatch(
                 send(r, n, &counters, &spool);
             }
         }
+        outbox.settle(received, &routes);
     }
     // Shutting down: take what is still queued and say it now.
     let now = Instant::now();
-    while let Ok(Transition::Firing(a) | Transition::Resolved(a)) = rx.try_recv() {
+    while let Ok((seq, Transition::Firing(a) | Transition::Resolved(a))) = rx.try_recv() {
+        received = seq;
         for r in &mut routes {
             r.groups.add(a.clone(), now);
         }
@@ -243,6 +303,7 @@ async fn dispatch(
             send(r, n, &counters, &spool);
         }
     }
+    outbox.settle(received, &routes);
 }
 
 async fn sleep_until(t: Option<Instant>) {

@@ -92,6 +92,18 @@ impl Groups {
         }
     }
 
+    /// Whether `t` waits in a group for its first notification (a crash now would
+    /// lose it).
+    pub fn holds_unsent(&self, t: &crate::alerts::Transition) -> bool {
+        let (crate::alerts::Transition::Firing(a) | crate::alerts::Transition::Resolved(a)) = t;
+        self.groups.values().any(|g| {
+            g.dirty
+                && g.alerts
+                    .get(&a.id)
+                    .is_some_and(|held| held.state == a.state)
+        })
+    }
+
     /// When the next group is due, if any.
     pub fn next_due(&self) -> Option<Instant> {
         self.groups.values().map(|g| g.next_flush).min()
