@@ -238,11 +238,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         gpus_per_node: usize::from(args.gpus_per_node),
         seed: args.seed,
         faults: !args.no_faults,
-        // Each demo starts afresh: no earlier run's log or alerts.
-        collector: CollectorSettings {
-            data_dir: None,
-            ..s.collector.clone()
-        },
+        collector: s.collector.clone(),
         agent: s.agent.clone(),
     })
     .await?;

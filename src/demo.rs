@@ -60,7 +60,12 @@ pub fn node_name(index: usize) -> String {
 
 impl Demo {
     pub async fn start(opts: DemoOptions) -> anyhow::Result<Demo> {
-        let collector = gpuwatch_collector::start(&opts.collector).await?;
+        // Each demo starts afresh: no earlier run's log or alerts (collector.data_dir).
+        let settings = CollectorSettings {
+            data_dir: None,
+            ..opts.collector.clone()
+        };
+        let collector = gpuwatch_collector::start(&settings).await?;
         let (stop_agents, stop_rx) = watch::channel(false);
         let mut nodes = Vec::with_capacity(opts.nodes);
         for i in 0..opts.nodes {
