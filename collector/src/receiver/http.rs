@@ -92,13 +92,11 @@ async fn limits(State(http): State<HttpState>, request: Request, next: Next) -> 
     let _slot = match limiter.admit() {
         Ok(slot) => slot,
         Err(overload) => {
-            let msg = overload.to_string();
-            telemetry.request_rejected(RequestRejection::Overloaded, &msg);
-            let mut response = error(
+            let mut response = refuse(
+                telemetry,
                 format,
-                StatusCode::TOO_MANY_REQUESTS,
-                RESOURCE_EXHAUSTED,
-                msg,
+                RequestRejection::Overloaded,
+                overload.to_string(),
             );
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -114,14 +112,39 @@ async fn limits(State(http): State<HttpState>, request: Request, next: Next) -> 
             let msg = format!(
                 "the request did not arrive within {timeout:?} (collector.limits.request_timeout)"
             );
-            telemetry.request_rejected(RequestRejection::Timeout, &msg);
-            let mut response = error(format, StatusCode::REQUEST_TIMEOUT, DEADLINE_EXCEEDED, msg);
+            let mut response = refuse(telemetry, format, RequestRejection::Timeout, msg);
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             response
         }
     }
+}
+
+/// The HTTP status and the `google.rpc.Status` code of each refusal, as OTLP/HTTP has
+/// them.
+fn status_of(why: RequestRejection) -> (StatusCode, i32) {
+    match why {
+        RequestRejection::Undecodable => (StatusCode::BAD_REQUEST, INVALID_ARGUMENT),
+        RequestRejection::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
+        RequestRejection::UnsupportedMediaType | RequestRejection::UnsupportedEncoding => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, UNIMPLEMENTED)
+        }
+        RequestRejection::Overloaded => (StatusCode::TOO_MANY_REQUESTS, RESOURCE_EXHAUSTED),
+        RequestRejection::Timeout => (StatusCode::REQUEST_TIMEOUT, DEADLINE_EXCEEDED),
+    }
+}
+
+/// Counts a refused request and answers it, in `format` when it is known.
+fn refuse(
+    telemetry: &crate::telemetry::Telemetry,
+    format: Option<Format>,
+    why: RequestRejection,
+    msg: String,
+) -> Response {
+    telemetry.request_rejected(why, &msg);
+    let (status, code) = status_of(why);
+    error(format, status, code, msg)
 }
 
 fn error(format: Option<Format>, status: StatusCode, code: i32, message: String) -> Response {
@@ -203,13 +226,11 @@ async fn export(
                  (collector.max_request_bytes); send smaller batches",
                 http.max_request_bytes
             );
-            telemetry.request_rejected(RequestRejection::TooLarge, &msg);
-            return error(None, StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED, msg);
+            return refuse(telemetry, None, RequestRejection::TooLarge, msg);
         }
         Err(rejection) => {
             let msg = format!("the request body could not be read: {rejection}");
-            telemetry.request_rejected(RequestRejection::Undecodable, &msg);
-            return error(None, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg);
+            return refuse(telemetry, None, RequestRejection::Undecodable, msg);
         }
     };
     let format = match media_type(&headers) {
@@ -220,27 +241,12 @@ async fn export(
                 "Content-Type {:?} is not supported; send {PROTOBUF} or {JSON}",
                 other.unwrap_or("(none)")
             );
-            telemetry.request_rejected(RequestRejection::UnsupportedMediaType, &msg);
-            return error(None, StatusCode::UNSUPPORTED_MEDIA_TYPE, UNIMPLEMENTED, msg);
+            return refuse(telemetry, None, RequestRejection::UnsupportedMediaType, msg);
         }
     };
     let body = match decode_body(&headers, body, http.max_request_bytes) {
         Ok(body) => body,
-        Err((why, msg)) => {
-            telemetry.request_rejected(why, &msg);
-            let (status, code) = match why {
-                RequestRejection::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
-                RequestRejection::UnsupportedEncoding | RequestRejection::UnsupportedMediaType => {
-                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, UNIMPLEMENTED)
-                }
-                RequestRejection::Undecodable => (StatusCode::BAD_REQUEST, INVALID_ARGUMENT),
-                // `decode_body` refuses for what the body is, never for load.
-                RequestRejection::Overloaded | RequestRejection::Timeout => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, INVALID_ARGUMENT)
-                }
-            };
-            return error(Some(format), status, code, msg);
-        }
+        Err((why, msg)) => return refuse(telemetry, Some(format), why, msg),
     };
     let outcome = match format {
         Format::Protobuf => http.state.ingest_protobuf(&body).map_err(|e| e.to_string()),
@@ -257,8 +263,7 @@ async fn export(
                 "the body is not an OTLP ExportMetricsServiceRequest in {}: {e}",
                 format.content_type()
             );
-            telemetry.request_rejected(RequestRejection::Undecodable, &msg);
-            return error(Some(format), StatusCode::BAD_REQUEST, INVALID_ARGUMENT, msg);
+            return refuse(telemetry, Some(format), RequestRejection::Undecodable, msg);
         }
     };
     let body = match format {
