@@ -406,6 +406,11 @@ fn render_durable(out: &mut String, d: &crate::durable::DurableStats) {
             d.state_saved_at.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
         ),
     ];
+    write_unlabelled(out, &rows);
+}
+
+/// Series of one sample each and no labels: `(name, type, help, value)`.
+fn write_unlabelled(out: &mut String, rows: &[(&str, &str, &str, f64)]) {
     for (name, kind, help, value) in rows {
         let _ = writeln!(
             out,
@@ -446,15 +451,12 @@ fn render_remote_write(out: &mut String, rw: &crate::remote_write::RemoteWriteSt
 /// ingest is refused for it.
 pub fn render_limits(out: &mut String, limiter: &crate::limiter::Limiter) {
     let limit = limiter.settings().soft_limit.unwrap_or(0);
-    let rows: [(&str, &str, f64); 3] = [
-        ("gpuwatch_memory_limit_bytes", "Resident memory from which OTLP ingest is refused (collector.limits.memory_limit less memory_spike_limit; 0: no limit).", limit as f64),
-        ("gpuwatch_resident_memory_bytes", "The collector's resident memory at the last check (0 without a memory limit).", limiter.rss() as f64),
-        ("gpuwatch_overloaded", "1 while OTLP ingest is refused for memory.", f64::from(u8::from(limiter.is_over()))),
-    ];
-    for (name, help, value) in rows {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-        );
-    }
+    write_unlabelled(
+        out,
+        &[
+            ("gpuwatch_memory_limit_bytes", "gauge", "Resident memory from which OTLP ingest is refused (collector.limits.memory_limit less memory_spike_limit; 0: no limit).", limit as f64),
+            ("gpuwatch_resident_memory_bytes", "gauge", "The collector's resident memory at the last check (0 without a memory limit).", limiter.rss() as f64),
+            ("gpuwatch_overloaded", "gauge", "1 while OTLP ingest is refused for memory.", f64::from(u8::from(limiter.is_over()))),
+        ],
+    );
 }
