@@ -11,42 +11,17 @@ use std::time::Duration;
 use gpuwatch_collector::config::CollectorSettings;
 use gpuwatch_collector::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use gpuwatch_collector::otlp::metrics::v1::{
-    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
-};
-use gpuwatch_collector::otlp::resource::v1::Resource;
 use gpuwatch_collector::telemetry::RequestRejection;
 use gpuwatch_collector::{start, RunningCollector};
 use prost::Message;
 
-use common::kv;
+use common::{power_request, until, Status};
+
+/// How long a test waits for what it expects.
+const WAIT: Duration = Duration::from_secs(10);
 
 fn request() -> ExportMetricsServiceRequest {
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![kv("host.name", "node-1")],
-                ..Default::default()
-            }),
-            scope_metrics: vec![ScopeMetrics {
-                metrics: vec![Metric {
-                    name: "hw.power".into(),
-                    unit: "W".into(),
-                    data: Some(metric::Data::Gauge(Gauge {
-                        data_points: vec![NumberDataPoint {
-                            attributes: vec![kv("hw.id", "GPU-1")],
-                            time_unix_nano: 1_795_860_000_000_000_000,
-                            value: Some(number_data_point::Value::AsDouble(300.0)),
-                            ..Default::default()
-                        }],
-                    })),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    power_request("node-1", 1, 300.0)
 }
 
 async fn post(c: &RunningCollector) -> reqwest::Response {
@@ -59,26 +34,6 @@ async fn post(c: &RunningCollector) -> reqwest::Response {
         .expect("the receiver answers")
 }
 
-/// `google.rpc.Status`, as OTLP/HTTP puts it in an error's body.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn over_the_memory_limit_every_request_is_429_with_retry_after() {
     let mut settings = CollectorSettings::ephemeral();
@@ -87,13 +42,13 @@ async fn over_the_memory_limit_every_request_is_429_with_retry_after() {
     settings.limits.check_interval = Duration::from_millis(100);
     let c = start(&settings).await.expect("starts");
     let state = c.state();
-    until("the first memory check", || state.limiter().is_over()).await;
+    until("the first memory check", WAIT, || state.limiter().is_over()).await;
 
     let r = post(&c).await;
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "5");
     assert_eq!(r.headers()["content-type"], "application/x-protobuf");
-    let status = RpcStatus::decode(r.bytes().await.expect("body")).expect("a Status");
+    let status = Status::decode(r.bytes().await.expect("body")).expect("a Status");
     assert_eq!(status.code, 8, "RESOURCE_EXHAUSTED");
     assert!(
         status.message.contains("collector.limits.memory_limit"),

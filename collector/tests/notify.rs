@@ -2,6 +2,8 @@
 //! Slack blocks, PagerDuty events, retries, refusals, grouping, and a receiver that is
 //! down across a collector restart.
 
+mod common;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -150,13 +152,7 @@ fn start(c: NotifierConfig) -> (Notifier, Arc<NotificationCounters>) {
 }
 
 async fn until(what: &str, f: impl Fn() -> bool) {
-    tokio::time::timeout(WAIT, async {
-        while !f() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    common::until(what, WAIT, f).await;
 }
 
 #[tokio::test]

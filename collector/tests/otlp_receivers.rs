@@ -8,54 +8,13 @@ use std::time::Duration;
 
 use gpuwatch_collector::config::CollectorSettings;
 use gpuwatch_collector::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use gpuwatch_collector::otlp::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use gpuwatch_collector::otlp::metrics::v1::{
-    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
-};
-use gpuwatch_collector::otlp::resource::v1::Resource;
+use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
 use gpuwatch_collector::telemetry::RequestRejection;
 use gpuwatch_collector::{start, RunningCollector};
 use gpuwatch_model::api::GpusResponse;
 use prost::Message;
 
-use common::kv;
-
-/// A request with one `hw.power` point per GPU of `host`.
-fn power_request(host: &str, gpus: usize, watts: f64) -> ExportMetricsServiceRequest {
-    let points = (0..gpus)
-        .map(|i| NumberDataPoint {
-            attributes: vec![
-                kv("hw.id", &format!("GPU-{host}-{i}")),
-                kv("hw.name", &format!("gpu{i}")),
-            ],
-            time_unix_nano: 1_795_860_000_000_000_000,
-            value: Some(number_data_point::Value::AsDouble(watts)),
-            ..Default::default()
-        })
-        .collect();
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![kv("host.name", host)],
-                ..Default::default()
-            }),
-            scope_metrics: vec![ScopeMetrics {
-                metrics: vec![Metric {
-                    name: "hw.power".into(),
-                    unit: "W".into(),
-                    data: Some(metric::Data::Gauge(Gauge {
-                        data_points: points,
-                    })),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
+use common::{power_request, Status};
 
 async fn collector(max_request_bytes: usize) -> RunningCollector {
     let mut settings = CollectorSettings::ephemeral();
@@ -173,13 +132,6 @@ async fn truncated_protobuf_is_400_with_a_status() {
     .await;
     assert_eq!(resp.status(), 400);
     let body = resp.bytes().await.expect("body");
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct Status {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-    }
     let status = Status::decode(&body[..]).expect("google.rpc.Status");
     assert_eq!(status.code, 3, "INVALID_ARGUMENT");
     assert!(status.message.contains("not an OTLP"), "{}", status.message);
