@@ -4,7 +4,6 @@
 //! HTTP server here, holds every fabric and network file system counter with the
 //! contract's unit and value.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +14,8 @@ use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceReques
 use gpuwatch_collector::otlp::common::v1::any_value;
 use gpuwatch_collector::otlp::metrics::v1::{metric, number_data_point, NumberDataPoint};
 use prost::Message;
+
+mod common;
 
 include!("../agent/tests/testdata/node/expected.rs");
 
@@ -29,57 +30,6 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// Accepts connections on `listener` and sends the body of every request (gunzipped)
-/// to `bodies`, answering 200.
-fn serve(listener: TcpListener, bodies: mpsc::Sender<Vec<u8>>) {
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { return };
-        let bodies = bodies.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stream);
-            loop {
-                let (mut length, mut gzip) = (0usize, false);
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let header = line.trim_end().to_ascii_lowercase();
-                    if header.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = header.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                    gzip |= header.starts_with("content-encoding:") && header.contains("gzip");
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                if gzip {
-                    let mut plain = Vec::new();
-                    if flate2::read::GzDecoder::new(body.as_slice())
-                        .read_to_end(&mut plain)
-                        .is_err()
-                    {
-                        return;
-                    }
-                    body = plain;
-                }
-                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                if reader.get_mut().write_all(ok).is_err() || bodies.send(body).is_err() {
-                    return;
-                }
-            }
-        });
     }
 }
 
@@ -134,7 +84,7 @@ fn the_agent_binary_exports_fabric_and_network_filesystems() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (tx, bodies) = mpsc::channel();
-    std::thread::spawn(move || serve(listener, tx));
+    std::thread::spawn(move || common::http_sink::serve(listener, tx));
 
     let dir = std::env::temp_dir().join(format!("gpuwatch-agent-fabric-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -32,54 +30,6 @@ fn temp_dir(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
-}
-
-/// Every webhook body POSTed to the returned port, in order.
-fn webhook_receiver() -> (u16, mpsc::Receiver<Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut stream = stream;
-                // Requests one after another on a kept-alive connection.
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = line.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = header.split_once(':') {
-                            if k.eq_ignore_ascii_case("content-length") {
-                                length = v.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    if let Ok(json) = serde_json::from_slice(&body) {
-                        let _ = tx.send(json);
-                    }
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
-                }
-            });
-        }
-    });
-    (port, rx)
 }
 
 struct Collector {
@@ -211,10 +161,13 @@ impl Node {
 }
 
 /// `(status, fingerprints)` of each notification received within `wait`.
-fn notifications(rx: &mpsc::Receiver<Value>, wait: Duration) -> Vec<(String, Vec<String>)> {
+fn notifications(rx: &mpsc::Receiver<Vec<u8>>, wait: Duration) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     let deadline = Instant::now() + wait;
-    while let Ok(msg) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+    while let Ok(body) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+            continue;
+        };
         let ids = msg["alerts"]
             .as_array()
             .into_iter()
@@ -276,7 +229,7 @@ group_interval = "1s"
 #[test]
 fn kill_9_mid_incident_keeps_every_point_and_the_incident_resolves_once() {
     let dir = temp_dir("kill9");
-    let (hook_port, hooks) = webhook_receiver();
+    let (hook_port, hooks) = common::http_sink::start();
     let (grpc, http, api) = (
         common::free_port(),
         common::free_port(),
@@ -533,7 +486,7 @@ fn a_full_disk_is_said_and_counted_and_the_collector_keeps_serving() {
 #[test]
 fn a_notification_still_waiting_in_its_group_is_sent_after_kill_9() {
     let dir = temp_dir("kill9-unsent");
-    let (hook_port, hooks) = webhook_receiver();
+    let (hook_port, hooks) = common::http_sink::start();
     let ports = (
         common::free_port(),
         common::free_port(),

@@ -9,6 +9,7 @@
 // Each test crate that includes this module uses part of it.
 #![allow(dead_code)]
 
+pub mod http_sink;
 pub mod otlp;
 pub mod python;
 
