@@ -1,5 +1,6 @@
 //! What the end-to-end tests share: OTLP requests built by hand (`otlp`), the Python
-//! their real peers run in (`python`), and for the
+//! their real peers run in (`python`), a loopback HTTP server that keeps what is posted
+//! to it (`http_sink`), and for the
 //! tests against a real Prometheus, finding the binary, starting it against a
 //! collector, and asking it PromQL over its HTTP API.
 //!
