@@ -141,79 +141,79 @@ enum Stop {
     Bad(String),
 }
 
-/// Reads one segment, handing each good record to `each`; returns the length of its
-/// good part, the newest arrival and why it stopped.
-fn read_segment(data: &[u8], each: &mut dyn FnMut(i64, &[u8])) -> (u64, Option<i64>, u64, Stop) {
+/// What takes each record read back: its arrival and its OTLP protobuf.
+type Each<'a> = &'a mut dyn FnMut(i64, &[u8]);
+
+/// What reading one segment found.
+struct Scan {
+    /// The length of its good part.
+    good: u64,
+    newest: Option<i64>,
+    records: u64,
+    stop: Stop,
+}
+
+/// Reads one segment: checks each record and, with `each`, decodes it and hands it
+/// over (without, only the arrivals are read, to learn the newest).
+fn read_segment(data: &[u8], mut each: Option<Each<'_>>) -> Scan {
+    let mut read = Scan {
+        good: 0,
+        newest: None,
+        records: 0,
+        stop: Stop::End,
+    };
     if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
-        let why = if data.is_empty() {
-            Stop::End
-        } else {
-            Stop::Bad("it does not start as a gpuwatch WAL segment".into())
-        };
-        return (0, None, 0, why);
+        if !data.is_empty() {
+            read.stop = Stop::Bad("it does not start as a gpuwatch WAL segment".into());
+        }
+        return read;
     }
     let mut at = MAGIC.len();
-    let mut newest = None;
-    let mut records = 0;
     let mut payload = Vec::new();
     loop {
+        read.good = at as u64;
         if at == data.len() {
-            return (at as u64, newest, records, Stop::End);
+            return read;
         }
         let Some(header) = data.get(at..at + HEADER) else {
-            return (
-                at as u64,
-                newest,
-                records,
-                Stop::Bad(format!("a record header is cut short at byte {at}")),
-            );
+            read.stop = Stop::Bad(format!("a record header is cut short at byte {at}"));
+            return read;
         };
         let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or_default()) as usize;
         let crc = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default());
         let end = at + HEADER + len;
         if len > MAX_PAYLOAD || end > data.len() {
-            return (
-                at as u64,
-                newest,
-                records,
-                Stop::Bad(format!("the record at byte {at} is cut short")),
-            );
+            read.stop = Stop::Bad(format!("the record at byte {at} is cut short"));
+            return read;
         }
         if crc32fast::hash(&data[at + 8..end]) != crc {
-            return (
-                at as u64,
-                newest,
-                records,
-                Stop::Bad(format!("the record at byte {at} fails its checksum")),
-            );
+            read.stop = Stop::Bad(format!("the record at byte {at} fails its checksum"));
+            return read;
         }
         let arrival = i64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
         let body = &data[at + HEADER..end];
-        let ok = match header[16] {
-            CODEC_RAW => {
+        let ok = match (header[16], each.as_deref_mut()) {
+            (CODEC_RAW, Some(each)) => {
                 each(arrival, body);
                 true
             }
-            CODEC_DEFLATE => {
+            (CODEC_DEFLATE, Some(each)) => {
                 payload.clear();
-                let read = DeflateDecoder::new(body).read_to_end(&mut payload);
-                if read.is_ok() {
+                let inflated = DeflateDecoder::new(body).read_to_end(&mut payload);
+                if inflated.is_ok() {
                     each(arrival, &payload);
                 }
-                read.is_ok()
+                inflated.is_ok()
             }
+            (codec, None) => codec == CODEC_RAW || codec == CODEC_DEFLATE,
             _ => false,
         };
         if !ok {
-            return (
-                at as u64,
-                newest,
-                records,
-                Stop::Bad(format!("the record at byte {at} cannot be decoded")),
-            );
+            read.stop = Stop::Bad(format!("the record at byte {at} cannot be decoded"));
+            return read;
         }
-        records += 1;
-        newest = Some(newest.map_or(arrival, |n: i64| n.max(arrival)));
+        read.records += 1;
+        read.newest = Some(read.newest.map_or(arrival, |n| n.max(arrival)));
         at = end;
     }
 }
@@ -254,36 +254,41 @@ impl Wal {
         let next_seq = found.last().map_or(1, |(seq, _)| seq + 1);
         for (_, path) in found {
             let data = fs::read(&path)?;
-            // A segment's newest arrival is known only by reading it; an expired one is
-            // read for that and its records left out.
-            let mut records = Vec::new();
-            let (good, newest, _, stop) = read_segment(&data, &mut |arrival, payload| {
-                records.push((arrival, payload.to_vec()));
-            });
-            if let Stop::Bad(why) = stop {
-                replayed.cut.push(format!("{}: {why}", path.display()));
-                if good == 0 {
-                    fs::rename(&path, path.with_extension("wal.corrupt"))?;
-                    continue;
+            // A segment's newest arrival is known only by reading it: its records are
+            // checked first, then decoded and handed over only if it is still kept.
+            let scan = read_segment(&data, None);
+            if scan.newest.unwrap_or(i64::MIN) < now.saturating_sub(keep_for) {
+                if let Stop::Bad(why) = &scan.stop {
+                    replayed.cut.push(format!("{}: {why}", path.display()));
+                    if scan.good == 0 {
+                        fs::rename(&path, path.with_extension("wal.corrupt"))?;
+                        continue;
+                    }
                 }
-                OpenOptions::new().write(true).open(&path)?.set_len(good)?;
-            }
-            let newest = newest.unwrap_or(i64::MIN);
-            if newest < now.saturating_sub(keep_for) {
                 fs::remove_file(&path)?;
                 replayed.expired += 1;
                 continue;
             }
-            for (arrival, payload) in &records {
-                each(*arrival, payload);
+            let good = usize::try_from(scan.good).unwrap_or(data.len());
+            let read = read_segment(&data[..good], Some(&mut each as Each<'_>));
+            let stop = match (scan.stop, read.stop) {
+                (_, Stop::Bad(why)) | (Stop::Bad(why), Stop::End) => Some(why),
+                (Stop::End, Stop::End) => None,
+            };
+            if let Some(why) = stop {
+                replayed.cut.push(format!("{}: {why}", path.display()));
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(read.good)?;
             }
             replayed.segments += 1;
-            replayed.records += records.len() as u64;
-            replayed.bytes += good;
+            replayed.records += read.records;
+            replayed.bytes += read.good;
             closed.push_back(Closed {
                 path,
-                bytes: good,
-                newest,
+                bytes: read.good,
+                newest: read.newest.unwrap_or(i64::MIN),
             });
         }
         let open = create_segment(dir, next_seq)?;
