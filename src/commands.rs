@@ -443,10 +443,21 @@ async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
     let s: CollectorSettings = settings(&config)?.collector;
     let c = crate::history::start_collector(&s).await?;
     println!(
-        "gpuwatch collector: OTLP gRPC {} HTTP {}; API http://{} (Ctrl-C stops)",
+        "gpuwatch collector: OTLP gRPC {} HTTP {}; API http://{} (Ctrl-C stops, SIGHUP reloads tokens and certificates)",
         c.otlp_grpc, c.otlp_http, c.api
     );
-    crate::shutdown::signal().await;
+    let stop = crate::shutdown::signal();
+    tokio::pin!(stop);
+    let mut hangups = crate::shutdown::Hangups::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = hangups.next() => match c.reload() {
+                Ok(()) => tracing::info!("SIGHUP: tokens and certificates read again"),
+                Err(e) => tracing::error!("SIGHUP: {e}; what was in force stays"),
+            },
+        }
+    }
     c.shutdown(s.shutdown_timeout).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -467,9 +478,19 @@ async fn top(args: TopArgs) -> anyhow::Result<ExitCode> {
     if collectors.is_empty() {
         collectors.push(s.collector.clone());
     }
+    let credentials = gpuwatch_model::credentials::Credentials {
+        token_file: args.token_file.clone(),
+        ca_file: args.ca_file.clone(),
+        cert_file: args.cert_file.clone(),
+        key_file: args.key_file.clone(),
+    };
+    let auth = gpuwatch_agent::credentials::load(&credentials).map_err(anyhow::Error::msg)?;
     let mut sources: Vec<Arc<dyn gpuwatch_tui::Source>> = Vec::new();
     for url in &collectors {
-        sources.push(Arc::new(HttpSource::new(url)?));
+        sources.push(Arc::new(HttpSource::with_auth(url, &auth)?));
+    }
+    if args.check {
+        return check_sources(&sources).await;
     }
     let source: Arc<dyn gpuwatch_tui::Source> = match sources.len() {
         1 => sources.remove(0),
@@ -481,6 +502,34 @@ async fn top(args: TopArgs) -> anyhow::Result<ExitCode> {
     };
     dashboard_with(source, options, log.as_deref()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `top --check`: one fetch from each source, a line each.
+async fn check_sources(sources: &[Arc<dyn gpuwatch_tui::Source>]) -> anyhow::Result<ExitCode> {
+    let mut ok = true;
+    for source in sources {
+        match source.fetch().await {
+            Ok(gpus) => {
+                let nodes: std::collections::BTreeSet<&str> =
+                    gpus.gpus.iter().map(|g| g.node.as_str()).collect();
+                println!(
+                    "{}: ok, {} nodes, {} GPUs",
+                    source.describe(),
+                    nodes.len(),
+                    gpus.gpus.len()
+                );
+            }
+            Err(e) => {
+                ok = false;
+                println!("{}: {e}", source.describe());
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn replay_gentd26(args: ReplayArgs) -> anyhow::Result<ExitCode> {

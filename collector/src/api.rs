@@ -1,7 +1,8 @@
 //! The HTTP API on 9464: `/api/v1/gpus`, `/api/v1/gpu` (one GPU in detail),
 //! `/api/v1/nodes`, `/api/v1/inference`, `/api/v1/series`, `/api/v1/alerts`,
 //! `/api/v1/cost`, `/metrics` (Prometheus), `/healthz`, `/readyz`. Answers are
-//! gzipped for clients that accept it.
+//! gzipped for clients that accept it. With `collector.auth.api_tokens_file` set, all
+//! but `/healthz` and `/readyz` need one of its tokens.
 
 use std::sync::Arc;
 
@@ -21,6 +22,9 @@ use crate::state::CollectorState;
 use crate::view;
 
 pub fn router(state: Arc<CollectorState>) -> Router {
+    let open = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(|| async { "ok\n" }));
     Router::new()
         .route("/api/v1/gpus", get(gpus))
         .route("/api/v1/gpu", get(gpu))
@@ -30,9 +34,39 @@ pub fn router(state: Arc<CollectorState>) -> Router {
         .route("/api/v1/series", get(series))
         .route("/api/v1/cost", get(cost))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(|| async { "ok\n" }))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .merge(open)
         .with_state(state)
+}
+
+/// `collector.auth.api_tokens_file`, when set: 401 without one of its tokens.
+async fn authenticate(
+    State(state): State<Arc<CollectorState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    match state.auth().api(authorization) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => {
+            tracing::debug!(path = %request.uri().path(), "API request refused: {denied}");
+            (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"gpuwatch\""),
+                )],
+                format!("{denied}\n"),
+            )
+                .into_response()
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

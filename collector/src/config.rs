@@ -43,6 +43,10 @@ pub struct CollectorConfig {
     pub max_request_bytes: usize,
     /// Memory, concurrency and time limits on ingest (`limiter`).
     pub limits: crate::limiter::LimitsConfig,
+    /// Bearer tokens on the listeners (`auth`).
+    pub auth: crate::auth::AuthConfig,
+    /// TLS on the listeners (`tls`).
+    pub tls: crate::tls::TlsConfig,
     /// The live store's bounds.
     pub store: StoreConfig,
     /// Detectors' thresholds and the alert manager.
@@ -75,6 +79,8 @@ impl Default for CollectorConfig {
             api_listen: "127.0.0.1:9464".into(),
             max_request_bytes: 8 * 1024 * 1024,
             limits: crate::limiter::LimitsConfig::default(),
+            auth: crate::auth::AuthConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
             store: StoreConfig::default(),
             alerts: AlertsConfig::default(),
             cost: CostConfig::default(),
@@ -96,6 +102,9 @@ pub struct CollectorSettings {
     pub api_listen: SocketAddr,
     pub max_request_bytes: usize,
     pub limits: crate::limiter::LimitsSettings,
+    pub auth: crate::auth::AuthSettings,
+    /// `None`: plain TCP.
+    pub tls: Option<crate::tls::TlsSettings>,
     pub store: StoreSettings,
     pub alerts: AlertSettings,
     pub cost: CostSettings,
@@ -140,12 +149,20 @@ impl CollectorConfig {
                 ),
             ));
         }
+        let auth = self.auth.validate()?;
+        let listener = |key: &'static str, value: &str| {
+            let addr = listen(key, value)?;
+            auth.check_listener(key, addr)?;
+            Ok::<_, ConfigError>(addr)
+        };
         Ok(CollectorSettings {
-            otlp_grpc_listen: listen("otlp_grpc_listen", &self.otlp_grpc_listen)?,
-            otlp_http_listen: listen("otlp_http_listen", &self.otlp_http_listen)?,
-            api_listen: listen("api_listen", &self.api_listen)?,
+            otlp_grpc_listen: listener("otlp_grpc_listen", &self.otlp_grpc_listen)?,
+            otlp_http_listen: listener("otlp_http_listen", &self.otlp_http_listen)?,
+            api_listen: listener("api_listen", &self.api_listen)?,
             max_request_bytes: self.max_request_bytes,
             limits: self.limits.validate()?,
+            auth,
+            tls: self.tls.validate()?,
             store: self.store.validate()?,
             alerts: self.alerts.validate()?,
             cost: self.cost.validate()?,

@@ -66,7 +66,7 @@ impl IngestOutcome {
         }
     }
 
-    fn reject(&mut self, store: &mut Store, reason: RejectReason, n: u64) {
+    pub(crate) fn reject(&mut self, store: &mut Store, reason: RejectReason, n: u64) {
         if n == 0 {
             return;
         }
@@ -159,6 +159,65 @@ pub fn ingest_at(
 /// An OTLP/protobuf request read without copying its strings, ready to store.
 #[derive(Debug)]
 pub struct ParsedRequest<'a>(wire::Batch<'a>);
+
+impl ParsedRequest<'_> {
+    /// Each resource's `host.name`, `None` where it has none.
+    pub fn hosts(&self) -> impl Iterator<Item = Option<&str>> {
+        let batch = &self.0;
+        batch.resources.iter().map(|r| {
+            batch.attrs[r.attrs.clone()]
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == gpuwatch_model::names::attr::HOST_NAME)
+                .map(|(_, v)| v.as_ref())
+        })
+    }
+}
+
+/// The data points of one resource's metrics, of every type.
+fn points_of(rm: &opentelemetry_proto::tonic::metrics::v1::ResourceMetrics) -> u64 {
+    let n = |m: &Metric| match &m.data {
+        None => 0,
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+    };
+    rm.scope_metrics
+        .iter()
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| n(m) as u64)
+        .sum()
+}
+
+/// `request` without the resources whose `host.name` `allowed` refuses, and how many
+/// data points those held; `None` when every resource is allowed.
+pub fn without_forbidden(
+    request: &ExportMetricsServiceRequest,
+    allowed: impl Fn(Option<&str>) -> bool,
+) -> Option<(ExportMetricsServiceRequest, u64)> {
+    fn host(rm: &opentelemetry_proto::tonic::metrics::v1::ResourceMetrics) -> Option<Cow<'_, str>> {
+        let attrs = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+        attrs
+            .iter()
+            .rev()
+            .find(|kv| kv.key == gpuwatch_model::names::attr::HOST_NAME)
+            .map(|kv| value_str(kv.value.as_ref()))
+    }
+    let ok = |rm: &_| allowed(host(rm).as_deref());
+    if request.resource_metrics.iter().all(ok) {
+        return None;
+    }
+    let (kept, refused): (Vec<_>, Vec<_>) = request.resource_metrics.iter().cloned().partition(ok);
+    let points = refused.iter().map(points_of).sum();
+    Some((
+        ExportMetricsServiceRequest {
+            resource_metrics: kept,
+        },
+        points,
+    ))
+}
 
 /// Reads a whole OTLP/protobuf `ExportMetricsServiceRequest`; fails on malformed bytes.
 pub fn parse_protobuf(body: &[u8]) -> Result<ParsedRequest<'_>, WireError> {

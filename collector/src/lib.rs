@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod cost;
 pub mod detect;
@@ -22,6 +23,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod view;
 
 pub use config::{CollectorConfig, CollectorSettings, ConfigError};

@@ -14,6 +14,7 @@ use crate::notify::{Notifier, NotifySender};
 use crate::remote_write::{RemoteWriteStats, RemoteWriter};
 use crate::rollup::{HistoryWriter, Rollup};
 use crate::state::CollectorState;
+use crate::tls::{Alpn, Incoming, Tls};
 use crate::{api, receiver};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,10 @@ pub enum StartError {
     },
     #[error("{0}")]
     DataDir(String),
+    #[error("collector.auth: {0}")]
+    Auth(String),
+    #[error("collector.tls: {0}")]
+    Tls(String),
 }
 
 /// A running collector: its bound addresses and shared state.
@@ -45,6 +50,7 @@ pub struct RunningCollector {
     notifier: Notifier,
     history: Option<HistoryWriter>,
     remote_write: Option<RemoteWriter>,
+    tls: Option<Arc<Tls>>,
 }
 
 async fn bind(
@@ -85,6 +91,34 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// Serves `router` on `listener`, inside TLS when `tls` is set, until `rx` says stop.
+async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<Arc<Tls>>,
+    rx: watch::Receiver<bool>,
+    what: &'static str,
+) {
+    let served = match tls {
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stopped(rx))
+                .await
+        }
+        Some(tls) => match Incoming::start(listener, tls, Alpn::Http11, rx.clone()) {
+            Ok(incoming) => {
+                axum::serve(incoming, router)
+                    .with_graceful_shutdown(stopped(rx))
+                    .await
+            }
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = served {
+        tracing::error!("{what} server stopped: {e}");
+    }
+}
+
 /// Binds every listener (so a port in use fails here, not later) and serves.
 pub async fn start(settings: &CollectorSettings) -> Result<RunningCollector, StartError> {
     start_with_history(settings, None).await
@@ -122,6 +156,11 @@ pub async fn start_with_history(
         }
     };
     state.set_limits(settings.limits.clone());
+    state.set_auth(crate::auth::Auth::load(&settings.auth).map_err(StartError::Auth)?);
+    let tls = match &settings.tls {
+        None => None,
+        Some(s) => Some(Arc::new(Tls::load(s).map_err(StartError::Tls)?)),
+    };
     let state = Arc::new(state);
     let (stop, stop_rx) = watch::channel(false);
     let stop_rx_for_eval = stop_rx.clone();
@@ -150,44 +189,56 @@ pub async fn start_with_history(
         });
     }
     let rx = stop_rx.clone();
+    let grpc_tls = tls.clone();
     tasks.spawn(async move {
-        let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);
-        if let Err(e) = tonic::transport::Server::builder()
+        let server = tonic::transport::Server::builder()
             .timeout(request_timeout)
-            .add_service(grpc)
-            .serve_with_incoming_shutdown(incoming, stopped(rx))
-            .await
-        {
+            .add_service(grpc);
+        let served = match grpc_tls {
+            None => {
+                let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener);
+                server
+                    .serve_with_incoming_shutdown(incoming, stopped(rx))
+                    .await
+            }
+            Some(tls) => match Incoming::start(grpc_listener, tls, Alpn::H2, rx.clone()) {
+                Ok(incoming) => {
+                    server
+                        .serve_with_incoming_shutdown(incoming.into_stream(), stopped(rx))
+                        .await
+                }
+                Err(e) => {
+                    tracing::error!("OTLP/gRPC server stopped: {e}");
+                    return;
+                }
+            },
+        };
+        if let Err(e) = served {
             tracing::error!("OTLP/gRPC server stopped: {e}");
         }
     });
 
     let http = receiver::http::router(state.clone(), settings.max_request_bytes);
-    let rx = stop_rx.clone();
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(http_listener, http)
-            .with_graceful_shutdown(stopped(rx))
-            .await
-        {
-            tracing::error!("OTLP/HTTP server stopped: {e}");
-        }
-    });
-
+    tasks.spawn(serve_http(
+        http_listener,
+        http,
+        tls.clone(),
+        stop_rx.clone(),
+        "OTLP/HTTP",
+    ));
     let api_router = api::router(state.clone());
-    let rx = stop_rx;
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(api_listener, api_router)
-            .with_graceful_shutdown(stopped(rx))
-            .await
-        {
-            tracing::error!("API server stopped: {e}");
-        }
-    });
+    tasks.spawn(serve_http(
+        api_listener,
+        api_router,
+        tls.clone(),
+        stop_rx,
+        "API",
+    ));
 
     let notifier = Notifier::start(
         &settings.notify,
         state.telemetry.notifications.clone(),
-        &format!("http://{api}"),
+        &format!("{}://{api}", if tls.is_some() { "https" } else { "http" }),
     );
     let notify: NotifySender = notifier.sender();
     // What the last run's notifiers had not yet put in a notification.
@@ -264,12 +315,32 @@ pub async fn start_with_history(
         notifier,
         history,
         remote_write,
+        tls,
     })
 }
 
 impl RunningCollector {
     pub fn state(&self) -> Arc<CollectorState> {
         self.state.clone()
+    }
+
+    /// Reads the token files (and the TLS certificates) again, as SIGHUP asks; on an
+    /// error what was in force stays, and the error says what to fix.
+    pub fn reload(&self) -> Result<(), String> {
+        self.state.auth().reload()?;
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// `https` when the listeners speak TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// What remote write has sent, when it is on.

@@ -9,13 +9,14 @@ use gpuwatch_model::Alert;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 use crate::alerts::{AlertManager, StateFilter, Transition};
+use crate::auth::Permit;
 use crate::cost::{By, CostSettings, Ledger};
 use crate::detect::drift::DriftReferences;
 use crate::detect::{self, AlertSettings};
 use crate::durable::wal::{Record, Wal};
 use crate::durable::{DataDir, DataDirError, Saved};
 use crate::ingest::{ingest_at, ingest_parsed_at, parse_protobuf, IngestOutcome, WireError};
-use crate::store::{Store, StoreSettings};
+use crate::store::{RejectReason, Store, StoreSettings};
 use crate::telemetry::Telemetry;
 
 mod queries;
@@ -37,6 +38,8 @@ pub struct CollectorState {
     durable: Option<Durable>,
     /// `[collector.limits]`: which OTLP requests are taken.
     limiter: crate::limiter::Limiter,
+    /// `[collector.auth]`: who may send and read.
+    auth: crate::auth::Auth,
     /// Transitions an earlier run had not yet put in a notification, until the
     /// notifiers are started and take them (`take_outbox`).
     outbox: Mutex<Vec<Transition>>,
@@ -80,6 +83,7 @@ impl CollectorState {
                 done_to: None,
             }),
             durable: None,
+            auth: crate::auth::Auth::default(),
             outbox: Mutex::new(Vec::new()),
             limiter: crate::limiter::Limiter::new(
                 crate::limiter::LimitsConfig::default()
@@ -96,6 +100,15 @@ impl CollectorState {
 
     pub fn limiter(&self) -> &crate::limiter::Limiter {
         &self.limiter
+    }
+
+    /// Sets the tokens the listeners ask for (before the receivers start).
+    pub fn set_auth(&mut self, auth: crate::auth::Auth) {
+        self.auth = auth;
+    }
+
+    pub fn auth(&self) -> &crate::auth::Auth {
+        &self.auth
     }
 
     /// A state kept in `data_dir` (`durable`): locks it, replays its write-ahead log
@@ -414,13 +427,46 @@ impl CollectorState {
     /// Reads OTLP/protobuf bytes (outside the store's lock) and stores them; with a
     /// data directory, logs them before returning.
     pub fn ingest_protobuf(&self, body: &[u8]) -> Result<IngestOutcome, WireError> {
+        self.ingest_protobuf_as(body, &Permit::Any)
+    }
+
+    /// `ingest_protobuf` from a sender whose token `permit`s only some hosts: the
+    /// resources of other hosts are refused as `forbidden_host`, and only what was kept
+    /// is logged.
+    pub fn ingest_protobuf_as(
+        &self,
+        body: &[u8],
+        permit: &Permit,
+    ) -> Result<IngestOutcome, WireError> {
         let parsed = parse_protobuf(body)?;
+        if !parsed.hosts().all(|h| permit.allows(h)) {
+            // The rare path: decoded again whole, to keep and log only what is allowed.
+            let request = <ExportMetricsServiceRequest as prost::Message>::decode(body)
+                .map_err(|e| WireError::new(e.to_string()))?;
+            return Ok(self.ingest_as(&request, permit));
+        }
         let arrival = gpuwatch_model::Timestamp::now().0;
         let record = self.record(arrival, body);
         let mut store = self.store();
         let outcome = ingest_parsed_at(&mut store, &parsed, arrival);
         self.log(record, &outcome);
         Ok(outcome)
+    }
+
+    /// `ingest` from a sender whose token `permit`s only some hosts (`ingest_protobuf_as`).
+    pub fn ingest_as(
+        &self,
+        request: &ExportMetricsServiceRequest,
+        permit: &Permit,
+    ) -> IngestOutcome {
+        let Some((allowed, forbidden)) =
+            crate::ingest::without_forbidden(request, |h| permit.allows(h))
+        else {
+            return self.ingest(request);
+        };
+        let mut outcome = self.ingest(&allowed);
+        outcome.reject(&mut self.store(), RejectReason::ForbiddenHost, forbidden);
+        outcome
     }
 
     /// Stores a decoded request; with a data directory, logs it before returning.

@@ -153,10 +153,16 @@ pub enum RejectReason {
     Future,
     /// A new series while the store is at `max_bytes` with nothing old left to let go.
     MemoryBudget,
+    /// Its resource's `host.name` is not one the sender's token may send as
+    /// (`collector.auth.ingest_tokens_file`).
+    ForbiddenHost,
+    /// More attributes than `collector.store.max_attributes`, or a name or value longer
+    /// than `max_attribute_length`.
+    LabelLimit,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 8] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::CardinalityLimit,
         RejectReason::TooOld,
         RejectReason::MissingTimestamp,
@@ -165,6 +171,8 @@ impl RejectReason {
         RejectReason::MissingName,
         RejectReason::Future,
         RejectReason::MemoryBudget,
+        RejectReason::ForbiddenHost,
+        RejectReason::LabelLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -177,6 +185,8 @@ impl RejectReason {
             RejectReason::MissingName => "missing_name",
             RejectReason::Future => "future",
             RejectReason::MemoryBudget => "memory_budget",
+            RejectReason::ForbiddenHost => "forbidden_host",
+            RejectReason::LabelLimit => "label_limit",
         }
     }
 }

@@ -19,16 +19,20 @@ pub enum RequestRejection {
     Overloaded,
     /// Not read and answered within `collector.limits.request_timeout` (HTTP 408).
     Timeout,
+    /// No bearer token, or not one of `collector.auth.ingest_tokens_file` (HTTP 401,
+    /// gRPC UNAUTHENTICATED).
+    Unauthenticated,
 }
 
 impl RequestRejection {
-    pub const ALL: [RequestRejection; 6] = [
+    pub const ALL: [RequestRejection; 7] = [
         RequestRejection::Undecodable,
         RequestRejection::TooLarge,
         RequestRejection::UnsupportedMediaType,
         RequestRejection::UnsupportedEncoding,
         RequestRejection::Overloaded,
         RequestRejection::Timeout,
+        RequestRejection::Unauthenticated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl RequestRejection {
             RequestRejection::UnsupportedEncoding => "unsupported_encoding",
             RequestRejection::Overloaded => "overloaded",
             RequestRejection::Timeout => "timeout",
+            RequestRejection::Unauthenticated => "unauthenticated",
         }
     }
 }
@@ -48,7 +53,7 @@ impl RequestRejection {
 pub struct Telemetry {
     http_requests: AtomicU64,
     grpc_requests: AtomicU64,
-    rejected: [AtomicU64; 6],
+    rejected: [AtomicU64; RequestRejection::ALL.len()],
     /// Alert notifications by notifier and outcome, shared with the notifier tasks.
     pub notifications: Arc<NotificationCounters>,
     /// What remote write did, shared with its task.

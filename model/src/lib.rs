@@ -8,8 +8,10 @@
 
 pub mod alert;
 pub mod api;
+pub mod credentials;
 pub mod duration;
 pub mod format;
+pub mod glob;
 pub mod gpu_state;
 pub mod history;
 pub mod names;

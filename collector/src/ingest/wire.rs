@@ -20,6 +20,12 @@ use crate::store::SeriesKind;
 #[error("{0}")]
 pub struct WireError(String);
 
+impl WireError {
+    pub(crate) fn new(what: impl Into<String>) -> Self {
+        WireError(what.into())
+    }
+}
+
 fn err<T>(what: impl Into<String>) -> Result<T, WireError> {
     Err(WireError(what.into()))
 }

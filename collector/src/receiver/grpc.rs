@@ -1,6 +1,7 @@
 //! OTLP/gRPC: `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`.
 //! tonic answers an over-size message with OUT_OF_RANGE (not retryable) and an undecodable one
-//! with INTERNAL; gzip is accepted.
+//! with INTERNAL; gzip is accepted. Without one of `collector.auth.ingest_tokens_file`'s
+//! tokens in `authorization` metadata (when it is set): UNAUTHENTICATED.
 
 use std::sync::Arc;
 
@@ -26,6 +27,17 @@ impl MetricsService for GrpcReceiver {
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         self.state.telemetry.grpc_request();
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .map(tonic::metadata::MetadataValue::as_bytes);
+        let permit = self.state.auth().ingest(authorization).map_err(|denied| {
+            let msg = denied.to_string();
+            self.state
+                .telemetry
+                .request_rejected(crate::telemetry::RequestRejection::Unauthenticated, &msg);
+            tonic::Status::unauthenticated(msg)
+        })?;
         let _slot = self.state.limiter().admit().map_err(|overload| {
             let msg = overload.to_string();
             self.state
@@ -33,7 +45,7 @@ impl MetricsService for GrpcReceiver {
                 .request_rejected(crate::telemetry::RequestRejection::Overloaded, &msg);
             tonic::Status::resource_exhausted(msg)
         })?;
-        let outcome = self.state.ingest(request.get_ref());
+        let outcome = self.state.ingest_as(request.get_ref(), &permit);
         Ok(tonic::Response::new(outcome.response()))
     }
 }

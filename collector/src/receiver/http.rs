@@ -3,14 +3,15 @@
 //! As the OTLP specification says: the response has the request's content type;
 //! 200 with `partial_success` when points were refused; 400 with a `google.rpc.Status`
 //! for an undecodable body; 413 past the size limit (compressed or decompressed);
-//! 415 for a content type or encoding we do not speak.
+//! 415 for a content type or encoding we do not speak; 401 without one of
+//! `collector.auth.ingest_tokens_file`'s tokens, when it is set.
 
 use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +20,7 @@ use axum::Router;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
 
+use crate::auth::Permit;
 use crate::ingest::IngestOutcome;
 use crate::state::CollectorState;
 use crate::telemetry::RequestRejection;
@@ -58,6 +60,8 @@ const DEADLINE_EXCEEDED: i32 = 4;
 const RESOURCE_EXHAUSTED: i32 = 8;
 /// gRPC code `UNIMPLEMENTED`, for a 415.
 const UNIMPLEMENTED: i32 = 12;
+/// gRPC code `UNAUTHENTICATED`, for a 401.
+const UNAUTHENTICATED: i32 = 16;
 
 #[derive(Clone)]
 struct HttpState {
@@ -75,18 +79,52 @@ pub fn router(state: Arc<CollectorState>, max_request_bytes: usize) -> Router {
         .route("/v1/metrics", post(export))
         .layer(DefaultBodyLimit::max(max_request_bytes))
         .layer(middleware::from_fn_with_state(http.clone(), limits))
+        .layer(middleware::from_fn_with_state(http.clone(), authenticate))
         .with_state(http)
+}
+
+fn format_of(headers: &HeaderMap) -> Option<Format> {
+    match media_type(headers) {
+        Some(JSON) => Some(Format::Json),
+        Some(PROTOBUF) => Some(Format::Protobuf),
+        _ => None,
+    }
+}
+
+/// `[collector.auth]`, before anything else: 401 without one of the ingest tokens;
+/// what the token may send as goes on to `export`.
+async fn authenticate(State(http): State<HttpState>, mut request: Request, next: Next) -> Response {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    match http.state.auth().ingest(authorization) {
+        Ok(permit) => {
+            request.extensions_mut().insert(permit);
+            next.run(request).await
+        }
+        Err(denied) => {
+            let format = format_of(request.headers());
+            let mut response = refuse(
+                &http.state.telemetry,
+                format,
+                RequestRejection::Unauthenticated,
+                denied.to_string(),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gpuwatch\""),
+            );
+            response
+        }
+    }
 }
 
 /// `[collector.limits]` around each request, before its body is read: 429 with
 /// `Retry-After` when over a limit, 408 (and the connection closed) when it takes
 /// longer than `request_timeout` to arrive and be answered.
 async fn limits(State(http): State<HttpState>, request: Request, next: Next) -> Response {
-    let format = match media_type(request.headers()) {
-        Some(JSON) => Some(Format::Json),
-        Some(PROTOBUF) => Some(Format::Protobuf),
-        _ => None,
-    };
+    let format = format_of(request.headers());
     let limiter = http.state.limiter();
     let telemetry = &http.state.telemetry;
     let _slot = match limiter.admit() {
@@ -132,6 +170,7 @@ fn status_of(why: RequestRejection) -> (StatusCode, i32) {
         }
         RequestRejection::Overloaded => (StatusCode::TOO_MANY_REQUESTS, RESOURCE_EXHAUSTED),
         RequestRejection::Timeout => (StatusCode::REQUEST_TIMEOUT, DEADLINE_EXCEEDED),
+        RequestRejection::Unauthenticated => (StatusCode::UNAUTHORIZED, UNAUTHENTICATED),
     }
 }
 
@@ -213,6 +252,7 @@ fn decode_body(
 
 async fn export(
     State(http): State<HttpState>,
+    permit: Option<Extension<Permit>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -248,12 +288,16 @@ async fn export(
         Ok(body) => body,
         Err((why, msg)) => return refuse(telemetry, Some(format), why, msg),
     };
+    let permit = permit.map(|Extension(p)| p).unwrap_or_default();
     let outcome = match format {
-        Format::Protobuf => http.state.ingest_protobuf(&body).map_err(|e| e.to_string()),
+        Format::Protobuf => http
+            .state
+            .ingest_protobuf_as(&body, &permit)
+            .map_err(|e| e.to_string()),
         // An empty body is an empty request in either encoding.
         Format::Json if body.is_empty() => Ok(IngestOutcome::default()),
         Format::Json => serde_json::from_slice::<ExportMetricsServiceRequest>(&body)
-            .map(|request| http.state.ingest(&request))
+            .map(|request| http.state.ingest_as(&request, &permit))
             .map_err(|e| e.to_string()),
     };
     let response = match outcome {
