@@ -62,6 +62,7 @@ async fn capture_agent_export() -> anyhow::Result<Vec<u8>> {
         }
     });
     let exporter = OtlpExporter::new(ExporterSettings {
+        credentials: Default::default(),
         endpoint: format!("http://{addr}"),
         protocol: Protocol::Http,
         timeout: Duration::from_secs(10),
@@ -362,6 +363,7 @@ const COSTLIEST: usize = 4;
 
 fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Store> {
     let exporter = OtlpExporter::new(ExporterSettings {
+        credentials: Default::default(),
         endpoint: "http://127.0.0.1:4318".into(),
         protocol: Protocol::Http,
         timeout: Duration::from_secs(10),

@@ -213,6 +213,26 @@ pub struct TopArgs {
     /// so the terminal's own selection and scrollback keep working).
     #[arg(long)]
     pub mouse: bool,
+    /// File whose first line is the API token, for a collector with
+    /// collector.auth.api_tokens_file [default: $GPUWATCH_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// PEM CA certificate trusted beside the system's roots, for an https:// collector
+    /// whose certificate a private CA signed.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for a collector that asks for one
+    /// (collector.tls.client_ca_file); with --key-file.
+    #[arg(long, value_name = "FILE", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of --cert-file.
+    #[arg(long, value_name = "FILE", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+    /// Fetch once from each collector, print what it holds and exit: 0 when every one
+    /// answered, 1 with the reason when one did not. Checks a URL, a token and
+    /// certificates without a terminal.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Subcommand)]

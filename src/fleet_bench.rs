@@ -332,6 +332,7 @@ impl Fleet {
                     sampler = sampler.with_faults(FaultSchedule::new().node(Fault::Hang, HANG_AT));
                 }
                 let exporter = OtlpExporter::new(ExporterSettings {
+                    credentials: Default::default(),
                     endpoint: "http://127.0.0.1:4318".into(),
                     protocol: Protocol::Http,
                     timeout: Duration::from_secs(10),

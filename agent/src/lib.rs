@@ -7,6 +7,7 @@
 //!
 //! Samplers know nothing of OTLP; the exporter knows nothing of where samples come from.
 
+pub mod credentials;
 pub mod delivery;
 pub mod export;
 pub mod host;

@@ -1,4 +1,5 @@
-//! What the end-to-end tests share: OTLP requests built by hand (`otlp`), the Python
+//! What the end-to-end tests share: OTLP requests built by hand (`otlp`), TLS
+//! certificates made for a test (`certs`), the Python
 //! their real peers run in (`python`), a loopback HTTP server that keeps what is posted
 //! to it (`http_sink`), and for the
 //! tests against a real Prometheus, finding the binary, starting it against a
@@ -10,6 +11,7 @@
 // Each test crate that includes this module uses part of it.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod http_sink;
 pub mod otlp;
 pub mod python;

@@ -1,6 +1,11 @@
 """Send metrics to a gpuwatch collector with the official OpenTelemetry Python SDK.
 
 Usage: send_metrics.py --http http://127.0.0.1:4318 --grpc 127.0.0.1:4317
+       [--token TOKEN] [--ca CA.pem] [--cert CLIENT.pem --key CLIENT-KEY.pem]
+
+With --token every export carries `authorization: Bearer TOKEN` (the SDK's headers=);
+with --ca both exporters speak TLS to the collector, trusting that CA, and with --cert
+and --key they present a client certificate (the SDK's certificate options).
 
 For each transport it makes its own MeterProvider whose resource has its own
 host.name (py-http, py-grpc), records GPU-shaped metrics and an inference latency
@@ -18,7 +23,10 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
 )
 from opentelemetry.metrics import Observation
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    MetricExportResult,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
 
 # The values the Rust side expects; keep in step with tests/python_sdk.rs.
@@ -28,6 +36,16 @@ LATENCIES = [0.012, 0.020, 0.035, 0.150, 0.900]
 
 
 def send(host, exporter):
+    # force_flush says True even when the export failed: keep each export's result.
+    results = []
+    export = exporter.export
+
+    def recorded(*args, **kwargs):
+        result = export(*args, **kwargs)
+        results.append(result)
+        return result
+
+    exporter.export = recorded
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
     provider = MeterProvider(
         resource=Resource.create(
@@ -69,18 +87,53 @@ def send(host, exporter):
 
     ok = provider.force_flush(timeout_millis=20_000)
     provider.shutdown()
-    return ok
+    return ok and bool(results) and all(r == MetricExportResult.SUCCESS for r in results)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--http", required=True, help="OTLP/HTTP base URL")
     parser.add_argument("--grpc", required=True, help="OTLP/gRPC host:port")
+    parser.add_argument("--token", help="bearer token sent with every export")
+    parser.add_argument("--ca", help="PEM CA certificate: speak TLS, trusting it")
+    parser.add_argument("--cert", help="PEM client certificate (mutual TLS)")
+    parser.add_argument("--key", help="PEM key of --cert")
+    parser.add_argument("--host-suffix", default="", help="appended to host.name")
     args = parser.parse_args()
+    headers = {"authorization": f"Bearer {args.token}"} if args.token else None
+    http_options = {}
+    grpc_options = {"insecure": True}
+    if args.ca:
+        http_options["certificate_file"] = args.ca
+        if args.cert:
+            http_options["client_certificate_file"] = args.cert
+            http_options["client_key_file"] = args.key
+        import grpc
+
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+
+        grpc_options = {
+            "insecure": False,
+            "credentials": grpc.ssl_channel_credentials(
+                root_certificates=read(args.ca),
+                private_key=read(args.key) if args.cert else None,
+                certificate_chain=read(args.cert) if args.cert else None,
+            ),
+        }
     ok_http = send(
-        "py-http", HttpExporter(endpoint=args.http.rstrip("/") + "/v1/metrics")
+        "py-http" + args.host_suffix,
+        HttpExporter(
+            endpoint=args.http.rstrip("/") + "/v1/metrics",
+            headers=headers,
+            **http_options,
+        ),
     )
-    ok_grpc = send("py-grpc", GrpcExporter(endpoint=args.grpc, insecure=True))
+    ok_grpc = send(
+        "py-grpc" + args.host_suffix,
+        GrpcExporter(endpoint=args.grpc, headers=headers, **grpc_options),
+    )
     print(f"python-sdk: http export ok={ok_http}, grpc export ok={ok_grpc}")
     sys.exit(0 if ok_http and ok_grpc else 1)
 

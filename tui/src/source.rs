@@ -11,6 +11,7 @@ mod multi;
 pub use in_process::{AlertsFn, BurnFn, DetailFn, FnSource, ViewFn};
 pub use multi::MultiSource;
 
+use gpuwatch_model::credentials::ClientAuth;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -105,6 +106,13 @@ pub enum SourceError {
     Timeout(Duration),
     #[error("collector answered HTTP {0}")]
     Status(u16),
+    #[error(
+        "the collector wants a token (HTTP 401): pass --token-file FILE or set GPUWATCH_TOKEN \
+         to one of its collector.auth.api_tokens_file tokens"
+    )]
+    Unauthorized,
+    #[error("cannot use the TLS files: {0}")]
+    Tls(String),
     #[error("unreadable answer from the collector: {0}")]
     Decode(#[source] serde_json::Error),
     #[error("this source does not serve {0}")]
@@ -134,8 +142,14 @@ const NODES_QUERY: &str = "/api/v1/nodes?since=15m&points=48";
 
 impl HttpSource {
     /// `base_url` is the collector's API address, e.g. `http://127.0.0.1:9464`; a bare
-    /// `host:port` means `http://host:port`. Only plain `http` is supported.
+    /// `host:port` means `http://host:port`. Plain `http` only: see `with_auth`.
     pub fn new(base_url: &str) -> Result<Self, SourceError> {
+        Self::with_auth(base_url, &ClientAuth::default())
+    }
+
+    /// `new`, sending `auth`'s token, trusting its CA beside the system's roots and
+    /// presenting its client certificate; `https://` is spoken.
+    pub fn with_auth(base_url: &str, auth: &ClientAuth) -> Result<Self, SourceError> {
         let trimmed = base_url.trim().trim_end_matches('/');
         let base = if trimmed.contains("://") {
             trimmed.to_string()
@@ -150,11 +164,20 @@ impl HttpSource {
             reqwest::Url::parse(&format!("{base}{path}")).map_err(|e| invalid(e.to_string()))
         };
         let gpus_url = parse("/api/v1/gpus")?;
-        if gpus_url.scheme() != "http" {
-            return Err(invalid(format!(
-                "scheme {:?} is not supported, use http://",
-                gpus_url.scheme()
-            )));
+        let tls = auth.ca_pem.is_some() || auth.identity_pem.is_some();
+        match gpus_url.scheme() {
+            "https" => {}
+            "http" if !tls => {}
+            "http" => {
+                return Err(invalid(
+                    "--ca-file and --cert-file are for https://; use https://".into(),
+                ))
+            }
+            other => {
+                return Err(invalid(format!(
+                    "scheme {other:?} is not supported, use http:// or https://"
+                )))
+            }
         }
         let alerts_url = parse("/api/v1/alerts?state=all")?;
         let cost_url = parse("/api/v1/cost?window=5m&by=team")?;
@@ -162,10 +185,7 @@ impl HttpSource {
         let inference_url = parse("/api/v1/inference")?;
         let cost_hour_url = parse("/api/v1/cost?window=1h")?;
         let detail_url = parse(DETAIL_QUERY)?;
-        let client = reqwest::Client::builder()
-            .timeout(HTTP_TIMEOUT)
-            .build()
-            .map_err(SourceError::Client)?;
+        let client = client(auth)?;
         Ok(HttpSource {
             base,
             gpus_url,
@@ -229,6 +249,9 @@ impl HttpSource {
             .await
             .map_err(request_error)?;
         let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(SourceError::Unauthorized);
+        }
         if !status.is_success() {
             return Err(SourceError::Status(status.as_u16()));
         }
@@ -289,6 +312,34 @@ impl Source for HttpSource {
 
 /// Turns a reqwest error into the short text a person needs: the innermost cause
 /// (`Connection refused (os error 111)`), not the wrapped chain.
+/// The HTTP client: `auth`'s token on every request, its CA and client certificate.
+fn client(auth: &ClientAuth) -> Result<reqwest::Client, SourceError> {
+    let mut builder = reqwest::Client::builder().timeout(HTTP_TIMEOUT);
+    if let Some(token) = &auth.token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| SourceError::Tls("the token holds characters a header cannot".into()))?;
+        value.set_sensitive(true);
+        builder = builder.default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            value,
+        )]));
+    }
+    if let Some(ca) = &auth.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(ca)
+            .map_err(|e| SourceError::Tls(format!("--ca-file: {e}")))?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some((cert, key)) = &auth.identity_pem {
+        let pem = [cert.as_slice(), b"\n", key.as_slice()].concat();
+        let identity = reqwest::Identity::from_pem(&pem)
+            .map_err(|e| SourceError::Tls(format!("--cert-file and --key-file: {e}")))?;
+        builder = builder.identity(identity);
+    }
+    builder.build().map_err(SourceError::Client)
+}
+
 fn request_error(e: reqwest::Error) -> SourceError {
     if e.is_timeout() {
         return SourceError::Timeout(HTTP_TIMEOUT);

@@ -319,6 +319,7 @@ mod tests {
     /// An exporter to nowhere (the tests only encode).
     fn exporter() -> OtlpExporter {
         OtlpExporter::new(ExporterSettings {
+            credentials: Default::default(),
             endpoint: "http://127.0.0.1:1".into(),
             protocol: Protocol::Http,
             timeout: Duration::from_secs(1),

@@ -65,6 +65,8 @@ pub struct ExporterSettings {
     /// How long one attempt to send a request may take, connecting included.
     pub timeout: Duration,
     pub resource: ResourceInfo,
+    /// The bearer token and TLS files (`agent.token_file`, `agent.tls`).
+    pub credentials: gpuwatch_model::credentials::Credentials,
 }
 
 impl ExporterSettings {
@@ -95,6 +97,7 @@ mod tests {
 
     fn settings(endpoint: &str, protocol: Protocol) -> ExporterSettings {
         ExporterSettings {
+            credentials: Default::default(),
             endpoint: endpoint.to_string(),
             protocol,
             timeout: Duration::from_secs(1),

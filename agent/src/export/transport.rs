@@ -19,6 +19,10 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::settings::{ExportError, ExporterSettings, Protocol};
 
+/// What a refused token's error adds: what to fix.
+const UNAUTHORIZED_HINT: &str = "; set agent.token_file (or GPUWATCH_TOKEN) to a file holding \
+     one of the collector's collector.auth.ingest_tokens_file tokens";
+
 /// Longest stretch of a collector's answer quoted in an error.
 const QUOTE_LIMIT: usize = 200;
 
@@ -48,6 +52,8 @@ pub(crate) enum Transport {
     },
     Grpc {
         client: MetricsServiceClient<Channel>,
+        /// `Bearer <token>`, sent with every request.
+        authorization: Option<tonic::metadata::AsciiMetadataValue>,
     },
 }
 
@@ -60,13 +66,39 @@ impl Transport {
             url: url.clone(),
             message,
         };
+        let auth = crate::credentials::load(&settings.credentials).map_err(&build_error)?;
+        let bearer = auth.token.as_ref().map(|t| format!("Bearer {t}"));
         match settings.protocol {
             Protocol::Http => {
-                let client = reqwest::Client::builder()
+                let mut builder = reqwest::Client::builder()
                     .timeout(settings.timeout)
-                    .connect_timeout(settings.timeout)
-                    .build()
-                    .map_err(|e| build_error(e.to_string()))?;
+                    .connect_timeout(settings.timeout);
+                if let Some(bearer) = &bearer {
+                    let mut value =
+                        reqwest::header::HeaderValue::from_str(bearer).map_err(|_| {
+                            build_error("the token holds characters a header cannot".into())
+                        })?;
+                    value.set_sensitive(true);
+                    builder = builder.default_headers(HeaderMap::from_iter([(
+                        reqwest::header::AUTHORIZATION,
+                        value,
+                    )]));
+                }
+                if let Some(ca) = &auth.ca_pem {
+                    for cert in reqwest::Certificate::from_pem_bundle(ca)
+                        .map_err(|e| build_error(format!("agent.tls.ca_file: {e}")))?
+                    {
+                        builder = builder.add_root_certificate(cert);
+                    }
+                }
+                if let Some((cert, key)) = &auth.identity_pem {
+                    let pem = [cert.as_slice(), b"\n", key.as_slice()].concat();
+                    let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                        build_error(format!("agent.tls.cert_file and key_file: {e}"))
+                    })?;
+                    builder = builder.identity(identity);
+                }
+                let client = builder.build().map_err(|e| build_error(e.to_string()))?;
                 Ok(Transport::Http {
                     client,
                     url: url.clone(),
@@ -78,14 +110,30 @@ impl Transport {
                     .timeout(settings.timeout)
                     .connect_timeout(settings.timeout);
                 if url.starts_with("https://") {
-                    // TLS with the system's trusted roots, as OTLP/HTTP does.
+                    // TLS with the system's trusted roots, as OTLP/HTTP does, and the
+                    // private CA and client certificate of agent.tls.
+                    let mut tls = ClientTlsConfig::new().with_native_roots();
+                    if let Some(ca) = &auth.ca_pem {
+                        tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(ca));
+                    }
+                    if let Some((cert, key)) = &auth.identity_pem {
+                        tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
+                    }
                     endpoint = endpoint
-                        .tls_config(ClientTlsConfig::new().with_native_roots())
+                        .tls_config(tls)
                         .map_err(|e| build_error(e.to_string()))?;
                 }
+                let authorization = bearer
+                    .map(|b| {
+                        b.parse().map_err(|_| {
+                            build_error("the token holds characters a header cannot".into())
+                        })
+                    })
+                    .transpose()?;
                 let channel = endpoint.connect_lazy();
                 Ok(Transport::Grpc {
                     client: MetricsServiceClient::new(channel),
+                    authorization,
                 })
             }
         }
@@ -96,7 +144,10 @@ impl Transport {
     pub(crate) async fn send(&self, body: &[u8], gzip: bool) -> SendOutcome {
         match self {
             Transport::Http { client, url } => send_http(client, url, body, gzip).await,
-            Transport::Grpc { client } => send_grpc(client.clone(), body, gzip).await,
+            Transport::Grpc {
+                client,
+                authorization,
+            } => send_grpc(client.clone(), authorization.clone(), body, gzip).await,
         }
     }
 }
@@ -140,7 +191,10 @@ async fn send_http(client: &reqwest::Client, url: &str, body: &[u8], gzip: bool)
         }
         return SendOutcome::Delivered;
     }
-    let reason = format!("the collector answered {status}{}", quote(&answer));
+    let mut reason = format!("the collector answered {status}{}", quote(&answer));
+    if status == StatusCode::UNAUTHORIZED {
+        reason.push_str(UNAUTHORIZED_HINT);
+    }
     if retryable_http(status) {
         SendOutcome::Retry { after, reason }
     } else {
@@ -200,6 +254,7 @@ fn describe_reqwest_error(error: &reqwest::Error) -> String {
 
 async fn send_grpc(
     mut client: MetricsServiceClient<Channel>,
+    authorization: Option<tonic::metadata::AsciiMetadataValue>,
     body: &[u8],
     gzip: bool,
 ) -> SendOutcome {
@@ -227,17 +282,24 @@ async fn send_grpc(
             }
         }
     };
+    let mut request = tonic::Request::new(request);
+    if let Some(value) = authorization {
+        request.metadata_mut().insert("authorization", value);
+    }
     match client.export(request).await {
         Ok(response) => {
             log_partial_success(response.get_ref().partial_success.as_ref());
             SendOutcome::Delivered
         }
         Err(status) => {
-            let reason = format!(
+            let mut reason = format!(
                 "the collector answered {:?}: {}",
                 status.code(),
                 status.message()
             );
+            if status.code() == tonic::Code::Unauthenticated {
+                reason.push_str(UNAUTHORIZED_HINT);
+            }
             if retryable_grpc(status.code()) {
                 SendOutcome::Retry {
                     after: None,

@@ -66,6 +66,24 @@ pub struct AgentConfig {
     /// namespace (`[[agent.jobs]]` tables, first match wins); none by default.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<JobRuleConfig>,
+    /// File whose first line is the token sent as `Authorization: Bearer` (one of the
+    /// collector's `collector.auth.ingest_tokens_file`); empty: `$GPUWATCH_TOKEN`, or
+    /// none.
+    pub token_file: String,
+    /// TLS to an `https://` collector.
+    pub tls: AgentTlsConfig,
+}
+
+/// `[agent.tls]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentTlsConfig {
+    /// PEM CA certificates trusted beside the system's roots (a private CA).
+    pub ca_file: String,
+    /// PEM client certificate chain, for a collector with `client_ca_file` (mTLS).
+    pub cert_file: String,
+    /// PEM private key of `cert_file`.
+    pub key_file: String,
 }
 
 /// One `[[agent.inference]]` table.
@@ -111,6 +129,8 @@ impl Default for AgentConfig {
             sys_root: "/sys".to_string(),
             kubelet_socket: DEFAULT_KUBELET_SOCKET.to_string(),
             jobs: Vec::new(),
+            token_file: String::new(),
+            tls: AgentTlsConfig::default(),
         }
     }
 }
@@ -155,6 +175,8 @@ pub struct AgentSettings {
     pub jobs: JobSettings,
     /// The host's `/sys`: fabric ports, Lustre debugfs stats.
     pub sys_root: PathBuf,
+    /// `agent.token_file` and `agent.tls`.
+    pub credentials: gpuwatch_model::credentials::Credentials,
 }
 
 impl AgentSettings {
@@ -176,6 +198,7 @@ impl AgentSettings {
                 service_version: service_version.to_string(),
                 extra: Vec::new(),
             },
+            credentials: self.credentials.clone(),
         }
     }
 }
@@ -294,7 +317,19 @@ impl AgentConfig {
             ));
         }
 
+        let path = |p: &str| Some(p.trim()).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let credentials = gpuwatch_model::credentials::Credentials {
+            token_file: path(&self.token_file),
+            ca_file: path(&self.tls.ca_file),
+            cert_file: path(&self.tls.cert_file),
+            key_file: path(&self.tls.key_file),
+        };
+        credentials
+            .check(collector)
+            .map_err(|(key, rule)| error(&format!("tls.{key}"), rule))?;
+
         Ok(AgentSettings {
+            credentials,
             collector: collector.to_string(),
             protocol,
             interval,
@@ -413,6 +448,7 @@ mod tests {
                 inference: Vec::new(),
                 jobs: JobSettings::default(),
                 sys_root: PathBuf::from("/sys"),
+                credentials: Default::default(),
             }
         );
         assert_eq!(settings.queue_capacity(), 600);
@@ -453,6 +489,17 @@ mod tests {
             (
                 with(|c| c.protocol = "udp".into()),
                 "agent.protocol must be \"http\" or \"grpc\", got \"udp\"",
+            ),
+            (
+                with(|c| c.tls.ca_file = "/etc/gpuwatch/ca.pem".into()),
+                "agent.tls.ca_file is set but the collector's URL \"http://127.0.0.1:4318\" is not https://; use https://",
+            ),
+            (
+                with(|c| {
+                    c.collector = "https://c:4318".into();
+                    c.tls.cert_file = "/etc/gpuwatch/agent.pem".into();
+                }),
+                "agent.tls.key_file must be set with cert_file (the client certificate's private key)",
             ),
             (
                 with(|c| c.interval = "soon".into()),

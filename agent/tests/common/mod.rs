@@ -204,6 +204,7 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
 
 pub fn settings(endpoint: String, protocol: Protocol) -> ExporterSettings {
     ExporterSettings {
+        credentials: Default::default(),
         endpoint,
         protocol,
         timeout: Duration::from_secs(3),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use gpuwatch_model::api::GpuView;
+use gpuwatch_model::credentials::ClientAuth;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -148,9 +149,18 @@ async fn http_source_on_a_closed_port_is_an_error() {
 #[test]
 fn http_source_refuses_what_it_cannot_speak() {
     assert!(matches!(
-        HttpSource::new("https://collector:9464"),
+        HttpSource::new("ftp://collector:9464"),
         Err(SourceError::InvalidUrl { .. })
     ));
+    let with_ca = ClientAuth {
+        ca_pem: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+        ..ClientAuth::default()
+    };
+    assert!(matches!(
+        HttpSource::with_auth("http://collector:9464", &with_ca),
+        Err(SourceError::InvalidUrl { .. })
+    ));
+    assert!(HttpSource::new("https://collector:9464").is_ok());
     assert!(matches!(
         HttpSource::new("http://[::1"),
         Err(SourceError::InvalidUrl { .. })
