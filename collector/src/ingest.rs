@@ -114,6 +114,17 @@ fn store_point<'a>(
         return out.reject(store, RejectReason::NoValue, 1);
     };
     let sum = set.with_point(attrs);
+    let limits = store.settings();
+    let (most, longest) = (limits.max_attributes, limits.max_attribute_length);
+    if set.pairs.len() > most
+        || metric.name.len() > longest
+        || set
+            .pairs
+            .iter()
+            .any(|(k, v)| k.len() > longest || v.len() > longest)
+    {
+        return out.reject(store, RejectReason::LabelLimit, 1);
+    }
     let hash = identity_hash(metric.name, sum);
     let result = store
         .resolve(hash, metric.name, metric.unit, metric.kind, &set.pairs)

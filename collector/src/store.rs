@@ -134,6 +134,12 @@ impl Series {
     }
 }
 
+/// `collector.store.max_attributes` by default: far more than the agent (about 15) or
+/// an SDK's resource and a point need.
+pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
+/// `collector.store.max_attribute_length` by default, in bytes.
+pub const DEFAULT_MAX_ATTRIBUTE_LENGTH: usize = 1024;
+
 /// Why a data point was refused. Counted per reason, reported in `partial_success`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RejectReason {
@@ -735,6 +741,8 @@ mod tests {
             retention_ns: 900 * 1_000_000_000,
             max_future_ns: 600 * 1_000_000_000,
             max_bytes: u64::MAX,
+            max_attributes: DEFAULT_MAX_ATTRIBUTES,
+            max_attribute_length: DEFAULT_MAX_ATTRIBUTE_LENGTH,
         }
     }
 

@@ -104,6 +104,8 @@ fn store() -> Store {
         max_series: 100,
         max_future_ns: 600 * 1_000_000_000,
         max_bytes: u64::MAX,
+        max_attributes: crate::store::DEFAULT_MAX_ATTRIBUTES,
+        max_attribute_length: crate::store::DEFAULT_MAX_ATTRIBUTE_LENGTH,
     });
     assert_eq!(ingest(&mut store, &request).accepted, 3);
     store

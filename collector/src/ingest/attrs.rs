@@ -8,13 +8,32 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 
 use crate::store::attr_hash;
 
+/// `text` without control characters (terminal escapes among them) or bidirectional
+/// overrides, which could rewrite a terminal or hide text in a notification; borrowed
+/// when there are none (the common case, found by a byte scan).
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    // Every such character starts with one of these bytes in UTF-8.
+    let suspect = |b: &u8| *b < 0x20 || *b == 0x7f || *b == 0xc2 || *b == 0xe2;
+    if !text.as_bytes().iter().any(suspect) {
+        return Cow::Borrowed(text);
+    }
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().filter(|c| !hidden(*c)).collect())
+}
+
 /// The string form of an attribute value, as the store keys it.
 pub(crate) fn value_str(v: Option<&AnyValue>) -> Cow<'_, str> {
     let Some(value) = v.and_then(|v| v.value.as_ref()) else {
         return Cow::Borrowed("");
     };
     match value {
-        any_value::Value::StringValue(s) => Cow::Borrowed(s.as_str()),
+        any_value::Value::StringValue(s) => printable(s),
         any_value::Value::BoolValue(true) => Cow::Borrowed("true"),
         any_value::Value::BoolValue(false) => Cow::Borrowed("false"),
         any_value::Value::IntValue(i) => Cow::Owned(i.to_string()),

@@ -117,6 +117,8 @@ fn store() -> Pair {
         max_bytes: u64::MAX,
         max_points_per_series: 100,
         retention_ns: 900_000_000_000,
+        max_attributes: crate::store::DEFAULT_MAX_ATTRIBUTES,
+        max_attribute_length: crate::store::DEFAULT_MAX_ATTRIBUTE_LENGTH,
     })
 }
 
@@ -237,6 +239,8 @@ fn cardinality_limit_is_a_partial_success() {
         max_bytes: u64::MAX,
         max_points_per_series: 10,
         retention_ns: 1_000_000_000_000,
+        max_attributes: crate::store::DEFAULT_MAX_ATTRIBUTES,
+        max_attribute_length: crate::store::DEFAULT_MAX_ATTRIBUTE_LENGTH,
     });
     let points = (0..5)
         .map(|i| gauge_point(vec![kv("i", Value::IntValue(i))], 1, i as f64))
@@ -470,6 +474,8 @@ fn malformed_bytes_store_nothing() {
         max_bytes: u64::MAX,
         max_points_per_series: 100,
         retention_ns: 1_000_000_000,
+        max_attributes: crate::store::DEFAULT_MAX_ATTRIBUTES,
+        max_attribute_length: crate::store::DEFAULT_MAX_ATTRIBUTE_LENGTH,
     });
     for cut in [1, 7, bytes.len() / 2, bytes.len() - 1] {
         let err = ingest_protobuf(&mut st, &bytes[..cut]).expect_err("truncated");
@@ -488,4 +494,50 @@ fn malformed_bytes_store_nothing() {
     assert_eq!(st.points_accepted(), 0);
     assert_eq!(st.series().len(), 0);
     assert_eq!(ingest_protobuf(&mut st, &bytes).map(|o| o.accepted), Ok(10));
+}
+
+#[test]
+fn untrusted_text_is_kept_printable_and_labels_bounded() {
+    let mut st = store();
+    let t = 1_795_860_000_000_000_000;
+    let gauge = |attrs: Vec<KeyValue>| {
+        metric(
+            "hw.power",
+            metric::Data::Gauge(Gauge {
+                data_points: vec![gauge_point(attrs, t, 1.0)],
+            }),
+        )
+    };
+    // Terminal escapes, a bell and a right-to-left override are taken out of values.
+    let out = st.ingest(&request(
+        vec![kv("host.name", s("node-01\u{1b}[2J\u{7}"))],
+        vec![gauge(vec![kv("hw.id", s("GPU-\u{202e}1cba"))])],
+    ));
+    assert_eq!(out.accepted, 1);
+    let key = st.series()[0].key.to_string();
+    assert!(
+        key.contains("node-01[2J") && key.contains("GPU-1cba"),
+        "{key}"
+    );
+    assert!(
+        !key.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{key}"
+    );
+
+    // Too many attributes, or one too long: refused as label_limit.
+    let many: Vec<KeyValue> = (0..crate::store::DEFAULT_MAX_ATTRIBUTES)
+        .map(|i| kv(&format!("a{i}"), s("x")))
+        .collect();
+    let long = vec![kv(
+        "hw.id",
+        s(&"x".repeat(crate::store::DEFAULT_MAX_ATTRIBUTE_LENGTH + 1)),
+    )];
+    for attrs in [many, long] {
+        let out = st.ingest(&request(
+            vec![kv("host.name", s("node-01"))],
+            vec![gauge(attrs)],
+        ));
+        assert_eq!(out.rejected.get(&RejectReason::LabelLimit), Some(&1));
+    }
+    assert_eq!(st.series().len(), 1);
 }

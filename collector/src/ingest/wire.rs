@@ -248,7 +248,7 @@ fn any_value(b: &[u8]) -> Result<Cow<'_, str>, WireError> {
     let mut out = Cow::Borrowed("");
     for field in Fields::new(b) {
         out = match field? {
-            (1, v) => Cow::Borrowed(utf8(v, "a string value")?),
+            (1, v) => super::attrs::printable(utf8(v, "a string value")?),
             (2, v) => Cow::Borrowed(if varint(v, "a bool value")? != 0 {
                 "true"
             } else {

@@ -34,14 +34,18 @@ pub fn render(n: &Notification, external_url: &str) -> Value {
         } else {
             ":white_check_mark:"
         };
-        let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
+        let labels: Vec<String> = a
+            .labels
+            .iter()
+            .map(|(k, v)| format!("`{}={}`", untrusted(k), untrusted(v)))
+            .collect();
         let text = format!(
-            "{icon} *{}* ({}, {}) since {}\n{}\n{}",
+            "{icon} *{}* ({}, {}) since {}\n`{}`\n{}",
             a.kind,
             severity_str(a.severity),
             state_str(a),
             a.started_at.to_rfc3339(),
-            a.summary,
+            untrusted(&a.summary),
             labels.join(" "),
         );
         blocks.push(json!({
@@ -59,5 +63,24 @@ pub fn render(n: &Notification, external_url: &str) -> Value {
             "text": {"type": "mrkdwn", "text": truncate(&more, SECTION_MAX_CHARS)},
         }));
     }
-    json!({"text": title, "blocks": blocks})
+    json!({"text": untrusted(&title), "blocks": blocks})
+}
+
+/// Text from senders (summaries name hosts, labels are theirs) made inert in mrkdwn:
+/// `&`, `<` and `>` escaped as Slack asks, so no link, mention or `<!channel>` is
+/// made; a backtick becomes `ˋ`, so the code span it is shown in cannot be closed,
+/// and inside one `*`, `_` and `~` format nothing; control characters go.
+pub(crate) fn untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.push('\u{2cb}'),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }

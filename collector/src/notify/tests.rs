@@ -236,6 +236,31 @@ fn slack_sections_stay_within_limits() {
 }
 
 #[test]
+fn slack_shows_what_senders_wrote_without_links_mentions_or_formatting() {
+    let mut a = alert(AlertKind::GpuHang, "node-1", AlertState::Firing);
+    a.summary = "<!channel> node-1` *urgent* <https://evil.example|click here> & \u{1b}[2J".into();
+    a.labels
+        .insert("host.name".into(), "node-1` <@U123>".into());
+    let v = slack::render(&notification(vec![a]), "http://c");
+    let text = v["blocks"][1]["text"]["text"].as_str().expect("text");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[1],
+        "`&lt;!channel&gt; node-1\u{2cb} *urgent* &lt;https://evil.example|click here&gt; &amp; [2J`"
+    );
+    assert!(
+        lines[2].contains("`host.name=node-1\u{2cb} &lt;@U123&gt;`"),
+        "{}",
+        lines[2]
+    );
+    for l in &lines[1..] {
+        // Every backtick opens or closes one of our code spans.
+        assert_eq!(l.matches('`').count() % 2, 0, "{l}");
+        assert!(!l.contains('<') && !l.contains('\u{1b}'), "{l}");
+    }
+}
+
+#[test]
 fn pagerduty_events_key_on_the_fingerprint() {
     let key = Secret::new("R0UTING");
     let firing = alert(AlertKind::GpuXid, "node-1", AlertState::Firing);

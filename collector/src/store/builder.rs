@@ -33,6 +33,8 @@ impl Builder {
                 max_series: 1_000_000,
                 max_future_ns: 600 * 1_000_000_000,
                 max_bytes: u64::MAX,
+                max_attributes: crate::store::DEFAULT_MAX_ATTRIBUTES,
+                max_attribute_length: crate::store::DEFAULT_MAX_ATTRIBUTE_LENGTH,
             }),
         }
     }

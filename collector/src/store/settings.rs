@@ -27,6 +27,12 @@ pub struct StoreConfig {
     /// Past it the oldest chunks go first, counted in
     /// `gpuwatch_store_evicted_points_total{reason="memory_budget"}`.
     pub max_bytes: ByteSize,
+    /// Most attributes a point may have, its resource's included; a point with more is
+    /// refused (`reason="label_limit"`).
+    pub max_attributes: usize,
+    /// Longest attribute key or value (and metric name) in bytes; longer is refused
+    /// (`reason="label_limit"`), so no sender hides text in a huge label.
+    pub max_attribute_length: usize,
 }
 
 /// A size in config: `"448MiB"`, `"2GB"` or a plain number of bytes.
@@ -65,6 +71,8 @@ impl Default for StoreConfig {
             // 10,000 GPUs at 1 s for 15 minutes, with room left in 512 MiB for the
             // rest of the collector.
             max_bytes: ByteSize::Text("448MiB".into()),
+            max_attributes: crate::store::DEFAULT_MAX_ATTRIBUTES,
+            max_attribute_length: crate::store::DEFAULT_MAX_ATTRIBUTE_LENGTH,
         }
     }
 }
@@ -77,6 +85,8 @@ pub struct StoreSettings {
     pub max_series: usize,
     pub max_future_ns: i64,
     pub max_bytes: u64,
+    pub max_attributes: usize,
+    pub max_attribute_length: usize,
 }
 
 impl StoreSettings {
@@ -125,7 +135,24 @@ impl StoreConfig {
             max_series: self.max_series,
             max_future_ns: at_least("max_future", &self.max_future, 1)?,
             max_bytes,
+            max_attributes: self.max_attributes,
+            max_attribute_length: self.max_attribute_length,
         };
+        if !(1..=1024).contains(&self.max_attributes) {
+            return Err(ConfigError::new(
+                "collector.store.max_attributes",
+                format!("must be between 1 and 1024, got {}", self.max_attributes),
+            ));
+        }
+        if !(64..=65536).contains(&self.max_attribute_length) {
+            return Err(ConfigError::new(
+                "collector.store.max_attribute_length",
+                format!(
+                    "must be between 64 and 65536 bytes, got {}",
+                    self.max_attribute_length
+                ),
+            ));
+        }
         let per_series = settings.least_bytes_per_series();
         let need = per_series.saturating_mul(settings.max_series as u64);
         if need > max_bytes {
