@@ -443,8 +443,11 @@ async fn collector(args: CollectorArgs) -> anyhow::Result<ExitCode> {
     let s: CollectorSettings = settings(&config)?.collector;
     let c = crate::history::start_collector(&s).await?;
     println!(
-        "gpuwatch collector: OTLP gRPC {} HTTP {}; API http://{} (Ctrl-C stops, SIGHUP reloads tokens and certificates)",
-        c.otlp_grpc, c.otlp_http, c.api
+        "gpuwatch collector: OTLP gRPC {} HTTP {}; API {}://{} (Ctrl-C stops, SIGHUP reloads tokens and certificates)",
+        c.otlp_grpc,
+        c.otlp_http,
+        c.scheme(),
+        c.api
     );
     let stop = crate::shutdown::signal();
     tokio::pin!(stop);
