@@ -100,6 +100,7 @@ impl AlertManager {
             AlertKind::ModelDrift => s.model_drift.for_,
             AlertKind::LatencyRegression => s.latency_regression.for_,
             AlertKind::ClockSkew => s.clock_skew.for_,
+            AlertKind::FabricDegraded => s.fabric_degraded.for_,
             _ => 0,
         }
     }

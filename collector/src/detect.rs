@@ -6,6 +6,7 @@ mod absent;
 mod bottleneck;
 pub mod config;
 pub mod drift;
+pub mod fabric;
 mod hang;
 mod skew;
 mod stall;
@@ -28,9 +29,12 @@ pub fn evaluate(
     references: &mut drift::DriftReferences,
     t: i64,
 ) -> Vec<Finding> {
-    let mut out = hang::evaluate(store, &s.gpu_hang, t);
+    let mut out = fabric::evaluate(store, &s.fabric_degraded, t);
+    // A straggler's summary names its node's degraded ports.
+    let degraded = fabric::degraded_ports(&out);
+    out.extend(hang::evaluate(store, &s.gpu_hang, t));
     out.extend(stall::evaluate(store, &s.gpu_stalled, t));
-    out.extend(straggler::evaluate(store, &s.gpu_straggler, t));
+    out.extend(straggler::evaluate(store, &s.gpu_straggler, &degraded, t));
     out.extend(bottleneck::evaluate(store, &s.data_bottleneck, t));
     out.extend(throttle::evaluate(store, &s.gpu_throttle, t));
     out.extend(xid::evaluate(store, &s.gpu_xid, t));

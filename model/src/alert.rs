@@ -22,10 +22,11 @@ pub enum AlertKind {
     BudgetBurn,
     NodeAbsent,
     ClockSkew,
+    FabricDegraded,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 12] = [
+    pub const ALL: [AlertKind; 13] = [
         AlertKind::GpuHang,
         AlertKind::GpuStalled,
         AlertKind::GpuStraggler,
@@ -38,6 +39,7 @@ impl AlertKind {
         AlertKind::BudgetBurn,
         AlertKind::NodeAbsent,
         AlertKind::ClockSkew,
+        AlertKind::FabricDegraded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +56,7 @@ impl AlertKind {
             AlertKind::BudgetBurn => "budget_burn",
             AlertKind::NodeAbsent => "node_absent",
             AlertKind::ClockSkew => "clock_skew",
+            AlertKind::FabricDegraded => "fabric_degraded",
         }
     }
 }

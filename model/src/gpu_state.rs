@@ -109,7 +109,8 @@ impl GpuState {
             AlertKind::ModelDrift
             | AlertKind::LatencyRegression
             | AlertKind::BudgetBurn
-            | AlertKind::ClockSkew => return None,
+            | AlertKind::ClockSkew
+            | AlertKind::FabricDegraded => return None,
         })
     }
 }

@@ -1,9 +1,11 @@
 //! `data_bottleneck`: a node's working GPUs under-used and swinging, starved by the
-//! input pipeline, while the host shows why: `storage` (high iowait, or a disk busy
-//! nearly all the time), `cpu` (user plus system near saturation) or `network` (an
-//! interface receiving at the highest rate it was seen at). A node whose GPUs are
-//! simply idle, or busy and steady, is no bottleneck; nor is one whose host shows no
-//! cause.
+//! input pipeline, while the host shows why: `storage` (high iowait, a disk busy
+//! nearly all the time, or an NFS mount's RPCs queueing in the client), `cpu` (user
+//! plus system near saturation) or `network` (an interface receiving at the highest
+//! rate it was seen at, an InfiniBand or RoCE port receiving near its link rate, or a
+//! network file system reading at the highest rate it was seen at). A node whose GPUs
+//! are simply idle, or busy and steady, is no bottleneck; nor is one whose host shows
+//! no cause.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 
 use super::config::BottleneckSettings;
-use super::window::{gpu_series, mean, rate, swing, utilization, Window};
+use super::window::{gpu_series, mean, rate, swing, utilization, value_at, Window};
 use crate::store::{Series, Store};
 
 /// The host series of every node, found in one pass over the store.
@@ -20,6 +22,24 @@ struct Host<'a> {
     cpu: BTreeMap<&'a str, &'a Series>,
     disks: Vec<&'a Series>,
     nics_rx: Vec<&'a Series>,
+    /// Fabric ports by `hw.id`: bytes received, and the link rate.
+    ports: BTreeMap<&'a str, FabricPort<'a>>,
+    /// Network file systems by mount point.
+    mounts: BTreeMap<&'a str, Mount<'a>>,
+}
+
+#[derive(Default)]
+struct FabricPort<'a> {
+    rx: Option<&'a Series>,
+    limit: Option<&'a Series>,
+}
+
+#[derive(Default)]
+struct Mount<'a> {
+    read: Option<&'a Series>,
+    /// Per RPC method: time queued (s) and operations.
+    queue_time: Vec<&'a Series>,
+    operations: Vec<&'a Series>,
 }
 
 fn hosts(store: &Store) -> BTreeMap<&str, Host<'_>> {
@@ -38,6 +58,39 @@ fn hosts(store: &Store) -> BTreeMap<&str, Host<'_>> {
             metric::NETWORK_IO if s.key.get(attr::IO_DIRECTION) == Some(value::RECEIVE) => {
                 out.entry(host).or_default().nics_rx.push(s);
             }
+            metric::HW_NETWORK_IO | metric::HW_NETWORK_BANDWIDTH_LIMIT => {
+                let (Some(id), Some(value::HW_TYPE_NETWORK)) =
+                    (s.key.get(attr::HW_ID), s.key.get(attr::HW_TYPE))
+                else {
+                    continue;
+                };
+                let port = out.entry(host).or_default().ports.entry(id).or_default();
+                if s.key.metric() == metric::HW_NETWORK_BANDWIDTH_LIMIT {
+                    port.limit = Some(s);
+                } else if s.key.get(attr::IO_DIRECTION) == Some(value::RECEIVE) {
+                    port.rx = Some(s);
+                }
+            }
+            metric::FILESYSTEM_IO | metric::NFS_RPC_QUEUE_TIME | metric::NFS_RPC_OPERATIONS => {
+                let Some(mount) = s.key.get(attr::FILESYSTEM_MOUNTPOINT) else {
+                    continue;
+                };
+                let m = out
+                    .entry(host)
+                    .or_default()
+                    .mounts
+                    .entry(mount)
+                    .or_default();
+                match s.key.metric() {
+                    metric::FILESYSTEM_IO => {
+                        if s.key.get(attr::DISK_DIRECTION) == Some(value::READ) {
+                            m.read = Some(s);
+                        }
+                    }
+                    metric::NFS_RPC_QUEUE_TIME => m.queue_time.push(s),
+                    _ => m.operations.push(s),
+                }
+            }
             _ => {}
         }
     }
@@ -53,6 +106,16 @@ fn cause(host: &Host, s: &BottleneckSettings, w: Window, t: i64) -> Option<(&'st
         .iter()
         .filter_map(|d| rate(d, w))
         .reduce(f64::max);
+    if let Some((mount, queued)) = nfs_queue(host, w).filter(|(_, q)| *q >= s.min_nfs_queue_seconds)
+    {
+        return Some((
+            "storage",
+            format!(
+                "NFS {mount}: RPCs queue {:.0} ms on average before they are sent",
+                queued * 1e3
+            ),
+        ));
+    }
     if iowait.is_some_and(|v| v >= s.min_iowait)
         || busiest_disk.is_some_and(|v| v >= s.min_disk_busy)
     {
@@ -82,7 +145,76 @@ fn cause(host: &Host, s: &BottleneckSettings, w: Window, t: i64) -> Option<(&'st
             ));
         }
     }
+    for (id, port) in &host.ports {
+        let (Some(rx), Some(limit)) = (port.rx, port.limit) else {
+            continue;
+        };
+        let (Some(now), Some(link)) = (rate(rx, w), value_at(limit, t)) else {
+            continue;
+        };
+        if link >= s.min_network_bytes_per_second && now >= s.network_ceiling_share * link {
+            return Some((
+                "network",
+                format!(
+                    "fabric port {id} receiving {:.1} GB/s of its {:.0} Gb/s",
+                    now / 1e9,
+                    link * 8.0 / 1e9
+                ),
+            ));
+        }
+    }
+    for (mount, m) in &host.mounts {
+        let Some(read) = m.read else { continue };
+        let (Some(now), Some(ceiling)) = (rate(read, w), peak_rate(read, t)) else {
+            continue;
+        };
+        if ceiling >= s.min_filesystem_bytes_per_second && now >= s.network_ceiling_share * ceiling
+        {
+            let kind = read
+                .key
+                .get(attr::FILESYSTEM_TYPE)
+                .unwrap_or("network file system");
+            return Some((
+                "network",
+                format!("{kind} {mount} reading {:.0} MB/s, its ceiling", now / 1e6),
+            ));
+        }
+    }
     None
+}
+
+/// The NFS mount whose RPCs waited longest in the client's queue over the window, and
+/// that mean wait in seconds (time queued over operations, all methods together).
+fn nfs_queue<'a>(host: &Host<'a>, w: Window) -> Option<(&'a str, f64)> {
+    host.mounts
+        .iter()
+        .filter_map(|(mount, m)| {
+            let queued: f64 = m
+                .queue_time
+                .iter()
+                .filter_map(|x| increase_between(x, w))
+                .sum();
+            let ops: f64 = m
+                .operations
+                .iter()
+                .filter_map(|x| increase_between(x, w))
+                .sum();
+            (ops > 0.0).then(|| (*mount, queued / ops))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// How much a counter grew between the window's first and last points (resets count
+/// the value after them): never its total since boot.
+fn increase_between(s: &Series, w: Window) -> Option<f64> {
+    let mut points = s.scalars()?.window(w.from, w.to);
+    let (_, mut prev) = points.next()?;
+    let mut total = 0.0;
+    for (_, v) in points {
+        total += if v >= prev { v - prev } else { v };
+        prev = v;
+    }
+    Some(total)
 }
 
 /// The highest rate between consecutive points of a counter, up to `t`.
@@ -193,6 +325,62 @@ mod tests {
         }
     }
 
+    /// An NDR InfiniBand port (50 GB/s) receiving `gbytes` GB/s.
+    fn fabric_port(b: &mut Builder, gbytes: f64) {
+        let port = [
+            ("host.name", "n"),
+            ("hw.id", "mlx5_0:1"),
+            ("hw.type", "network"),
+            ("gpuwatch.fabric.link_layer", "InfiniBand"),
+        ];
+        b.series(
+            metric::HW_NETWORK_BANDWIDTH_LIMIT,
+            &port,
+            every(5, 0, 120, |_| 50e9),
+        );
+        let mut rx = port.to_vec();
+        rx.push(("network.io.direction", "receive"));
+        b.series(
+            metric::HW_NETWORK_IO,
+            &rx,
+            every(5, 0, 120, |t| t as f64 * gbytes * 1e9),
+        );
+    }
+
+    /// An NFS 4.2 mount at /data: reads at `mbytes(t)` MB/s, and READ RPCs (100 a
+    /// second) each queued `queue_ms` before they are sent.
+    fn nfs(b: &mut Builder, mbytes: impl Fn(i64) -> f64, queue_ms: f64) {
+        let mount = [
+            ("host.name", "n"),
+            ("system.device", "filer:/export"),
+            ("system.filesystem.mountpoint", "/data"),
+            ("system.filesystem.type", "nfs4"),
+        ];
+        let mut read = mount.to_vec();
+        read.push(("disk.io.direction", "read"));
+        let mut total = 0.0;
+        let bytes: Vec<(i64, f64)> = every(5, 0, 120, |t| t as f64)
+            .into_iter()
+            .map(|(t, _)| {
+                total += mbytes(t) * 1e6 * 5.0;
+                (t, total)
+            })
+            .collect();
+        b.series(metric::FILESYSTEM_IO, &read, bytes);
+        let mut op = mount.to_vec();
+        op.push(("rpc.method", "READ"));
+        b.series(
+            metric::NFS_RPC_OPERATIONS,
+            &op,
+            every(5, 0, 120, |t| t as f64 * 100.0),
+        );
+        b.series(
+            metric::NFS_RPC_QUEUE_TIME,
+            &op,
+            every(5, 0, 120, |t| t as f64 * 100.0 * queue_ms / 1e3),
+        );
+    }
+
     fn swinging(t: i64) -> f64 {
         if (t / 20) % 2 == 0 {
             0.9
@@ -289,6 +477,60 @@ mod tests {
                 vec![],
             ),
             (
+                "faulty: swinging with an InfiniBand port at its link rate",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    fabric_port(b, 48.0);
+                }),
+                vec!["network"],
+            ),
+            (
+                "healthy: swinging, an InfiniBand port at a third of its rate",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    fabric_port(b, 16.0);
+                }),
+                vec![],
+            ),
+            (
+                "faulty: swinging with an NFS mount reading at its ceiling",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    nfs(b, |_| 400.0, 0.5);
+                }),
+                vec!["network"],
+            ),
+            (
+                "healthy: swinging, an NFS mount reading at half of what it did",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    nfs(b, |t| if t < 40 { 400.0 } else { 200.0 }, 0.5);
+                }),
+                vec![],
+            ),
+            (
+                "faulty: swinging with NFS RPCs queueing 40 ms in the client",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    nfs(b, |t| if t < 40 { 400.0 } else { 200.0 }, 40.0);
+                }),
+                vec!["storage"],
+            ),
+            (
+                "borderline: NFS RPCs queueing 5 ms is no cause",
+                Box::new(|b| {
+                    gpus(b, swinging);
+                    cpu(b, 0.2, 0.1, 0.0);
+                    nfs(b, |t| if t < 40 { 400.0 } else { 200.0 }, 5.0);
+                }),
+                vec![],
+            ),
+            (
                 "borderline: swinging, host at 85% CPU is no cause",
                 Box::new(|b| {
                     gpus(b, swinging);
@@ -313,5 +555,36 @@ mod tests {
             assert_eq!(got, want, "{name}");
             same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, 120 * S + shift));
         }
+    }
+
+    #[test]
+    fn the_summary_names_the_port_or_the_mount() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .data_bottleneck;
+        let summary = |setup: &dyn Fn(&mut Builder)| {
+            let mut b = Builder::new();
+            gpus(&mut b, swinging);
+            cpu(&mut b, 0.2, 0.1, 0.0);
+            setup(&mut b);
+            let found = evaluate(&b.build(), &s, 120 * S);
+            found.first().map(|f| f.summary.clone()).unwrap_or_default()
+        };
+        let port = summary(&|b| fabric_port(b, 48.0));
+        assert!(
+            port.ends_with("fabric port mlx5_0:1 receiving 48.0 GB/s of its 400 Gb/s"),
+            "{port}"
+        );
+        let mount = summary(&|b| nfs(b, |_| 400.0, 0.5));
+        assert!(
+            mount.ends_with("nfs4 /data reading 400 MB/s, its ceiling"),
+            "{mount}"
+        );
+        let queue = summary(&|b| nfs(b, |_| 100.0, 40.0));
+        assert!(
+            queue.ends_with("NFS /data: RPCs queue 40 ms on average before they are sent"),
+            "{queue}"
+        );
     }
 }

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
 
-fn s(v: &str) -> String {
+pub(super) fn s(v: &str) -> String {
     v.to_string()
 }
 
 /// Parses a duration at `key`, at least `min`; nanoseconds.
-fn dur(key: &str, value: &str, min: Duration) -> Result<i64, ConfigError> {
+pub(super) fn dur(key: &str, value: &str, min: Duration) -> Result<i64, ConfigError> {
     let d = duration::parse(value).map_err(|e| ConfigError::new(key, e.to_string()))?;
     if d < min {
         return Err(ConfigError::new(
@@ -23,7 +23,7 @@ fn dur(key: &str, value: &str, min: Duration) -> Result<i64, ConfigError> {
     Ok(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-fn ratio(key: &str, value: f64) -> Result<f64, ConfigError> {
+pub(super) fn ratio(key: &str, value: f64) -> Result<f64, ConfigError> {
     if (0.0..=1.0).contains(&value) {
         Ok(value)
     } else {
@@ -55,6 +55,7 @@ pub struct AlertsConfig {
     pub gpu_xid: XidConfig,
     pub node_absent: AbsentConfig,
     pub clock_skew: ClockSkewConfig,
+    pub fabric_degraded: super::fabric::FabricConfig,
     pub model_drift: DriftConfig,
     pub latency_regression: DriftConfig,
 }
@@ -74,6 +75,7 @@ impl Default for AlertsConfig {
             gpu_xid: XidConfig::default(),
             node_absent: AbsentConfig::default(),
             clock_skew: ClockSkewConfig::default(),
+            fabric_degraded: super::fabric::FabricConfig::default(),
             model_drift: DriftConfig::default(),
             latency_regression: DriftConfig::default(),
         }
@@ -185,8 +187,16 @@ pub struct BottleneckConfig {
     /// at in the store...
     pub network_ceiling_share: f64,
     /// ...when that is at least this many bytes/s (a link a data loader can saturate;
-    /// an inference server's steady traffic stays under it).
+    /// an inference server's steady traffic stays under it). An InfiniBand or RoCE
+    /// port counts at this share of its link rate.
     pub min_network_bytes_per_second: f64,
+    /// `network`, too: a network file system (NFS, Lustre) reading at
+    /// `network_ceiling_share` of the highest rate it was seen at, when that is at least
+    /// this many bytes/s.
+    pub min_filesystem_bytes_per_second: f64,
+    /// `storage`, too: an NFS mount whose RPCs wait this long on average in the
+    /// client's queue before they are sent (its transport is saturated).
+    pub min_nfs_queue_time: String,
 }
 
 impl Default for BottleneckConfig {
@@ -201,6 +211,8 @@ impl Default for BottleneckConfig {
             min_cpu: 0.9,
             network_ceiling_share: 0.9,
             min_network_bytes_per_second: 1e9,
+            min_filesystem_bytes_per_second: 1e8,
+            min_nfs_queue_time: s("10ms"),
         }
     }
 }
@@ -356,6 +368,7 @@ pub struct AlertSettings {
     pub gpu_xid: XidSettings,
     pub node_absent_after: i64,
     pub clock_skew: ClockSkewSettings,
+    pub fabric_degraded: super::fabric::FabricSettings,
     pub model_drift: DriftSettings,
     pub latency_regression: DriftSettings,
 }
@@ -473,6 +486,8 @@ pub struct BottleneckSettings {
     pub min_cpu: f64,
     pub network_ceiling_share: f64,
     pub min_network_bytes_per_second: f64,
+    pub min_filesystem_bytes_per_second: f64,
+    pub min_nfs_queue_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -607,6 +622,13 @@ impl AlertsConfig {
                     min_cpu: r("min_cpu", b.min_cpu)?,
                     network_ceiling_share: r("network_ceiling_share", b.network_ceiling_share)?,
                     min_network_bytes_per_second: b.min_network_bytes_per_second.max(0.0),
+                    min_filesystem_bytes_per_second: b.min_filesystem_bytes_per_second.max(0.0),
+                    min_nfs_queue_seconds: dur(
+                        &k("data_bottleneck.min_nfs_queue_time"),
+                        &b.min_nfs_queue_time,
+                        Duration::from_micros(1),
+                    )? as f64
+                        / 1e9,
                 }
             },
             gpu_throttle: ThrottleSettings {
@@ -631,6 +653,7 @@ impl AlertsConfig {
                     Duration::from_nanos(crate::store::clock::TOLERANCE as u64),
                 )?,
             },
+            fabric_degraded: self.fabric_degraded.validate()?,
             model_drift: self.model_drift.validate("model_drift")?,
             latency_regression: self.latency_regression.validate("latency_regression")?,
         })

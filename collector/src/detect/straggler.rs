@@ -20,7 +20,14 @@ struct Member {
     nvlink: Option<f64>,
 }
 
-pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
+/// `degraded` names the degraded fabric ports of each node (`fabric::degraded_ports`):
+/// a straggler's summary says so when its node has one.
+pub fn evaluate(
+    store: &Store,
+    s: &StragglerSettings,
+    degraded: &BTreeMap<String, String>,
+    t: i64,
+) -> Vec<Finding> {
     let mut jobs: BTreeMap<String, Vec<Member>> = BTreeMap::new();
     for gpu in store.gpus().values() {
         // Each GPU on its node's clock, so peers on nodes whose clocks disagree are
@@ -86,11 +93,17 @@ pub fn evaluate(store: &Store, s: &StragglerSettings, t: i64) -> Vec<Finding> {
                 }
                 _ => String::new(),
             };
+            let fabric = m
+                .labels
+                .get(attr::HOST_NAME)
+                .and_then(|h| degraded.get(h))
+                .map(|ports| format!("; its node's fabric is degraded: {ports}"))
+                .unwrap_or_default();
             out.push(Finding {
                 kind: AlertKind::GpuStraggler,
                 severity: Severity::Warning,
                 summary: format!(
-                    "{}: {:.0}% busy against the job's median {:.0}%{traffic} (score {score:.2})",
+                    "{}: {:.0}% busy against the job's median {:.0}%{traffic} (score {score:.2}){fabric}",
                     gpu_title(&m.labels),
                     m.util * 100.0,
                     util_median * 100.0,
@@ -214,12 +227,49 @@ mod tests {
             let mut b = Builder::new();
             setup(&mut b);
             let store = b.build();
-            let got: Vec<String> = evaluate(&store, &s, 60 * S)
+            let none = BTreeMap::new();
+            let got: Vec<String> = evaluate(&store, &s, &none, 60 * S)
                 .iter()
                 .map(|f| gpu_title(&f.labels))
                 .collect();
             assert_eq!(got, want, "{name}");
-            same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, 60 * S + shift));
+            same_on_any_clock(name, &store, |st, shift| {
+                evaluate(st, &s, &none, 60 * S + shift)
+            });
         }
+    }
+
+    #[test]
+    fn a_straggler_on_a_node_with_a_degraded_port_says_so() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_straggler;
+        let mut b = Builder::new();
+        for i in 0..7 {
+            gpu(&mut b, if i < 4 { "a" } else { "b" }, i % 4, 0.96, 190.0);
+        }
+        gpu(&mut b, "b", 3, 0.60, 95.0);
+        let store = b.build();
+        let degraded = BTreeMap::from([
+            (
+                "b".to_string(),
+                "mlx5_3:1 (running at 200 Gb/s, rated 400 Gb/s)".to_string(),
+            ),
+            ("c".to_string(), "mlx5_0:1 (link down)".to_string()),
+        ]);
+        let found = evaluate(&store, &s, &degraded, 60 * S);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].summary.ends_with(
+                "; its node's fabric is degraded: mlx5_3:1 (running at 200 Gb/s, rated 400 Gb/s)"
+            ),
+            "{}",
+            found[0].summary
+        );
+        // Only its own node's ports.
+        let elsewhere = BTreeMap::from([("a".to_string(), "mlx5_0:1 (link down)".to_string())]);
+        let found = evaluate(&store, &s, &elsewhere, 60 * S);
+        assert!(!found[0].summary.contains("fabric"), "{}", found[0].summary);
     }
 }
