@@ -17,8 +17,9 @@ use gpuwatch_model::{AlertKind, AlertState};
 
 /// 2026-11-28T10:00:00Z.
 const T0: u64 = 1_795_860_000;
-/// Two groups of the demo layout: faults on nodes 0-5, nodes 6 and 7 healthy.
-const NODES: usize = 8;
+/// The demo layout's first ten nodes: faults on nodes 0-5, nodes 6 and 7 healthy,
+/// job 4811 on nodes 8 and 9 starved by NFS.
+const NODES: usize = 10;
 const GPUS: usize = 4;
 /// Simulated seconds.
 const SECONDS: u64 = 960;
@@ -59,7 +60,11 @@ async fn replay(skew: impl Fn(usize) -> i64) -> AlertsResponse {
             let sample = sampler
                 .sample(at * 1_000_000_000)
                 .expect("simulated sample");
-            exporter.export(&sample).await.expect("exported");
+            let io = sampler.take_host_io();
+            exporter
+                .export_with(&sample, io.as_ref())
+                .await
+                .expect("exported");
         }
     }
     let state = collector.state();
@@ -113,6 +118,9 @@ fn promised() -> Fired {
     // Node 0 (job 4411): gpu3 (the last of four) straggles from 30 s at half the NVLink
     // rate of its peers: the 5-minute window fills by ~65 s, then `for` 5 min.
     expect(GpuStraggler, "node-00 gpu3 4411", Firing, 365);
+    // Node 0: gpu3's InfiniBand port (mlx5_3:1) trains down to 200 Gb/s at 30 s: below
+    // its peers at once, then `for` 1 min.
+    expect(FabricDegraded, "node-00", Firing, 90);
     // Node 1 (job 4411): XID 79 on gpu3 at 45 s fires at once; it ages out of the
     // 10-minute XID window and resolves.
     expect(GpuXid, "node-01 gpu3 4411", Resolved, 45);
@@ -156,6 +164,9 @@ fn promised() -> Fired {
     // Nodes 4 and 5 (job 4611): storage- and CPU-bound input from 60 s.
     expect(DataBottleneck, "node-04", Firing, 430);
     expect(DataBottleneck, "node-05", Firing, 460);
+    // Nodes 8 and 9 (job 4811): input starved by the NFS mount from 60 s.
+    expect(DataBottleneck, "node-08", Firing, 430);
+    expect(DataBottleneck, "node-09", Firing, 430);
     want
 }
 
@@ -184,6 +195,34 @@ fn check(got: &Fired, want: &Fired) {
 async fn the_demo_schedule_fires_exactly_its_alerts_on_time() {
     let all = replay(|_| 0).await;
     check(&fired(&all), &promised());
+    let summary = |kind: AlertKind, node: &str| {
+        all.alerts
+            .iter()
+            .find(|a| a.kind == kind && a.labels["host.name"] == node)
+            .map(|a| (a.severity, a.summary.clone()))
+            .expect("the alert")
+    };
+    // Each found with its cause, and the straggler's port named.
+    let (severity, fabric) = summary(AlertKind::FabricDegraded, "node-00");
+    assert_eq!(severity, gpuwatch_model::Severity::Warning);
+    assert!(
+        fabric.starts_with(
+            "node-00 mlx5_3:1 (ib3): running at 200 Gb/s, rated 400 Gb/s; errors rising: symbol_error +"
+        ),
+        "{fabric}"
+    );
+    let (_, straggler) = summary(AlertKind::GpuStraggler, "node-00");
+    assert!(
+        straggler.contains("its node's fabric is degraded: mlx5_3:1 (running at 200 Gb/s"),
+        "{straggler}"
+    );
+    for node in ["node-08", "node-09"] {
+        let (_, starved) = summary(AlertKind::DataBottleneck, node);
+        assert!(
+            starved.contains("starved by storage") && starved.contains("NFS /datasets: RPCs queue"),
+            "{starved}"
+        );
+    }
     // Nothing else on the nodes without faults: node 6 serves another model, node 7's
     // free GPUs are just free.
     for a in &all.alerts {

@@ -30,6 +30,13 @@ pub trait Sampler: Send {
     fn reads_host(&self) -> bool {
         false
     }
+
+    /// The fabric ports and network file systems of the last sample, for a sampler
+    /// that makes them up itself (the simulator); taken, so the next call is `None`
+    /// until the next sample. The default is `None`.
+    fn take_host_io(&mut self) -> Option<crate::host::HostIo> {
+        None
+    }
 }
 
 /// Why a sample could not be taken.
@@ -116,6 +123,10 @@ impl Sampler for CombinedSampler {
 
     fn reads_host(&self) -> bool {
         self.parts.iter().any(|p| p.reads_host())
+    }
+
+    fn take_host_io(&mut self) -> Option<crate::host::HostIo> {
+        self.parts.iter_mut().find_map(|p| p.take_host_io())
     }
 }
 

@@ -8,15 +8,17 @@
 //!
 //! A `FaultSchedule` (`fault`) breaks GPUs and hosts on a timetable counted from the
 //! first sample: hangs, stalls, stragglers, starved input pipelines, XIDs, thermal
-//! throttling, prediction drift and latency regressions, each shaped to trip its
-//! collector detector. Inference nodes also report their models' latency, prompt and
-//! score histograms (`models`).
+//! throttling, prediction drift and latency regressions, a fabric link trained down and
+//! a job starved by NFS, each shaped to trip its collector detector. Inference nodes
+//! also report their models' latency, prompt and score histograms (`models`); every
+//! node its InfiniBand ports and NFS mount (`io`).
 
 mod fault;
 #[cfg(test)]
 mod fault_tests;
 mod gpu;
 mod host;
+mod io;
 mod models;
 mod noise;
 mod profile;

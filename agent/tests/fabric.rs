@@ -190,8 +190,10 @@ async fn the_agent_exports_every_fabric_and_filesystem_counter() {
     assert!(names.contains(&"system.cpu.utilization") || names.contains(&"system.memory.usage"));
 }
 
+/// A simulated node reports its own made-up fabric and NFS mount (one NDR port per GPU,
+/// `/datasets`), never the ports and mounts of the machine it runs on.
 #[tokio::test]
-async fn simulated_nodes_read_no_fabric() {
+async fn simulated_nodes_report_their_own_fabric_not_the_machines() {
     let mut collector = FakeCollector::start(200).await;
     let agent = Running::start(
         config(
@@ -205,10 +207,30 @@ async fn simulated_nodes_read_no_fabric() {
     agent.stop(Duration::from_secs(10)).await;
     let names: Vec<&str> = metrics(&request).iter().map(|m| m.name.as_str()).collect();
     assert!(names.contains(&"hw.gpu.utilization"));
-    for name in ["hw.network.io", "gpuwatch.filesystem.io", "hw.network.up"] {
+    let (unit, kind, limit) =
+        find(&request, "hw.network.bandwidth.limit", &[IB]).expect("the simulated port");
+    assert_eq!((unit, kind, number(limit)), ("By/s", "gauge", 50e9));
+    assert_eq!(
+        attr(&limit.attributes, "network.interface.name").as_deref(),
+        Some("ib0")
+    );
+    for (name, want) in [
+        ("hw.network.up", &[ROCE][..]),
+        ("hw.network.up", &[DOWN][..]),
+        ("gpuwatch.filesystem.io", &[NFS][..]),
+    ] {
         assert!(
-            !names.contains(&name),
-            "{name}: the simulator's host is made up"
+            find(&request, name, want).is_none(),
+            "{name} {want:?}: the machine's, not the simulated node's"
         );
     }
+    assert!(find(
+        &request,
+        "gpuwatch.filesystem.io",
+        &[
+            ("system.filesystem.mountpoint", "/datasets"),
+            ("disk.io.direction", "read")
+        ]
+    )
+    .is_some());
 }

@@ -66,7 +66,17 @@ impl OtlpExporter {
     /// Sends `sample` as one OTLP request: every contract metric the sample has. One
     /// attempt, no queue: the agent loop queues and retries (see `crate::delivery`).
     pub async fn export(&self, sample: &NodeSample) -> Result<(), ExportError> {
-        let body = self.encode(sample);
+        self.export_with(sample, None).await
+    }
+
+    /// Like `export`, with the fabric ports and network file systems read beside the
+    /// sample (`Sampler::take_host_io` of a simulated node).
+    pub async fn export_with(
+        &self,
+        sample: &NodeSample,
+        host_io: Option<&HostIo>,
+    ) -> Result<(), ExportError> {
+        let body = self.encode_with(sample, host_io, Vec::new());
         match self.send(&body, false).await {
             SendOutcome::Delivered => Ok(()),
             SendOutcome::Retry { reason, .. } | SendOutcome::Refused { reason } => {

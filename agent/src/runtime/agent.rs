@@ -160,7 +160,11 @@ impl Agent {
         let mut host_io = self.host_io.take();
         let taken = tokio::task::spawn_blocking(move || {
             let result = sampler.sample(now);
-            let io = host_io.as_mut().map(HostIoSampler::sample);
+            let io = match host_io.as_mut() {
+                Some(reader) => Some(reader.sample()),
+                // The simulator's made-up fabric and file systems.
+                None => sampler.take_host_io(),
+            };
             (sampler, host_io, result.map(|sample| (sample, io)))
         })
         .await;

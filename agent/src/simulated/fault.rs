@@ -13,6 +13,7 @@ use gpuwatch_model::{AlertKind, ThrottleReason};
 
 use super::gpu::{Reading, GIB};
 use super::host::HostFault;
+use super::io::IoFault;
 use super::models::ModelFault;
 use super::noise::{Channel, GpuKey};
 
@@ -51,11 +52,20 @@ pub enum Fault {
     /// The node's model servers slow down: requests 1.8 times and first tokens twice
     /// as slow. Hits the node's models whatever the target.
     LatencyRegression,
+    /// The InfiniBand port of the target GPU (`mlx5_<i>:1`; port 0 for `Node`) trains
+    /// down to half its rate (200 of 400 Gb/s), its symbol errors rising a few a second.
+    LinkDegraded,
+    /// The input pipeline waits on the datasets' NFS mount: the busy GPUs oscillate
+    /// between 20% and 90% with a 50 s period; the mount reads at the filer's ceiling
+    /// (1.15 GB/s) and its READs queue 40–60 ms in the client; iowait and the local
+    /// disk stay as they were. Hits the node whatever the target.
+    NfsBound,
 }
 
 impl Fault {
     /// A short name for logs: `hang`, `stall`, `straggler`, `storage-bound`,
-    /// `cpu-bound`, `xid`, `thermal-throttle`, `prediction-drift`, `latency-regression`.
+    /// `cpu-bound`, `xid`, `thermal-throttle`, `prediction-drift`, `latency-regression`,
+    /// `link-degraded`, `nfs-bound`.
     pub fn name(&self) -> &'static str {
         match self {
             Fault::Hang => "hang",
@@ -67,6 +77,8 @@ impl Fault {
             Fault::ThermalThrottle => "thermal-throttle",
             Fault::PredictionDrift => "prediction-drift",
             Fault::LatencyRegression => "latency-regression",
+            Fault::LinkDegraded => "link-degraded",
+            Fault::NfsBound => "nfs-bound",
         }
     }
 
@@ -77,7 +89,8 @@ impl Fault {
             Fault::Hang => AlertKind::GpuHang,
             Fault::Stall => AlertKind::GpuStalled,
             Fault::Straggler => AlertKind::GpuStraggler,
-            Fault::StorageBound | Fault::CpuBound => AlertKind::DataBottleneck,
+            Fault::StorageBound | Fault::CpuBound | Fault::NfsBound => AlertKind::DataBottleneck,
+            Fault::LinkDegraded => AlertKind::FabricDegraded,
             Fault::Xid(_) => AlertKind::GpuXid,
             Fault::ThermalThrottle => AlertKind::GpuThrottle,
             Fault::PredictionDrift => AlertKind::ModelDrift,
@@ -136,7 +149,8 @@ impl ScheduledFault {
 ///
 /// | node | GPU | fault, from | alert | fires at | why then |
 /// |---|---|---|---|---|---|
-/// | 0 (training, job 4411) | 6 | `Straggler`, 30 s | `gpu_straggler`, warning | 6m05s | 55–65% busy at half the NVLink rate of its peers; the 5-min window holds enough by ~65 s, then `for` 5 min |
+/// | 0 (training, job 4411) | 6 | `Straggler`, 30 s | `gpu_straggler`, warning, naming the degraded port | 6m05s | 55–65% busy at half the NVLink rate of its peers; the 5-min window holds enough by ~65 s, then `for` 5 min |
+/// | 0 | 6 | `LinkDegraded`, 30 s | `fabric_degraded`, warning, `hw.id` = `mlx5_6:1` | 1m30s | 200 Gb/s against its peers' 400 at once (symbol errors rising too), then `for` 1 min |
 /// | 1 (training, job 4411) | 3 | `Xid(79)`, 45 s | `gpu_xid`, critical, `gpuwatch.xid.code` = 79 | 45 s | `for` is 0; it stays firing 10 min after the event (the XID window), then resolves after `clear_for` (1 min): ~11m45s |
 /// | 1 | all 8 | `Hang`, 90 s | `gpu_hang`, critical, one per GPU (only half of job 4411 hangs, so no job-wide alert) | 7m30s | the 1-min window holds no traffic from ~150 s (the mean power is under 245 W, 35% of 700 W, from ~131 s), then `for` 5 min |
 /// | 2 (inference) | 5 | `ThermalThrottle`, 60 s | `gpu_throttle`, warning, reason `hw_thermal` | 6m50s | 80% of the 1-min window's samples throttled at ~107 s, then `for` 5 min |
@@ -146,7 +160,8 @@ impl ScheduledFault {
 /// | 3 | 0–3 (reserved by job 4502) | none | `idle_gpu_cost` (cost ledger) | when $10 is spent idle in an hour: ~37 min for four H100s at $4/h | reserved but idle from the start, no fault needed |
 /// | 4 (training, job 4611) | all | `StorageBound`, 60 s | `data_bottleneck`, `storage` | 7m10s | GPUs 20–90% with a 40 s period, iowait 40–50%, disk busy ~100%, then `for` 5 min |
 /// | 5 (training, job 4611) | all | `CpuBound`, 60 s | `data_bottleneck`, `cpu` | 7m40s | GPUs 20–90% with a 30 s period, CPU user + system ~98%, then `for` 5 min |
-/// | 6, 7, 8, ... | | none | none (but `idle_gpu_cost` for the reserved GPUs of node 7, 11, ...) | | the healthy controls |
+/// | 8, 9 (training, job 4811) | all | `NfsBound`, 60 s | `data_bottleneck`, `storage`, naming the NFS mount | 7m10s | GPUs 20–90% with a 50 s period, READs queueing 40–60 ms on `/datasets`, then `for` 5 min |
+/// | 6, 7, 10, ... | | none | none (but `idle_gpu_cost` for the reserved GPUs of node 7, 11, ...) | | the healthy controls |
 ///
 /// `tests/demo_replay.rs` replays this schedule (four GPUs a node) in event time through
 /// OTLP and a real collector and checks every alert and its time.
@@ -163,6 +178,7 @@ pub struct FaultSchedule {
 /// A period of the data-starved GPUs' utilization, nanoseconds.
 const STORAGE_PERIOD_NANOS: u64 = 40_000_000_000;
 const CPU_PERIOD_NANOS: u64 = 30_000_000_000;
+const NFS_PERIOD_NANOS: u64 = 50_000_000_000;
 /// Memory a stalled process holds at least; a GPU holding less is given more.
 const STALL_MIN_BYTES: u64 = 4 * GIB;
 
@@ -222,7 +238,11 @@ impl FaultSchedule {
         let gpu = |wanted: usize| wanted.min(last);
         let s = Duration::from_secs;
         match node_index {
-            0 => schedule.gpu(gpu(6), Fault::Straggler, s(30)),
+            0 => schedule.gpu(gpu(6), Fault::Straggler, s(30)).gpu(
+                gpu(6),
+                Fault::LinkDegraded,
+                s(30),
+            ),
             1 => schedule
                 .gpu(gpu(3), Fault::Xid(79), s(45))
                 .node(Fault::Hang, s(90)),
@@ -235,6 +255,8 @@ impl FaultSchedule {
             3 if gpus_per_node >= 2 => schedule.gpu(last, Fault::Stall, s(60)),
             4 => schedule.node(Fault::StorageBound, s(60)),
             5 => schedule.node(Fault::CpuBound, s(60)),
+            // Job 4811 on nodes 8 and 9 reads its data from the same NFS filer.
+            8 | 9 => schedule.node(Fault::NfsBound, s(60)),
             _ => schedule,
         }
     }
@@ -270,6 +292,23 @@ impl FaultSchedule {
         HostFault {
             storage_bound: self.active(Fault::StorageBound, elapsed),
             cpu_bound: self.active(Fault::CpuBound, elapsed),
+        }
+    }
+
+    /// What the faults active `elapsed` nanoseconds after the first sample do to the
+    /// fabric and the network file system.
+    pub(crate) fn io_fault(&self, elapsed: u64) -> IoFault {
+        let since = Duration::from_nanos(elapsed);
+        IoFault {
+            degraded_port: self
+                .faults
+                .iter()
+                .find(|f| f.fault == Fault::LinkDegraded && f.is_active(since))
+                .map(|f| match f.target {
+                    Target::Gpu(i) => i,
+                    Target::Node => 0,
+                }),
+            nfs_bound: self.active(Fault::NfsBound, elapsed),
         }
     }
 
@@ -328,14 +367,14 @@ fn apply(fault: Fault, key: GpuKey, t: u64, into: u64, r: &mut Reading) {
             r.nvlink_tx_rate *= 0.5;
             r.nvlink_rx_rate *= 0.5;
         }
-        Fault::StorageBound | Fault::CpuBound => {
+        Fault::StorageBound | Fault::CpuBound | Fault::NfsBound => {
             if r.process.is_none() {
                 return;
             }
-            let period = if fault == Fault::StorageBound {
-                STORAGE_PERIOD_NANOS
-            } else {
-                CPU_PERIOD_NANOS
+            let period = match fault {
+                Fault::StorageBound => STORAGE_PERIOD_NANOS,
+                Fault::CpuBound => CPU_PERIOD_NANOS,
+                _ => NFS_PERIOD_NANOS,
             };
             let phase = (into % period) as f64 / period as f64;
             let wave = (std::f64::consts::TAU * phase).sin();
@@ -353,7 +392,8 @@ fn apply(fault: Fault, key: GpuKey, t: u64, into: u64, r: &mut Reading) {
             r.pcie_tx_rate *= scale;
             r.pcie_rx_rate *= scale;
         }
-        Fault::Xid(_) | Fault::PredictionDrift | Fault::LatencyRegression => {}
+        Fault::Xid(_) | Fault::PredictionDrift | Fault::LatencyRegression | Fault::LinkDegraded => {
+        }
         Fault::ThermalThrottle => {
             if !r.throttle.contains(&ThrottleReason::HwThermal) {
                 r.throttle.push(ThrottleReason::HwThermal);

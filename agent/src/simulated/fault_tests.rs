@@ -456,7 +456,13 @@ fn the_demo_schedule_follows_the_demo_layout() {
         start: secs(start),
         end: None,
     };
-    assert_eq!(faults(0, 8), [one(Target::Gpu(6), Fault::Straggler, 30)]);
+    assert_eq!(
+        faults(0, 8),
+        [
+            one(Target::Gpu(6), Fault::Straggler, 30),
+            one(Target::Gpu(6), Fault::LinkDegraded, 30)
+        ]
+    );
     assert_eq!(
         faults(1, 8),
         [
@@ -475,12 +481,14 @@ fn the_demo_schedule_follows_the_demo_layout() {
     assert_eq!(faults(3, 8), [one(Target::Gpu(7), Fault::Stall, 60)]);
     assert_eq!(faults(4, 8), [one(Target::Node, Fault::StorageBound, 60)]);
     assert_eq!(faults(5, 8), [one(Target::Node, Fault::CpuBound, 60)]);
-    for node in 6..16 {
+    assert_eq!(faults(8, 8), [one(Target::Node, Fault::NfsBound, 60)]);
+    assert_eq!(faults(9, 8), [one(Target::Node, Fault::NfsBound, 60)]);
+    for node in (6..16).filter(|n| !matches!(n, 8 | 9)) {
         assert!(FaultSchedule::demo(node, 8).is_empty(), "node {node}");
     }
     // The faults land on the GPUs the story needs, whatever the node's size.
     for gpus in 1..=8 {
-        for node in 0..6 {
+        for node in (0..6).chain([8, 9]) {
             let profiles = demo_profiles(node, gpus);
             for f in FaultSchedule::demo(node, gpus).faults() {
                 if let Target::Gpu(i) = f.target {
@@ -500,8 +508,14 @@ fn the_demo_schedule_follows_the_demo_layout() {
         "a lone reserved GPU stays idle"
     );
     assert!(FaultSchedule::demo(1, 0).is_empty());
-    assert_eq!(faults(0, 4), [one(Target::Gpu(3), Fault::Straggler, 30)]);
-    let kinds: Vec<AlertKind> = (0..6)
+    assert_eq!(
+        faults(0, 4),
+        [
+            one(Target::Gpu(3), Fault::Straggler, 30),
+            one(Target::Gpu(3), Fault::LinkDegraded, 30)
+        ]
+    );
+    let kinds: Vec<AlertKind> = (0..10)
         .flat_map(|n| FaultSchedule::demo(n, 8).faults().to_vec())
         .map(|f| f.fault.alert())
         .collect();
@@ -509,6 +523,7 @@ fn the_demo_schedule_follows_the_demo_layout() {
         kinds,
         [
             AlertKind::GpuStraggler,
+            AlertKind::FabricDegraded,
             AlertKind::GpuXid,
             AlertKind::GpuHang,
             AlertKind::GpuThrottle,
@@ -516,9 +531,103 @@ fn the_demo_schedule_follows_the_demo_layout() {
             AlertKind::LatencyRegression,
             AlertKind::GpuStalled,
             AlertKind::DataBottleneck,
+            AlertKind::DataBottleneck,
+            AlertKind::DataBottleneck,
             AlertKind::DataBottleneck
         ]
     );
+}
+
+/// The fabric and file system read beside each of `seconds` samples.
+fn io_run(
+    node: usize,
+    faults: FaultSchedule,
+    seconds: impl IntoIterator<Item = u64>,
+) -> Vec<(NodeSample, crate::host::HostIo)> {
+    let mut sampler = SimulatedSampler::new(node, demo_profiles(node, 4), 42).with_faults(faults);
+    seconds
+        .into_iter()
+        .map(|s| {
+            let sample = sampler.sample(T0 + s * SECOND).expect("simulated");
+            let io = sampler.take_host_io().expect("simulated io");
+            assert!(sampler.take_host_io().is_none(), "taken once");
+            (sample, io)
+        })
+        .collect()
+}
+
+#[test]
+fn every_node_has_a_port_per_gpu_and_the_datasets_mount() {
+    let run = io_run(0, FaultSchedule::new(), 0..30);
+    let (_, io) = &run[29];
+    let ids: Vec<String> = io.fabric.iter().map(|p| p.hw_id()).collect();
+    assert_eq!(ids, ["mlx5_0:1", "mlx5_1:1", "mlx5_2:1", "mlx5_3:1"]);
+    for (i, port) in io.fabric.iter().enumerate() {
+        assert_eq!(port.rate_bytes_per_second, Some(50e9));
+        assert_eq!(port.up, Some(true));
+        let before = &run[28].1.fabric[i];
+        // Training all-reduce: about 12 GB/s each way.
+        let rx = (port.rx_bytes.expect("rx") - before.rx_bytes.expect("rx")) as f64;
+        in_range("port GB/s", rx / 1e9, 11.0, 13.0);
+        assert_eq!(
+            port.errors, before.errors,
+            "no error rises on a healthy port"
+        );
+    }
+    let nfs = &io.filesystems[0];
+    assert_eq!(
+        (nfs.mountpoint.as_deref(), nfs.fstype.as_str()),
+        (Some("/datasets"), "nfs4")
+    );
+    let before = &run[28].1.filesystems[0];
+    let read = (nfs.read_bytes.expect("read") - before.read_bytes.expect("read")) as f64;
+    in_range("NFS MB/s", read / 1e6, 250.0, 350.0);
+    let (ops, queued) = (
+        nfs.operations[0].operations - before.operations[0].operations,
+        nfs.operations[0].queue_ms - before.operations[0].queue_ms,
+    );
+    assert!(
+        queued as f64 / ops as f64 <= 1.0,
+        "{queued} ms over {ops} READs"
+    );
+}
+
+#[test]
+fn a_degraded_link_runs_at_half_rate_with_rising_symbol_errors() {
+    let run = io_run(
+        0,
+        FaultSchedule::new().gpu(2, Fault::LinkDegraded, secs(10)),
+        0..40,
+    );
+    let symbol = |io: &crate::host::HostIo, port: usize| io.fabric[port].errors[0].1;
+    assert_eq!(run[9].1.fabric[2].rate_bytes_per_second, Some(50e9));
+    assert_eq!(run[39].1.fabric[2].rate_bytes_per_second, Some(25e9));
+    assert_eq!(run[39].1.fabric[1].rate_bytes_per_second, Some(50e9));
+    let rose = symbol(&run[39].1, 2) - symbol(&run[10].1, 2);
+    in_range("symbol errors in 29 s", rose as f64, 29.0, 150.0);
+    assert_eq!(symbol(&run[39].1, 1), symbol(&run[10].1, 1));
+}
+
+#[test]
+fn nfs_bound_starves_the_gpus_reads_at_the_ceiling_and_queues() {
+    let run = io_run(
+        8,
+        FaultSchedule::new().node(Fault::NfsBound, secs(10)),
+        0..130,
+    );
+    let samples: Vec<NodeSample> = run.iter().map(|(s, _)| s.clone()).collect();
+    oscillates(&samples[10..]);
+    for t in 11..130 {
+        let (a, b) = (&run[t - 1].1.filesystems[0], &run[t].1.filesystems[0]);
+        let read = (b.read_bytes.expect("read") - a.read_bytes.expect("read")) as f64;
+        in_range("NFS GB/s", read / 1e9, 1.12, 1.18);
+        let cpu = host(&run[t].0).cpu.expect("cpu");
+        assert!(cpu.iowait < 0.1, "iowait stays low: {}", cpu.iowait);
+    }
+    let (a, b) = (&run[20].1.filesystems[0], &run[120].1.filesystems[0]);
+    let ops = (b.operations[0].operations - a.operations[0].operations) as f64;
+    let queued = (b.operations[0].queue_ms - a.operations[0].queue_ms) as f64;
+    in_range("ms queued a READ", queued / ops, 40.0, 60.0);
 }
 
 #[test]

@@ -23,6 +23,8 @@ pub(crate) enum Channel {
     Cpu,
     HostMemory,
     Disk,
+    /// The fabric ports and the network file system (`io`).
+    Fabric,
 }
 
 /// Length of one noise step: values hold still within it, so samples taken in the

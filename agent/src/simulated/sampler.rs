@@ -5,9 +5,11 @@ use gpuwatch_model::NodeSample;
 use super::fault::FaultSchedule;
 use super::gpu::{self, Counters};
 use super::host::{self, HostCounters, Load};
+use super::io::{self, IoCounters};
 use super::models::ModelCounters;
 use super::noise::GpuKey;
 use super::profile::Profile;
+use crate::host::HostIo;
 use crate::sampler::{SampleError, Sampler};
 
 /// A simulated node: one GPU per profile, plus the host, and optionally faults on a
@@ -26,6 +28,10 @@ pub struct SimulatedSampler {
     host: Option<HostCounters>,
     /// The inference GPUs' models, created on the first sample.
     models: Option<ModelCounters>,
+    /// The fabric ports and NFS mount, created on the first sample, and what the last
+    /// sample read of them (`Sampler::take_host_io`).
+    io: Option<IoCounters>,
+    last_io: Option<HostIo>,
 }
 
 impl SimulatedSampler {
@@ -39,6 +45,8 @@ impl SimulatedSampler {
             counters: Vec::new(),
             host: None,
             models: None,
+            io: None,
+            last_io: None,
         }
     }
 
@@ -100,6 +108,18 @@ impl Sampler for SimulatedSampler {
         if self.first_time == Some(t) && self.models.is_none() {
             self.models = ModelCounters::start(&self.profiles, self.seed, node, t);
         }
+        let gpus_n = self.profiles.len();
+        let io_counters = self
+            .io
+            .get_or_insert_with(|| IoCounters::start(self.seed, node, gpus_n, t));
+        self.last_io = Some(io::host_io(
+            self.seed,
+            node,
+            Load::of(&self.profiles),
+            self.faults.io_fault(elapsed),
+            io_counters,
+            t,
+        ));
         let fault = self.faults.model_fault(elapsed);
         let histograms = match self.models.as_mut() {
             Some(models) => models.advance(t, fault),
@@ -111,6 +131,10 @@ impl Sampler for SimulatedSampler {
             host: Some(host),
             histograms,
         })
+    }
+
+    fn take_host_io(&mut self) -> Option<HostIo> {
+        self.last_io.take()
     }
 
     fn describe(&self) -> String {
