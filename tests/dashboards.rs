@@ -24,11 +24,12 @@ use gpuwatch_collector::CollectorConfig;
 use serde_json::Value;
 
 /// The dashboards there must be, by uid.
-const DASHBOARDS: [&str; 4] = [
+const DASHBOARDS: [&str; 5] = [
     "gpuwatch-cluster-overview",
     "gpuwatch-gpu-detail",
     "gpuwatch-inference-drift",
     "gpuwatch-cost",
+    "gpuwatch-fabric-storage",
 ];
 
 /// Panel types of the current Grafana schema the dashboards may use.

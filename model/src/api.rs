@@ -199,6 +199,21 @@ pub struct NodeView {
     /// Summed over interfaces, bytes/s.
     pub network_rx_bytes_per_second: Option<f64>,
     pub network_tx_bytes_per_second: Option<f64>,
+    /// InfiniBand and RoCE ports (`hw.network.*`): how many, and how many are up.
+    #[serde(default)]
+    pub fabric_ports: usize,
+    #[serde(default)]
+    pub fabric_ports_up: usize,
+    /// Summed over the fabric ports, bytes/s.
+    #[serde(default)]
+    pub fabric_rx_bytes_per_second: Option<f64>,
+    #[serde(default)]
+    pub fabric_tx_bytes_per_second: Option<f64>,
+    /// Summed over the network file systems (NFS, Lustre), bytes/s.
+    #[serde(default)]
+    pub netfs_read_bytes_per_second: Option<f64>,
+    #[serde(default)]
+    pub netfs_write_bytes_per_second: Option<f64>,
     /// `cpu` (busy share: 1 - idle), `iowait`, `disk` (read + write bytes/s),
     /// `network` (receive + transmit bytes/s).
     pub charts: Vec<Chart>,

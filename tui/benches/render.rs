@@ -164,6 +164,12 @@ fn hosts() -> NodesResponse {
             disk_busy: Some(0.3),
             network_rx_bytes_per_second: Some(9e9),
             network_tx_bytes_per_second: Some(4e9),
+            fabric_ports: 8,
+            fabric_ports_up: if n % 29 == 0 { 7 } else { 8 },
+            fabric_rx_bytes_per_second: Some(96e9),
+            fabric_tx_bytes_per_second: Some(96e9),
+            netfs_read_bytes_per_second: Some(3e8),
+            netfs_write_bytes_per_second: Some(1e6),
             charts: vec![
                 chart("cpu", 48, 1.0),
                 chart("iowait", 48, 0.1),

@@ -1,5 +1,6 @@
 //! Each node's host as `/api/v1/nodes` shows it: CPU by mode, memory, disk and
-//! network throughput and the busiest disk's busy share, the newest values and charts
+//! network throughput and the busiest disk's busy share, its fabric ports (up, and
+//! their traffic) and network file systems' throughput, the newest values and charts
 //! over the window. Where the input pipeline starves GPUs, it shows here.
 
 use std::collections::BTreeMap;
@@ -11,12 +12,15 @@ use super::chart::{chart, complement, Grid};
 use crate::store::{Series, SourceKind, Store};
 
 /// The host metrics this view reads.
-const HOST_METRICS: [&str; 5] = [
+const HOST_METRICS: [&str; 8] = [
     metric::CPU_UTILIZATION,
     metric::MEMORY_USAGE,
     metric::DISK_IO,
     metric::DISK_IO_TIME,
     metric::NETWORK_IO,
+    metric::HW_NETWORK_IO,
+    metric::HW_NETWORK_UP,
+    metric::FILESYSTEM_IO,
 ];
 
 /// The loopback interface moves no data between machines.
@@ -100,6 +104,13 @@ fn node_view(series: &[&Series], grid: &Grid) -> NodeView {
         });
     let disk = |dir: &str| of(metric::DISK_IO, &[(attr::DISK_DIRECTION, dir)]);
     let net = |dir: &str| of(metric::NETWORK_IO, &[(attr::IO_DIRECTION, dir)]);
+    let fabric = |dir: &str| of(metric::HW_NETWORK_IO, &[(attr::IO_DIRECTION, dir)]);
+    let netfs = |dir: &str| of(metric::FILESYSTEM_IO, &[(attr::DISK_DIRECTION, dir)]);
+    let ports = of(metric::HW_NETWORK_UP, &[]);
+    let ports_up = ports
+        .iter()
+        .filter(|s| s.last_scalar().is_some_and(|(_, v)| v >= 0.5))
+        .count();
     let busy = of(metric::DISK_IO_TIME, &[])
         .iter()
         .filter_map(|s| s.rate())
@@ -157,6 +168,12 @@ fn node_view(series: &[&Series], grid: &Grid) -> NodeView {
         disk_busy: busy,
         network_rx_bytes_per_second: rate_sum(&net(value::RECEIVE)),
         network_tx_bytes_per_second: rate_sum(&net(value::TRANSMIT)),
+        fabric_ports: ports.len(),
+        fabric_ports_up: ports_up,
+        fabric_rx_bytes_per_second: rate_sum(&fabric(value::RECEIVE)),
+        fabric_tx_bytes_per_second: rate_sum(&fabric(value::TRANSMIT)),
+        netfs_read_bytes_per_second: rate_sum(&netfs(value::READ)),
+        netfs_write_bytes_per_second: rate_sum(&netfs(value::WRITE)),
         charts,
         ..NodeView::default()
     }

@@ -216,6 +216,51 @@ fn nodes_sum_disks_and_interfaces_and_skip_loopback() {
     );
     assert!((n.charts[0].points[4].value - 0.75).abs() < 1e-9);
     assert!((n.charts[2].points[4].value - 2e9).abs() < 1.0);
+    assert_eq!((n.fabric_ports, n.fabric_ports_up), (0, 0));
+    assert_eq!(
+        n.fabric_rx_bytes_per_second, None,
+        "no fabric: none, not zero"
+    );
+}
+
+#[test]
+fn nodes_sum_fabric_ports_and_network_file_systems() {
+    let mut b = Builder::new();
+    for (port, up, per_s) in [("mlx5_0:1", 1.0, 12e9), ("mlx5_1:1", 0.0, 0.0)] {
+        let attrs = [
+            (attr::HOST_NAME, "node-07"),
+            (attr::HW_ID, port),
+            (attr::HW_TYPE, "network"),
+        ];
+        b.series(metric::HW_NETWORK_UP, &attrs, every(10, 0, 300, |_| up));
+        for dir in [value::RECEIVE, value::TRANSMIT] {
+            let mut with = attrs.to_vec();
+            with.push((attr::IO_DIRECTION, dir));
+            b.series(
+                metric::HW_NETWORK_IO,
+                &with,
+                every(10, 0, 300, |t| t as f64 * per_s),
+            );
+        }
+    }
+    b.series(
+        metric::FILESYSTEM_IO,
+        &[
+            (attr::HOST_NAME, "node-07"),
+            (attr::FILESYSTEM_MOUNTPOINT, "/datasets"),
+            (attr::DISK_DIRECTION, value::READ),
+        ],
+        every(10, 0, 300, |t| t as f64 * 3e8),
+    );
+    let got = nodes(&b.build(), 5 * M, 5);
+    let n = &got.nodes[0];
+    assert_eq!((n.fabric_ports, n.fabric_ports_up), (2, 1));
+    assert_eq!(n.fabric_rx_bytes_per_second, Some(12e9));
+    assert_eq!(n.fabric_tx_bytes_per_second, Some(12e9));
+    assert_eq!(n.netfs_read_bytes_per_second, Some(3e8));
+    assert_eq!(n.netfs_write_bytes_per_second, None);
+    // The host's own charts are unchanged by them.
+    assert_eq!(n.network_rx_bytes_per_second, None);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The Nodes tab: one row per node's host, CPU busy and iowait, memory, disk read and
 //! write with the busiest disk's busy share, network, with sparklines of CPU, disk and
-//! network over the window: where an input pipeline starves GPUs, it shows here. A
-//! high iowait or a disk near 100% busy is yellow or red.
+//! network over the window, and, where nodes report them, their fabric ports (up of
+//! all, bytes received) and network file systems (bytes read): where an input pipeline
+//! starves GPUs, it shows here. A high iowait, a disk near 100% busy or a fabric port
+//! down is yellow or red.
 
 use gpuwatch_model::api::{Chart, NodeView};
 use ratatui::buffer::Buffer;
@@ -37,10 +39,13 @@ enum Col {
     Rx,
     Tx,
     NetSpark,
+    Links,
+    Fabric,
+    Netfs,
 }
 
 impl Col {
-    const ALL: [Col; 13] = [
+    const ALL: [Col; 16] = [
         Col::Node,
         Col::Gpus,
         Col::Cpu,
@@ -54,15 +59,21 @@ impl Col {
         Col::Rx,
         Col::Tx,
         Col::NetSpark,
+        Col::Links,
+        Col::Fabric,
+        Col::Netfs,
     ];
     /// What goes first when the terminal is narrow.
-    const DROP_ORDER: [Col; 6] = [
+    const DROP_ORDER: [Col; 9] = [
         Col::Gpus,
         Col::Mem,
         Col::NetSpark,
         Col::Tx,
+        Col::Netfs,
         Col::CpuSpark,
+        Col::Fabric,
         Col::DiskSpark,
+        Col::Links,
     ];
 
     fn title(self) -> &'static str {
@@ -80,6 +91,9 @@ impl Col {
             Col::Rx => "NET RX",
             Col::Tx => "NET TX",
             Col::NetSpark => "NET",
+            Col::Links => "LINKS",
+            Col::Fabric => "FAB RX",
+            Col::Netfs => "NETFS",
         }
     }
 
@@ -96,6 +110,8 @@ impl Col {
         match self {
             Col::Node => node,
             Col::Gpus | Col::Cpu | Col::Iowait | Col::Busy => 4,
+            Col::Links => 5,
+            Col::Fabric | Col::Netfs => 8,
             Col::Mem => 10,
             Col::Read | Col::Write | Col::Rx | Col::Tx => 8,
             Col::CpuSpark | Col::DiskSpark | Col::NetSpark => SPARK_MIN,
@@ -111,7 +127,19 @@ fn layout(nodes: &[NodeView], width: usize) -> Vec<(Col, usize)> {
         .max()
         .unwrap_or(0)
         .clamp(NODE_MIN, NODE_MAX);
-    let mut cols: Vec<Col> = Col::ALL.to_vec();
+    // The fabric and network file system columns only where some node reports them.
+    let fabric = nodes.iter().any(|n| n.fabric_ports > 0);
+    let netfs = nodes
+        .iter()
+        .any(|n| n.netfs_read_bytes_per_second.is_some());
+    let mut cols: Vec<Col> = Col::ALL
+        .into_iter()
+        .filter(|c| match c {
+            Col::Links | Col::Fabric => fabric,
+            Col::Netfs => netfs,
+            _ => true,
+        })
+        .collect();
     let total = |cols: &[Col]| -> usize { cols.iter().map(|c| c.width(node) + 1).sum::<usize>() };
     for victim in Col::DROP_ORDER {
         if total(&cols) <= width {
@@ -212,6 +240,22 @@ fn cell(node: &NodeView, col: Col, width: usize, scales: Scales) -> (String, Sty
             spark("network", Some(scales.network)),
             Style::new().fg(Color::Blue),
         ),
+        Col::Links => {
+            if node.fabric_ports == 0 {
+                return (format::MISSING.to_string(), plain);
+            }
+            let style = if node.fabric_ports_up < node.fabric_ports {
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+            } else {
+                plain
+            };
+            (
+                format!("{}/{}", node.fabric_ports_up, node.fabric_ports),
+                style,
+            )
+        }
+        Col::Fabric => (format::byte_rate(node.fabric_rx_bytes_per_second), plain),
+        Col::Netfs => (format::byte_rate(node.netfs_read_bytes_per_second), plain),
     }
 }
 

@@ -58,6 +58,7 @@ fn hosts() -> NodesResponse {
                 chart("disk", "By/s", 48, |i| disk * (0.2 + wave(i, 16))),
                 chart("network", "By/s", 48, |i| net * (0.5 + 0.5 * wave(i, 8))),
             ],
+            ..NodeView::default()
         };
     let mut silent = node("node-04", 2, 0.30, 0.01, 20e6, 0.05, 1.2e9);
     silent.last_seen_unix_ms = now() - 40_000;
@@ -264,6 +265,37 @@ fn at_both_sizes(name: &str, setup: impl Fn(&mut App)) {
 #[test]
 fn the_nodes_tab_shows_where_data_bottlenecks() {
     at_both_sizes("nodes", |app| keys(app, &[Key::Char('3'), Key::End]));
+}
+
+/// Nodes with InfiniBand ports and an NFS mount: node-01's eight ports up and busy,
+/// node-05 starved by NFS with one port down; the others report none.
+#[test]
+fn the_nodes_tab_shows_fabric_ports_and_network_file_systems() {
+    for (width, height) in SIZES {
+        let mut app = full_app(width, height);
+        let mut nodes = hosts();
+        for n in &mut nodes.nodes {
+            let (up, rx, nfs) = match n.node.as_str() {
+                "node-01" => (8, 96e9, 310e6),
+                "node-05" => (7, 41e9, 1.15e9),
+                _ => continue,
+            };
+            n.fabric_ports = 8;
+            n.fabric_ports_up = up;
+            n.fabric_rx_bytes_per_second = Some(rx);
+            n.fabric_tx_bytes_per_second = Some(rx);
+            n.netfs_read_bytes_per_second = Some(nfs);
+        }
+        app.update(Event::Nodes {
+            result: Ok(nodes),
+            at_unix_ms: now() - 800,
+        });
+        keys(&mut app, &[Key::Char('3')]);
+        let text = screen(&app, width, height);
+        assert!(text.contains("LINKS"), "{text}");
+        assert!(text.contains("7/8"), "{text}");
+        assert_screen(&format!("nodes_fabric_{width}x{height}"), text);
+    }
 }
 
 #[test]
