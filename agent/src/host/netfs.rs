@@ -1,6 +1,6 @@
 //! Network file systems, per mount, read every interval:
 //!
-//! * NFS (`nfs`, `nfs4`) from `<proc_root>/self/mountstats`: bytes applications read
+//! * NFS (`nfs`, `nfs4`) from `<proc_root>/1/mountstats` (see below): bytes applications read
 //!   and wrote (the `bytes:` line's normal + direct counters), and per RPC operation
 //!   the count, retransmissions, and cumulative queue and round-trip time (`per-op
 //!   statistics`); the transports' sends and backlog (`xprt:` lines). Every operation
@@ -12,8 +12,11 @@
 //!   the one `mountstats` lists for the file system's name (`<nid>:/<fsname>`), when
 //!   it lists exactly one.
 //!
-//! `self` is the agent's own mount namespace: in a container, run the agent in the
-//! host's mount namespace or mount the file systems into it to see them.
+//! `mountstats` is read from `<proc_root>/1/` first, the mount namespace of PID 1 of
+//! the PID namespace `proc_root` belongs to: with the host's `/proc` mounted at
+//! `/host/proc` in a container (the DaemonSet), that is the host's init and so the
+//! host's mounts. Where it cannot be read (no access to PID 1 without CAP_SYS_PTRACE
+//! or root), `<proc_root>/self/`: the agent's own mount namespace.
 //!
 //! A bind mount of an NFS export shows the same counters again under its own mount
 //! point; sum per `system.device` with care. Missing files mean no such mounts (no
@@ -104,6 +107,8 @@ pub fn filesystems(mounts: Vec<MountStats>, lustre: Vec<(String, LustreIo)>) -> 
 /// Reads the NFS and Lustre counters of this machine's mounts.
 #[derive(Debug)]
 pub struct NetfsReader {
+    /// `<proc_root>/1/mountstats`, tried first, and `<proc_root>/self/mountstats`.
+    init_mountstats: PathBuf,
     mountstats: PathBuf,
     llite_dirs: [PathBuf; 2],
     files: Files,
@@ -112,6 +117,7 @@ pub struct NetfsReader {
 impl NetfsReader {
     pub fn new(proc_root: &Path, sys_root: &Path) -> NetfsReader {
         NetfsReader {
+            init_mountstats: proc_root.join("1/mountstats"),
             mountstats: proc_root.join("self/mountstats"),
             llite_dirs: [
                 proc_root.join("fs/lustre/llite"),
@@ -123,10 +129,14 @@ impl NetfsReader {
 
     /// Every NFS mount and Lustre instance, as [`filesystems`] orders them.
     pub fn read(&mut self) -> Vec<FilesystemIo> {
-        let mountstats = self.mountstats.clone();
-        let mounts = self
-            .files
-            .text(&mountstats)
+        // PID 1's quietly: without access to it, the agent's own namespace is the
+        // answer, not a fault.
+        let mounts = std::fs::read_to_string(&self.init_mountstats)
+            .ok()
+            .or_else(|| {
+                let own = self.mountstats.clone();
+                self.files.text(&own)
+            })
             .map(|t| parse_mountstats(&t))
             .unwrap_or_default();
         let mut lustre: Vec<(String, LustreIo)> = Vec::new();
@@ -210,6 +220,36 @@ mod tests {
             "two mounts of work: which one is not known"
         );
         assert!(found.iter().all(|f| f.fstype == "lustre"));
+    }
+
+    #[test]
+    fn pid_1s_mounts_come_before_the_agents_own() {
+        let dir = std::env::temp_dir().join(format!("gpuwatch-netfs-{}", std::process::id()));
+        let nfs = |device: &str, at: &str| {
+            format!(
+                "device {device} mounted on {at} with fstype nfs4 statvers=1.1\n\
+                 \tbytes:\t100 200 0 0 100 200 1 1\n"
+            )
+        };
+        std::fs::create_dir_all(dir.join("self")).expect("temp dir");
+        std::fs::write(dir.join("self/mountstats"), nfs("own:/x", "/own")).expect("write");
+        let none = Path::new("/nonexistent/gpuwatch-sys");
+        let mount = |reader: &mut NetfsReader| {
+            reader
+                .read()
+                .into_iter()
+                .map(|f| f.mountpoint.unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(mount(&mut NetfsReader::new(&dir, none)), ["/own"]);
+        std::fs::create_dir_all(dir.join("1")).expect("temp dir");
+        std::fs::write(
+            dir.join("1/mountstats"),
+            nfs("filer:/datasets", "/datasets"),
+        )
+        .expect("write");
+        assert_eq!(mount(&mut NetfsReader::new(&dir, none)), ["/datasets"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
