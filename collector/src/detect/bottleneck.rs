@@ -13,7 +13,7 @@ use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 
 use super::config::BottleneckSettings;
-use super::window::{gpu_series, mean, rate, swing, utilization, value_at, Window};
+use super::window::{gpu_series, growth, mean, rate, swing, utilization, value_at, Window};
 use crate::store::{Series, Store};
 
 /// The host series of every node, found in one pass over the store.
@@ -189,32 +189,11 @@ fn nfs_queue<'a>(host: &Host<'a>, w: Window) -> Option<(&'a str, f64)> {
     host.mounts
         .iter()
         .filter_map(|(mount, m)| {
-            let queued: f64 = m
-                .queue_time
-                .iter()
-                .filter_map(|x| increase_between(x, w))
-                .sum();
-            let ops: f64 = m
-                .operations
-                .iter()
-                .filter_map(|x| increase_between(x, w))
-                .sum();
+            let queued: f64 = m.queue_time.iter().filter_map(|x| growth(x, w)).sum();
+            let ops: f64 = m.operations.iter().filter_map(|x| growth(x, w)).sum();
             (ops > 0.0).then(|| (*mount, queued / ops))
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
-}
-
-/// How much a counter grew between the window's first and last points (resets count
-/// the value after them): never its total since boot.
-fn increase_between(s: &Series, w: Window) -> Option<f64> {
-    let mut points = s.scalars()?.window(w.from, w.to);
-    let (_, mut prev) = points.next()?;
-    let mut total = 0.0;
-    for (_, v) in points {
-        total += if v >= prev { v - prev } else { v };
-        prev = v;
-    }
-    Some(total)
 }
 
 /// The highest rate between consecutive points of a counter, up to `t`.

@@ -18,7 +18,7 @@ use gpuwatch_model::{AlertKind, Finding, Severity};
 use serde::{Deserialize, Serialize};
 
 use super::config::{dur, ratio, s};
-use super::window::{rate, utilization, Window};
+use super::window::{growth, rate, utilization, Window};
 use crate::config::ConfigError;
 use crate::store::{Series, Store};
 
@@ -154,22 +154,6 @@ fn ports(store: &Store) -> BTreeMap<(&str, &str), Port<'_>> {
     out
 }
 
-/// How much a counter grew between the window's points, from the newest point before
-/// it (or its first inside it): never its total since boot. A drop (a reset) counts
-/// the value after it.
-fn rise(s: &Series, w: Window) -> Option<f64> {
-    let ring = s.scalars()?;
-    let mut prev = ring.last_at(w.from.saturating_sub(1)).map(|(_, v)| v);
-    let mut total = None;
-    for (_, v) in ring.window(w.from, w.to) {
-        if let Some(p) = prev {
-            *total.get_or_insert(0.0) += if v >= p { v - p } else { v };
-        }
-        prev = Some(v);
-    }
-    total
-}
-
 /// The highest value a gauge had up to `t`.
 fn highest(s: &Series, t: i64) -> Option<f64> {
     s.scalars()?
@@ -229,7 +213,7 @@ fn problems(
         .errors
         .iter()
         .filter(|(kind, _)| *kind == LINK_DOWNED)
-        .find_map(|(_, series)| rise(series, w))
+        .find_map(|(_, series)| growth(series, w))
         .filter(|n| *n >= 1.0)
     {
         out.push(Problem {
@@ -258,7 +242,7 @@ fn problems(
         .errors
         .iter()
         .filter(|(kind, _)| s.error_types.iter().any(|x| x == kind))
-        .filter_map(|(kind, series)| Some((*kind, rise(series, w)?)))
+        .filter_map(|(kind, series)| Some((*kind, growth(series, w)?)))
         .filter(|(_, n)| *n > 0.0)
         .collect();
     let total: f64 = errors.iter().map(|(_, n)| n).sum();

@@ -73,6 +73,22 @@ pub fn increase(s: &Series, w: Window) -> Option<f64> {
     Some(total)
 }
 
+/// How much a counter grew between the window's points, from the newest point before
+/// it (or its first inside it): never its total since boot. A drop (a reset) counts
+/// the value after it.
+pub fn growth(s: &Series, w: Window) -> Option<f64> {
+    let ring = s.scalars()?;
+    let mut prev = ring.last_at(w.from.saturating_sub(1)).map(|(_, v)| v);
+    let mut total = None;
+    for (_, v) in ring.window(w.from, w.to) {
+        if let Some(p) = prev {
+            *total.get_or_insert(0.0) += if v >= p { v - p } else { v };
+        }
+        prev = Some(v);
+    }
+    total
+}
+
 /// Per-second rate of a cumulative counter over the window's points; `None` with
 /// fewer than two points.
 pub fn rate(s: &Series, w: Window) -> Option<f64> {
