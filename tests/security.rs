@@ -1,6 +1,6 @@
 //! A real `gpuwatch collector` on mutual TLS with tokens, reached by the real clients a
-//! user runs: `gpuwatch agent`, `gpuwatch top --check` and the official OpenTelemetry
-//! Python SDK. Each gets in with the right token and certificate and is refused
+//! user runs: `gpuwatch agent`, `gpuwatch top --check`, the official OpenTelemetry
+//! Python SDK and a real Prometheus scraping `/metrics`. Each gets in with the right token and certificate and is refused
 //! without either; a token bound to `node-0*` cannot send as `node-17`; SIGHUP swaps
 //! the API tokens.
 //!
@@ -384,4 +384,53 @@ fn the_python_sdk_sends_with_headers_and_certificates() {
     assert!(refused >= 1.0, "{refused}: {}", text(&wrong));
     drop(s.collector);
     let _ = std::fs::remove_dir_all(&s.dir);
+}
+
+/// A real Prometheus scrapes `/metrics` over mutual TLS with an API token from
+/// `authorization.credentials_file`, as the README's "Security" says; the same job
+/// without the token is refused (`up` 0, HTTP 401).
+#[test]
+fn prometheus_scrapes_with_a_token_and_certificates() {
+    if !common::prometheus_available("prometheus_scrapes_with_a_token_and_certificates") {
+        return;
+    }
+    let s = start("prometheus");
+    let token = write(&s.dir, "prometheus-token", READER);
+    let tls = format!(
+        "    scheme: https\n    tls_config:\n      ca_file: {}\n      cert_file: {}\n      key_file: {}\n",
+        s.certs.ca.display(),
+        s.certs.client_cert.display(),
+        s.certs.client_key.display()
+    );
+    let target = format!(
+        "    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+        s.api
+    );
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n\
+         \x20 - job_name: with-token\n{tls}    authorization:\n      credentials_file: {}\n{target}\
+         \x20 - job_name: without-token\n{tls}{target}",
+        token.display()
+    );
+    let prometheus = common::Prometheus::with_config("prometheus-over-tls", &config);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        prometheus
+            .wait_for(r#"up{job="with-token"}"#, |v| v == 1.0)
+            .await;
+        prometheus
+            .wait_for(r#"gpuwatch_store_series{job="with-token"}"#, |v| v >= 0.0)
+            .await;
+        prometheus
+            .wait_for(r#"up{job="without-token"}"#, |v| v == 0.0)
+            .await;
+        let refused = prometheus
+            .query(r#"gpuwatch_store_series{job="without-token"}"#)
+            .await
+            .expect("query");
+        assert!(refused.is_empty(), "scraped without a token: {refused:?}");
+    });
 }

@@ -81,6 +81,11 @@ impl Prometheus {
         Prometheus::launch(test, &config, &[])
     }
 
+    /// Starts Prometheus with the whole of `config_text` as its `prometheus.yml`.
+    pub fn with_config(test: &str, config_text: &str) -> Prometheus {
+        Prometheus::launch(test, config_text, &[])
+    }
+
     /// Starts Prometheus scraping nothing, as a remote-write receiver
     /// (`POST /api/v1/write`).
     pub fn receiver(test: &str) -> Prometheus {
