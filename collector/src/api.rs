@@ -55,6 +55,7 @@ async fn authenticate(
     match state.auth().api(authorization) {
         Ok(()) => next.run(request).await,
         Err(denied) => {
+            state.telemetry.api_unauthenticated();
             tracing::debug!(path = %request.uri().path(), "API request refused: {denied}");
             (
                 StatusCode::UNAUTHORIZED,

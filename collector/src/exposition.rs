@@ -316,6 +316,12 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
         "gpuwatch_otlp_requests_total{{transport=\"http\"}} {}",
         t.http_requests()
     );
+    out.push_str("# HELP gpuwatch_api_requests_refused_total API and /metrics requests refused (401: no or a wrong collector.auth.api_tokens_file token).\n# TYPE gpuwatch_api_requests_refused_total counter\n");
+    let _ = writeln!(
+        out,
+        "gpuwatch_api_requests_refused_total{{reason=\"unauthenticated\"}} {}",
+        t.api_requests_unauthenticated()
+    );
     render_remote_write(out, &t.remote_write);
     let notifications = t.notifications.snapshot();
     if !notifications.is_empty() {

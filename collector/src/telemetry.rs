@@ -54,6 +54,8 @@ pub struct Telemetry {
     http_requests: AtomicU64,
     grpc_requests: AtomicU64,
     rejected: [AtomicU64; RequestRejection::ALL.len()],
+    /// API and `/metrics` requests refused for want of a reader token.
+    api_unauthenticated: AtomicU64,
     /// Alert notifications by notifier and outcome, shared with the notifier tasks.
     pub notifications: Arc<NotificationCounters>,
     /// What remote write did, shared with its task.
@@ -74,6 +76,15 @@ impl Telemetry {
     pub fn request_rejected(&self, why: RequestRejection, detail: &str) {
         tracing::debug!(reason = why.as_str(), detail, "OTLP request refused");
         self.rejected[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An API or `/metrics` request answered 401.
+    pub fn api_unauthenticated(&self) {
+        self.api_unauthenticated.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn api_requests_unauthenticated(&self) -> u64 {
+        self.api_unauthenticated.load(Ordering::Relaxed)
     }
 
     pub fn http_requests(&self) -> u64 {

@@ -196,6 +196,17 @@ async fn the_api_needs_a_reader_token_and_health_stays_open() {
             "{path}"
         );
     }
+    // Every refusal counted: four paths, each without a token and with the ingest one.
+    let metrics = get("/metrics", Some(READER))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        metrics.contains("gpuwatch_api_requests_refused_total{reason=\"unauthenticated\"} 8\n"),
+        "{metrics}"
+    );
 
     // A new token file, read on reload; the old token no longer reads.
     const NEXT: &str = "next-reader-0123456789abcdef";
