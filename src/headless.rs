@@ -31,10 +31,7 @@ impl Status {
             }
         }
         let store = state.store();
-        let refused = gpuwatch_collector::store::RejectReason::ALL
-            .iter()
-            .map(|r| store.rejected(*r))
-            .sum();
+        let refused = store.rejected_total();
         Status {
             nodes: store.nodes().count(),
             gpus: store.gpus().len(),

@@ -616,6 +616,11 @@ impl Store {
         self.rejected.get(&reason).copied().unwrap_or(0)
     }
 
+    /// Points refused for any reason.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
     /// What the store holds and the memory it takes. Walks every series without
     /// decoding: a few milliseconds at a million series.
     pub fn usage(&self) -> Usage {

@@ -11,7 +11,6 @@ mod common;
 
 use gpuwatch_collector::config::CollectorSettings;
 use gpuwatch_collector::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use gpuwatch_collector::store::RejectReason;
 use gpuwatch_collector::CollectorState;
 use proptest::prelude::*;
 use prost::Message;
@@ -24,8 +23,7 @@ fn state() -> CollectorState {
 /// Points accepted and refused so far, by the store's own counters.
 fn counted(state: &CollectorState) -> (u64, u64) {
     let store = state.store();
-    let refused = RejectReason::ALL.iter().map(|r| store.rejected(*r)).sum();
-    (store.points_accepted(), refused)
+    (store.points_accepted(), store.rejected_total())
 }
 
 /// A valid request to mutate: two hosts, GPUs, a point without a timestamp.

@@ -4,7 +4,6 @@
 //! What the OTLP targets share: a fresh collector state, and the check that a body
 //! either stores nothing or moves the store's counters by what the answer says.
 
-use gpuwatch_collector::store::RejectReason;
 use gpuwatch_collector::{CollectorSettings, CollectorState};
 
 pub fn state() -> CollectorState {
@@ -14,8 +13,7 @@ pub fn state() -> CollectorState {
 
 fn counted(state: &CollectorState) -> (u64, u64) {
     let store = state.store();
-    let refused = RejectReason::ALL.iter().map(|r| store.rejected(*r)).sum();
-    (store.points_accepted(), refused)
+    (store.points_accepted(), store.rejected_total())
 }
 
 /// Stores `body` (OTLP protobuf) and checks the counters.
