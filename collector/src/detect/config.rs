@@ -34,6 +34,18 @@ pub(super) fn ratio(key: &str, value: f64) -> Result<f64, ConfigError> {
     }
 }
 
+/// A threshold at `key` that must be a finite number above 0.
+pub(super) fn positive(key: &str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            key,
+            format!("must be above 0, got {value}"),
+        ))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
@@ -410,16 +422,7 @@ pub struct DriftSettings {
 impl DriftConfig {
     fn validate(&self, key: &str) -> Result<DriftSettings, ConfigError> {
         let k = |name: &str| format!("collector.alerts.{key}.{name}");
-        let threshold = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(v)
-            } else {
-                Err(ConfigError::new(
-                    k(name),
-                    format!("must be above 0, got {v}"),
-                ))
-            }
-        };
+        let threshold = |name: &str, v: f64| positive(&k(name), v);
         Ok(DriftSettings {
             for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
             window: dur(&k("window"), &self.window, Duration::from_secs(10))?,

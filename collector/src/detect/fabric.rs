@@ -17,7 +17,7 @@ use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 use serde::{Deserialize, Serialize};
 
-use super::config::{dur, ratio, s};
+use super::config::{dur, positive, ratio, s};
 use super::window::{growth, rate, utilization, Window};
 use crate::config::ConfigError;
 use crate::store::{Series, Store};
@@ -84,23 +84,13 @@ pub struct FabricSettings {
 impl FabricConfig {
     pub fn validate(&self) -> Result<FabricSettings, ConfigError> {
         let k = |name: &str| format!("collector.alerts.fabric_degraded.{name}");
-        let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(v)
-            } else {
-                Err(ConfigError::new(
-                    k(name),
-                    format!("must be a number above 0, got {v}"),
-                ))
-            }
-        };
         Ok(FabricSettings {
             for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
             window: dur(&k("window"), &self.window, Duration::from_secs(1))?,
             min_rate_share: ratio(&k("min_rate_share"), self.min_rate_share)?,
             error_types: self.error_types.clone(),
-            min_errors: positive("min_errors", self.min_errors)?,
-            max_cnp_per_second: positive("max_cnp_per_second", self.max_cnp_per_second)?,
+            min_errors: positive(&k("min_errors"), self.min_errors)?,
+            max_cnp_per_second: positive(&k("max_cnp_per_second"), self.max_cnp_per_second)?,
         })
     }
 }
@@ -120,19 +110,33 @@ impl Port<'_> {
     }
 }
 
-/// Every fabric port, by `(host.name, hw.id)`, found in one pass over the store.
+/// Every fabric port, by `(host.name, hw.id)`, found in one pass over the store that
+/// compares metric ids, not names; none without a bandwidth limit or up state anywhere
+/// (a fleet without fabric ports costs no pass).
 fn ports(store: &Store) -> BTreeMap<(&str, &str), Port<'_>> {
     let mut out: BTreeMap<(&str, &str), Port> = BTreeMap::new();
+    let ids: Vec<(u32, &str)> = [
+        metric::HW_NETWORK_BANDWIDTH_LIMIT,
+        metric::HW_NETWORK_UP,
+        metric::ERRORS,
+        metric::FABRIC_CONGESTION,
+    ]
+    .into_iter()
+    .filter_map(|m| Some((store.metric_id(m)?, m)))
+    .collect();
+    if !ids.iter().any(|(_, m)| {
+        matches!(
+            *m,
+            metric::HW_NETWORK_BANDWIDTH_LIMIT | metric::HW_NETWORK_UP
+        )
+    }) {
+        return out;
+    }
     for series in store.series() {
-        let m = series.key.metric();
-        if !matches!(
-            m,
-            metric::HW_NETWORK_BANDWIDTH_LIMIT
-                | metric::HW_NETWORK_UP
-                | metric::ERRORS
-                | metric::FABRIC_CONGESTION
-        ) || series.key.get(attr::HW_TYPE) != Some(value::HW_TYPE_NETWORK)
-        {
+        let Some(&(_, m)) = ids.iter().find(|(id, _)| *id == series.metric_id) else {
+            continue;
+        };
+        if series.key.get(attr::HW_TYPE) != Some(value::HW_TYPE_NETWORK) {
             continue;
         }
         let (Some(host), Some(id)) = (series.key.get(attr::HOST_NAME), series.key.get(attr::HW_ID))

@@ -290,9 +290,6 @@ fn settings_name_the_key() {
     c.fabric_degraded.max_cnp_per_second = 0.0;
     assert_eq!(
         c.validate().map_err(|e| e.to_string()),
-        Err(
-            "collector.alerts.fabric_degraded.max_cnp_per_second must be a number above 0, got 0"
-                .into()
-        )
+        Err("collector.alerts.fabric_degraded.max_cnp_per_second must be above 0, got 0".into())
     );
 }
