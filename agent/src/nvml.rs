@@ -20,6 +20,9 @@
 //! * XID counts are per code since the sampler started (code 999 when NVML cannot name
 //!   it).
 //!
+//! A GPU in MIG mode is reported with each of its MIG instances as a device of its own
+//! (`mig`).
+//!
 //! Failures stay per GPU and per query (`queries`): a query the GPU or driver does not
 //! support is logged once and never asked again; other failures leave the field unset
 //! and are warned about once. A GPU that falls off the bus is logged once as an error,
@@ -28,6 +31,7 @@
 
 mod counter;
 mod device;
+mod mig;
 mod nvlink;
 mod queries;
 mod raw;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use fake_nvml::logs::Logs;
-use fake_nvml::{Driver, FakeGpu, FakeNvml, GIB};
+use fake_nvml::{Driver, FakeGpu, FakeMig, FakeNvml, GIB};
 use gpuwatch_agent::{NvmlError, NvmlSampler, Sampler};
 use gpuwatch_model::{GpuSample, NodeSample, ThrottleReason};
 use nvml_wrapper::bitmasks::device::ThrottleReasons;
@@ -468,4 +468,142 @@ fn no_library_at_all_says_no_driver_was_found() {
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-such-dir/libnvidia-ml.so.1");
     let error = NvmlSampler::open(Some(&path)).expect_err("nothing there");
     assert!(matches!(error, NvmlError::NoDriver { .. }), "{error}");
+}
+
+/// The devices of a sample as `hw.name`s, in the sampler's order.
+fn names(sample: &NodeSample) -> Vec<String> {
+    sample.gpus.iter().map(GpuSample::hw_name).collect()
+}
+
+fn device<'a>(sample: &'a NodeSample, name: &str) -> &'a GpuSample {
+    sample
+        .gpus
+        .iter()
+        .find(|g| g.hw_name() == name)
+        .unwrap_or_else(|| panic!("{name} in {:?}", names(sample)))
+}
+
+#[test]
+fn each_mig_instance_is_a_device_with_its_parent_profile_memory_and_processes() {
+    let mut gpus = vec![FakeGpu::h100(0), FakeGpu::h100(1)];
+    gpus[0].mig_mode = 1;
+    let mut half = FakeMig::h100(0, 0, "3g.40gb", 40 * GIB);
+    half.processes = vec![(4242, 20 * GIB)];
+    let mut slice = FakeMig::h100(0, 2, "1g.10gb", 10 * GIB);
+    slice.processes = vec![(4343, 5 * GIB)];
+    // A driver that gives utilization for this one.
+    slice.utilization = Some((37, 10));
+    gpus[0].instances = vec![half, slice];
+    gpus[1].processes = vec![(5000, 2 * GIB)];
+    let mut fake = FakeNvml::new("mig", Driver::Current, gpus);
+    let (logs, _guard) = Logs::capture();
+    let mut nvml = open(&fake);
+
+    let mut s = sample(&mut nvml, T0);
+    for k in 1..3 {
+        s = sample(&mut nvml, T0 + k * SECOND);
+    }
+    // Slot 1 is empty; the parent comes before its instances.
+    assert_eq!(names(&s), ["gpu0", "gpu0-mig0", "gpu0-mig2", "gpu1"]);
+    let parent = device(&s, "gpu0");
+    let (uuid0, uuid1) = (&fake.gpus[0].uuid, &fake.gpus[1].uuid);
+    assert_eq!(&parent.uuid, uuid0);
+    assert!(parent.mig.is_none());
+    assert!(parent.utilization.is_nan(), "NVML has none in MIG mode");
+    assert_eq!(parent.power_watts, 300.0, "power stays on the parent");
+    assert!(parent.nvlink_tx_bytes.is_some());
+    assert!(
+        parent.processes.is_empty(),
+        "the instances report them: {:?}",
+        parent.processes
+    );
+
+    for (name, slot, profile, gib, pid, used, utilization) in [
+        ("gpu0-mig0", 0, "3g.40gb", 40, 4242, 20, None),
+        ("gpu0-mig2", 2, "1g.10gb", 10, 4343, 5, Some(0.37)),
+    ] {
+        let m = device(&s, name);
+        let want = &fake.gpus[0].instances.iter().find(|i| i.slot == slot);
+        let want = want.expect("the instance was configured");
+        assert_eq!(m.uuid, want.uuid, "{name}");
+        assert!(m.uuid.starts_with("MIG-"), "{name}");
+        assert_eq!(m.index, 0, "{name}: the parent's index");
+        assert_eq!(
+            m.model, "NVIDIA H100 80GB HBM3",
+            "{name}: the parent's model"
+        );
+        let mig = m.mig.as_ref().expect("a MIG instance");
+        assert_eq!((&mig.parent_uuid, mig.slot), (uuid0, slot), "{name}");
+        assert_eq!(mig.profile, profile, "{name}");
+        assert_eq!(m.memory_total_bytes, gib * GIB, "{name}");
+        assert_eq!(m.memory_used_bytes, GIB, "{name}");
+        let processes: Vec<_> = m
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.memory_bytes))
+            .collect();
+        assert_eq!(processes, [(pid, used * GIB)], "{name}");
+        match utilization {
+            Some(u) => assert_eq!(m.utilization, u, "{name}"),
+            None => assert!(m.utilization.is_nan(), "{name}: absent, never 0"),
+        }
+        // What belongs to the parent is not repeated on its slices.
+        assert!(
+            m.power_watts.is_nan() && m.temperature_celsius.is_nan(),
+            "{name}"
+        );
+        assert_eq!(m.energy_joules, None, "{name}");
+        assert_eq!((m.nvlink_tx_bytes, m.pcie_tx_bytes), (None, None), "{name}");
+        assert!(m.xid_counts.is_empty(), "{name}");
+    }
+    let whole = device(&s, "gpu1");
+    assert_eq!((&whole.uuid, whole.utilization), (uuid1, 0.51));
+    assert_eq!(whole.processes.len(), 1);
+
+    // Utilization is said to be missing once per device that lacks it, never again.
+    let missing = logs.matching(&["utilization_rates", "does not support"]);
+    assert_eq!(missing.len(), 2, "{missing:#?}");
+    assert!(missing
+        .iter()
+        .any(|l| l.contains(&fake.gpus[0].instances[0].uuid)));
+    assert!(missing.iter().any(|l| l.contains(uuid0.as_str())));
+    assert!(logs.matching(&["WARN"]).is_empty(), "{:#?}", logs.lines());
+
+    // An administrator destroys the 1g slice and makes another in slot 1.
+    let mut replacement = FakeMig::h100(0, 1, "2g.20gb", 20 * GIB);
+    replacement.uuid = "MIG-new-instance".to_string();
+    fake.gpus[0].instances.truncate(1);
+    fake.gpus[0].instances.push(replacement);
+    fake.write();
+    let s = sample(&mut nvml, T0 + 5 * SECOND);
+    assert_eq!(names(&s), ["gpu0", "gpu0-mig0", "gpu0-mig1", "gpu1"]);
+    let m = device(&s, "gpu0-mig1");
+    assert_eq!(m.uuid, "MIG-new-instance");
+    assert_eq!(m.mig.as_ref().map(|m| m.profile.as_str()), Some("2g.20gb"));
+
+    // MIG mode off: one whole GPU again, its utilization asked for again.
+    fake.gpus[0].mig_mode = 0;
+    fake.write();
+    let s = sample(&mut nvml, T0 + 6 * SECOND);
+    assert_eq!(names(&s), ["gpu0", "gpu1"]);
+    let s = sample(&mut nvml, T0 + 7 * SECOND);
+    assert_eq!(device(&s, "gpu0").utilization, 0.5);
+    assert_eq!(logs.matching(&["MIG mode changed"]).len(), 1);
+}
+
+#[test]
+fn a_gpu_without_mig_is_sampled_as_before() {
+    let mut gpus = vec![FakeGpu::h100(0)];
+    gpus[0].mig_mode = -1; // NOT_SUPPORTED: an L40S, say
+    gpus[0].instances = vec![FakeMig::h100(0, 0, "1g.10gb", 10 * GIB)];
+    let fake = FakeNvml::new("no-mig", Driver::Current, gpus);
+    let (logs, _guard) = Logs::capture();
+    let mut nvml = open(&fake);
+    for k in 0..3 {
+        let s = sample(&mut nvml, T0 + k * SECOND);
+        assert_eq!(names(&s), ["gpu0"]);
+        assert_gpu(&s.gpus[0], 0, &fake.gpus[0]);
+    }
+    let mig = logs.matching(&["mig_mode"]);
+    assert_eq!(mig.len(), 1, "{mig:#?}");
 }

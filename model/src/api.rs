@@ -19,6 +19,12 @@ pub struct GpuView {
     pub name: String,
     /// `hw.model`.
     pub model: Option<String>,
+    /// A MIG instance's parent GPU (`hw.parent`) and profile (`hw.gpu.mig.profile`);
+    /// unset for whole GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig_profile: Option<String>,
     /// General utilization, 0..1.
     pub utilization: Option<f64>,
     pub memory_used_bytes: Option<f64>,
@@ -39,14 +45,22 @@ pub struct GpuView {
 }
 
 impl GpuView {
-    /// Sort key: node, then GPU index as a number (`gpu2` before `gpu10`), then id.
-    pub fn sort_key(&self) -> (&str, u64, &str) {
-        let index = self
-            .name
-            .trim_start_matches(|c: char| !c.is_ascii_digit())
-            .parse()
-            .unwrap_or(u64::MAX);
-        (self.node.as_str(), index, self.id.as_str())
+    /// Sort key: node, then GPU index as a number (`gpu2` before `gpu10`), then MIG
+    /// slot (a GPU before its instances: `gpu0`, `gpu0-mig0`, `gpu0-mig1`, `gpu1`), then id.
+    pub fn sort_key(&self) -> (&str, u64, u64, &str) {
+        let number = |s: &str| -> Option<u64> {
+            let digits = s.trim_start_matches(|c: char| !c.is_ascii_digit());
+            let end = digits
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(digits.len());
+            digits[..end].parse().ok()
+        };
+        let (gpu, slot) = match self.name.split_once("-mig") {
+            Some((gpu, slot)) => (gpu, number(slot).map_or(u64::MAX, |s| s + 1)),
+            None => (self.name.as_str(), 0),
+        };
+        let index = number(gpu).unwrap_or(u64::MAX);
+        (self.node.as_str(), index, slot, self.id.as_str())
     }
 }
 
@@ -288,9 +302,26 @@ mod tests {
             name: name.into(),
             ..GpuView::default()
         };
-        let mut v = [mk("b", "gpu0"), mk("a", "gpu10"), mk("a", "gpu2")];
+        let mut v = [
+            mk("b", "gpu0"),
+            mk("a", "gpu10"),
+            mk("a", "gpu2-mig10"),
+            mk("a", "gpu2-mig1"),
+            mk("a", "gpu2"),
+            mk("a", "gpu3"),
+        ];
         v.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
         let names: Vec<_> = v.iter().map(|g| format!("{}/{}", g.node, g.name)).collect();
-        assert_eq!(names, ["a/gpu2", "a/gpu10", "b/gpu0"]);
+        assert_eq!(
+            names,
+            [
+                "a/gpu2",
+                "a/gpu2-mig1",
+                "a/gpu2-mig10",
+                "a/gpu3",
+                "a/gpu10",
+                "b/gpu0"
+            ]
+        );
     }
 }

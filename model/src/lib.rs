@@ -23,6 +23,7 @@ pub use time::Timestamp;
 
 pub use alert::{Alert, AlertKind, AlertState, Finding, Severity};
 pub use sample::{
-    GpuProcess, GpuSample, HistogramSample, HostSample, JobInfo, NodeSample, ThrottleReason,
+    GpuProcess, GpuSample, HistogramSample, HostSample, JobInfo, MigInstance, NodeSample,
+    ThrottleReason,
 };
 pub use series::SeriesKey;

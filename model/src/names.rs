@@ -108,6 +108,10 @@ pub mod attr {
     pub const HW_NAME: &str = "hw.name";
     pub const HW_MODEL: &str = "hw.model";
     pub const HW_VENDOR: &str = "hw.vendor";
+    /// `hw.id` of the enclosing component: a MIG instance's parent GPU.
+    pub const HW_PARENT: &str = "hw.parent";
+    /// A MIG instance's profile, `1g.10gb` ... `7g.80gb`.
+    pub const GPU_MIG_PROFILE: &str = "hw.gpu.mig.profile";
     pub const JOB_ID: &str = "gpuwatch.job.id";
     pub const TEAM: &str = "gpuwatch.team";
     pub const K8S_NAMESPACE: &str = "k8s.namespace.name";

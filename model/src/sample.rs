@@ -111,6 +111,31 @@ pub struct GpuSample {
     pub processes: Vec<GpuProcess>,
     /// The job this GPU works for, when known.
     pub job: Option<JobInfo>,
+    /// Set when this device is a MIG instance of the GPU at `index`, not a whole GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig: Option<MigInstance>,
+}
+
+/// Where a MIG (Multi-Instance GPU) instance sits: NVML's MIG device handles are
+/// devices of their own, with their own UUID (`MIG-...`), memory and processes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigInstance {
+    /// `hw.parent`: the UUID of the GPU it is a slice of.
+    pub parent_uuid: String,
+    /// The instance's slot on its parent (NVML's MIG device index), from 0.
+    pub slot: u32,
+    /// `hw.gpu.mig.profile`, NVIDIA's profile name: `1g.10gb`, `3g.40gb`, `7g.80gb`.
+    pub profile: String,
+}
+
+impl MigInstance {
+    /// The profile in a MIG device's NVML name (`NVIDIA H100 80GB HBM3 MIG 1g.10gb`):
+    /// what follows `MIG `, or `None` when the name has no such part.
+    pub fn profile_in_name(name: &str) -> Option<&str> {
+        let (_, profile) = name.rsplit_once("MIG ")?;
+        let profile = profile.trim();
+        (!profile.is_empty()).then_some(profile)
+    }
 }
 
 impl GpuSample {
@@ -141,12 +166,17 @@ impl GpuSample {
             xid_counts: BTreeMap::new(),
             processes: Vec::new(),
             job: None,
+            mig: None,
         }
     }
 
-    /// `hw.name`: `gpu0`, `gpu1`, ...
+    /// `hw.name`: `gpu0`, `gpu1`, ...; a MIG instance `gpu0-mig1` (its parent's index,
+    /// then its slot).
     pub fn hw_name(&self) -> String {
-        format!("gpu{}", self.index)
+        match &self.mig {
+            Some(mig) => format!("gpu{}-mig{}", self.index, mig.slot),
+            None => format!("gpu{}", self.index),
+        }
     }
 }
 
@@ -229,6 +259,27 @@ pub struct NodeSample {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mig_instance_is_named_after_its_parent_and_slot() {
+        let mut gpu = GpuSample::unmeasured(2, "MIG-1".into(), "NVIDIA H100".into());
+        assert_eq!(gpu.hw_name(), "gpu2");
+        gpu.mig = Some(MigInstance {
+            parent_uuid: "GPU-2".into(),
+            slot: 3,
+            profile: "1g.10gb".into(),
+        });
+        assert_eq!(gpu.hw_name(), "gpu2-mig3");
+        for (name, profile) in [
+            ("NVIDIA H100 80GB HBM3 MIG 1g.10gb", Some("1g.10gb")),
+            ("NVIDIA A100-SXM4-40GB MIG 3g.20gb ", Some("3g.20gb")),
+            ("NVIDIA H100 80GB HBM3 MIG 1g.10gb+me", Some("1g.10gb+me")),
+            ("NVIDIA H100 80GB HBM3", None),
+            ("NVIDIA H100 MIG ", None),
+        ] {
+            assert_eq!(MigInstance::profile_in_name(name), profile, "{name}");
+        }
+    }
 
     #[test]
     fn job_attributes_skip_unset_fields() {

@@ -19,14 +19,20 @@ fn int_attr(key: &str, value: i64) -> KeyValue {
     }
 }
 
-/// `hw.id`, `hw.name`, `hw.model`, `hw.vendor`.
+/// `hw.id`, `hw.name`, `hw.model`, `hw.vendor`; for a MIG instance also `hw.parent`
+/// and `hw.gpu.mig.profile`.
 fn identity(gpu: &GpuSample) -> Vec<KeyValue> {
-    vec![
+    let mut attrs = vec![
         string_attr(attr::HW_ID, &gpu.uuid),
         string_attr(attr::HW_NAME, &gpu.hw_name()),
         string_attr(attr::HW_MODEL, &gpu.model),
         string_attr(attr::HW_VENDOR, value::VENDOR_NVIDIA),
-    ]
+    ];
+    if let Some(mig) = &gpu.mig {
+        attrs.push(string_attr(attr::HW_PARENT, &mig.parent_uuid));
+        attrs.push(string_attr(attr::GPU_MIG_PROFILE, &mig.profile));
+    }
+    attrs
 }
 
 fn job_attributes(job: Option<&JobInfo>) -> impl Iterator<Item = KeyValue> + '_ {
@@ -343,6 +349,40 @@ mod tests {
         assert_eq!(gpu_io(&s).len(), 8);
         assert_eq!(errors(&s).len(), 4);
         assert!(xid(&s).is_empty());
+    }
+
+    #[test]
+    fn a_mig_instance_names_its_parent_and_profile_and_whole_gpus_do_not() {
+        let mut s = sample();
+        let parent = s.gpus[0].uuid.clone();
+        let mut slice = GpuSample::unmeasured(0, "MIG-0".into(), s.gpus[0].model.clone());
+        slice.memory_used_bytes = 1 << 30;
+        slice.memory_total_bytes = 10 << 30;
+        slice.mig = Some(gpuwatch_model::MigInstance {
+            parent_uuid: parent.clone(),
+            slot: 2,
+            profile: "1g.10gb".into(),
+        });
+        s.gpus.push(slice);
+        let memory = gpu_memory_usage(&s);
+        assert_eq!(memory.len(), 3);
+        let (used, attrs) = &memory[2];
+        assert_eq!(*used, 1 << 30);
+        assert_eq!(attr(attrs, "hw.id").as_deref(), Some("MIG-0"));
+        assert_eq!(attr(attrs, "hw.name").as_deref(), Some("gpu0-mig2"));
+        assert_eq!(attr(attrs, "hw.parent"), Some(parent));
+        assert_eq!(
+            attr(attrs, "hw.gpu.mig.profile").as_deref(),
+            Some("1g.10gb")
+        );
+        for (_, attrs) in &memory[..2] {
+            assert_eq!(attr(attrs, "hw.parent"), None);
+            assert_eq!(attr(attrs, "hw.gpu.mig.profile"), None);
+        }
+        // No utilization from NVML: no point, not a 0.
+        assert!(gpu_utilization(&s)
+            .iter()
+            .all(|(_, a)| attr(a, "hw.id").as_deref() != Some("MIG-0")));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub(super) struct GpuState {
     /// The GPU fell off the bus; it is not queried again.
     pub(super) lost: bool,
     pub(super) support: Support,
+    /// A MIG instance's profile, read with its identity.
+    pub(super) profile: String,
     pcie_tx: RateIntegrator,
     pcie_rx: RateIntegrator,
     nvlink: LinkScope,
@@ -98,23 +100,7 @@ pub(super) fn read_device(
         device.pcie_throughput(PcieUtilCounter::Receive)
     })?;
     let nvlink = nvlink::read(device, &mut q, &mut state.nvlink)?;
-    let processes = q
-        .get("running_compute_processes", || {
-            device.running_compute_processes()
-        })?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| GpuProcess {
-            pid: p.pid,
-            // Named by the job resolver, which reads /proc.
-            executable: String::new(),
-            memory_bytes: match p.used_gpu_memory {
-                UsedGpuMemory::Used(bytes) => bytes,
-                UsedGpuMemory::Unavailable => 0,
-            },
-            job: None,
-        })
-        .collect();
+    let processes = processes(device, &mut q)?;
 
     Ok(Some(GpuSample {
         index,
@@ -142,10 +128,31 @@ pub(super) fn read_device(
         xid_counts: BTreeMap::new(),
         processes,
         job: None,
+        mig: None,
     }))
 }
 
-fn percent(value: u32) -> f64 {
+/// The compute processes running on `device` (a GPU or a MIG instance), unnamed: the
+/// job resolver names them from /proc.
+pub(super) fn processes(device: &Device<'_>, q: &mut Queries<'_>) -> Result<Vec<GpuProcess>, Lost> {
+    Ok(q.get("running_compute_processes", || {
+        device.running_compute_processes()
+    })?
+    .unwrap_or_default()
+    .into_iter()
+    .map(|p| GpuProcess {
+        pid: p.pid,
+        executable: String::new(),
+        memory_bytes: match p.used_gpu_memory {
+            UsedGpuMemory::Used(bytes) => bytes,
+            UsedGpuMemory::Unavailable => 0,
+        },
+        job: None,
+    })
+    .collect())
+}
+
+pub(super) fn percent(value: u32) -> f64 {
     f64::from(value) / 100.0
 }
 

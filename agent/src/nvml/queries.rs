@@ -17,6 +17,13 @@ pub(super) struct Support {
     warned: HashSet<&'static str>,
 }
 
+impl Support {
+    /// Asks every query again from the next sample: the GPU changed what it answers.
+    pub(super) fn forget_unsupported(&mut self) {
+        self.unsupported.clear();
+    }
+}
+
 /// Runs the queries of one GPU for one sample.
 ///
 /// * `NotSupported`, `FunctionNotFound`: the GPU or its driver lacks the query; one info

@@ -11,6 +11,7 @@ use nvml_wrapper::error::NvmlError as RawNvmlError;
 use nvml_wrapper::Nvml;
 
 use super::device::{read_device, GpuState};
+use super::mig::{Instances, Parent};
 use super::queries::{Lost, Queries};
 use super::xid::XidWatch;
 use crate::jobs::{JobResolver, JobSettings, PodDirectory};
@@ -54,6 +55,8 @@ pub struct NvmlSampler {
     library: String,
     /// Per NVML index.
     gpus: HashMap<u32, GpuState>,
+    /// The MIG instances of GPUs in MIG mode.
+    instances: Instances,
     /// Queries whose function the library lacks (for every GPU).
     missing: HashSet<&'static str>,
     xid: XidWatch,
@@ -89,6 +92,7 @@ impl NvmlSampler {
                         nvml,
                         library,
                         gpus: HashMap::new(),
+                        instances: Instances::default(),
                         missing: HashSet::new(),
                         jobs: JobResolver::default(),
                     });
@@ -125,12 +129,27 @@ impl Sampler for NvmlSampler {
         let mut gpus = Vec::with_capacity(count as usize);
         for index in 0..count {
             let state = self.gpus.entry(index).or_default();
+            let mut instances = Vec::new();
             let read = if state.lost {
                 Err(Lost)
             } else {
                 match self.nvml.device_by_index(index) {
                     Ok(device) => {
-                        read_device(&device, index, state, &mut self.missing, time_unix_nano)
+                        let read =
+                            read_device(&device, index, state, &mut self.missing, time_unix_nano);
+                        if let (Ok(Some(_)), Some((uuid, _))) = (&read, &state.identity) {
+                            let parent = Parent {
+                                device: &device,
+                                index,
+                                uuid,
+                                support: &mut state.support,
+                            };
+                            instances = self
+                                .instances
+                                .read(parent, &mut self.missing)
+                                .unwrap_or_default();
+                        }
+                        read
                     }
                     Err(error) => {
                         let uuid = state.identity.as_ref().map_or("", |(uuid, _)| uuid);
@@ -162,8 +181,13 @@ impl Sampler for NvmlSampler {
             };
             if let Some(mut gpu) = gpu {
                 gpu.xid_counts = self.xid.counts(&gpu.uuid);
+                if !instances.is_empty() {
+                    // Its instances report these processes, each on its own slice.
+                    gpu.processes.clear();
+                }
                 gpus.push(gpu);
             }
+            gpus.extend(instances);
         }
         self.jobs.attribute(&mut gpus);
         Ok(NodeSample {

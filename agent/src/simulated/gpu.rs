@@ -241,5 +241,6 @@ pub(crate) fn gpu_sample(
         xid_counts: reading.xid_counts.clone(),
         processes,
         job,
+        mig: None,
     }
 }

@@ -27,6 +27,17 @@
  *   gpu I fail FUNCTION CODE      FUNCTION returns CODE for this GPU
  *   gpu I lost 1                  every query of this GPU returns GPU_IS_LOST
  *   gpu I xid_events 0            registering for events returns NOT_SUPPORTED
+ *   gpu I mig_mode M              current MIG mode: 0 disabled (the default), 1 enabled,
+ *                                 -1 NOT_SUPPORTED (a GPU without MIG)
+ *   gpu I mig_slots N             the most MIG instances the GPU can hold (H100: 7)
+ *   mig I S KEY ...               the MIG instance in slot S of GPU I, with the gpu keys
+ *                                 uuid, name, memory, process, fail and utilization;
+ *                                 a slot with no line is empty (NOT_FOUND)
+ *
+ * As NVML does, a MIG instance answers only for its UUID, name, memory and processes
+ * (and utilization when it has an `utilization` line); every other query is
+ * NOT_SUPPORTED. A GPU in MIG mode answers NOT_SUPPORTED for utilization, and lists the
+ * processes of all its instances, each with its GPU instance id (slot + 1).
  *
  * Built with -DFAKE_OLD_DRIVER it lacks nvmlDeviceGetComputeRunningProcesses_v3 and
  * nvmlDeviceGetTotalEnergyConsumption, like a driver older than the bindings.
@@ -47,6 +58,7 @@ enum {
     NVML_ERROR_UNINITIALIZED = 1,
     NVML_ERROR_INVALID_ARGUMENT = 2,
     NVML_ERROR_NOT_SUPPORTED = 3,
+    NVML_ERROR_NOT_FOUND = 6,
     NVML_ERROR_INSUFFICIENT_SIZE = 7,
     NVML_ERROR_DRIVER_NOT_LOADED = 9,
     NVML_ERROR_TIMEOUT = 10,
@@ -60,6 +72,7 @@ enum {
 #define MAX_PROCESSES 16
 #define MAX_FAILS 16
 #define MAX_XIDS 64
+#define MAX_MIGS 8
 
 #define FI_NVLINK_LINK_COUNT 91
 #define FI_NVLINK_THROUGHPUT_DATA_TX 138
@@ -95,6 +108,10 @@ struct fake_gpu {
     struct fake_fail fail[MAX_FAILS];
     int lost;
     int no_xid_events;
+    int mig_mode; /* -1 not supported, 0 disabled, 1 enabled */
+    unsigned int mig_slots;
+    /* For a MIG instance: */
+    int is_mig, present, parent, has_utilization;
 };
 
 typedef struct fake_gpu *nvmlDevice_t;
@@ -153,6 +170,7 @@ static int count;
 static int sum_links = 1;
 static nvmlReturn_t init_error;
 static struct fake_gpu gpus[MAX_GPUS];
+static struct fake_gpu migs[MAX_GPUS][MAX_MIGS];
 static struct {
     int gpu;
     unsigned long long code;
@@ -183,8 +201,10 @@ static void parse_gpu(struct fake_gpu *g, const char *key, const char *rest)
         rest_of_line(g->uuid, sizeof g->uuid, rest);
     else if (!strcmp(key, "name"))
         rest_of_line(g->name, sizeof g->name, rest);
-    else if (!strcmp(key, "utilization"))
+    else if (!strcmp(key, "utilization")) {
         sscanf(rest, "%u %u", &g->utilization, &g->memory_utilization);
+        g->has_utilization = 1;
+    }
     else if (!strcmp(key, "encoder"))
         sscanf(rest, "%u", &g->encoder);
     else if (!strcmp(key, "decoder"))
@@ -230,7 +250,10 @@ static void parse_gpu(struct fake_gpu *g, const char *key, const char *rest)
         int enabled = 1;
         sscanf(rest, "%d", &enabled);
         g->no_xid_events = !enabled;
-    }
+    } else if (!strcmp(key, "mig_mode"))
+        sscanf(rest, "%d", &g->mig_mode);
+    else if (!strcmp(key, "mig_slots"))
+        sscanf(rest, "%u", &g->mig_slots);
 }
 
 /* Reads the configuration; the GPU array is rewritten in place so handles stay valid.
@@ -242,6 +265,7 @@ static int load(void)
     if (config_path(path, sizeof path) || !(file = fopen(path, "r")))
         return -1;
     memset(gpus, 0, sizeof gpus);
+    memset(migs, 0, sizeof migs);
     count = 0;
     sum_links = 1;
     init_error = NVML_SUCCESS;
@@ -264,6 +288,15 @@ static int load(void)
             if (sscanf(line, "%*s %d %63s %n", &index, key, &offset) >= 2 && offset > 0 &&
                 index >= 0 && index < MAX_GPUS)
                 parse_gpu(&gpus[index], key, line + offset);
+        } else if (!strcmp(word, "mig")) {
+            int slot;
+            if (sscanf(line, "%*s %d %d %63s %n", &index, &slot, key, &offset) >= 3 &&
+                offset > 0 && index >= 0 && index < MAX_GPUS && slot >= 0 && slot < MAX_MIGS) {
+                struct fake_gpu *m = &migs[index][slot];
+                m->is_mig = m->present = 1;
+                m->parent = index;
+                parse_gpu(m, key, line + offset);
+            }
         }
     }
     fclose(file);
@@ -272,15 +305,43 @@ static int load(void)
     return 0;
 }
 
+/* Whether a MIG instance answers `function`, as NVML's MIG device handles do. */
+static int mig_answers(const struct fake_gpu *m, const char *function)
+{
+    static const char *const answered[] = {
+        "nvmlDeviceGetUUID", "nvmlDeviceGetName", "nvmlDeviceGetMemoryInfo_v2",
+        "nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceIsMigDeviceHandle",
+        "nvmlDeviceGetDeviceHandleFromMigDeviceHandle",
+    };
+    for (size_t i = 0; i < sizeof answered / sizeof *answered; i++)
+        if (!strcmp(function, answered[i]))
+            return 1;
+    return m->has_utilization && !strcmp(function, "nvmlDeviceGetUtilizationRates");
+}
+
+/* Whether `device` is a GPU or a MIG instance of one, now; called with the lock held. */
+static int valid(nvmlDevice_t device)
+{
+    if (device >= gpus && device < gpus + count)
+        return 1;
+    if (device >= &migs[0][0] && device < &migs[0][0] + MAX_GPUS * MAX_MIGS)
+        return device->present && device->parent < count;
+    return 0;
+}
+
 /* Whether `device` may be queried through `function` now; called with the lock held. */
 static nvmlReturn_t check(nvmlDevice_t device, const char *function)
 {
     if (!initialized)
         return NVML_ERROR_UNINITIALIZED;
-    if (device < gpus || device >= gpus + count)
+    if (!valid(device))
         return NVML_ERROR_INVALID_ARGUMENT;
-    if (device->lost)
+    if (device->lost || (device->is_mig && gpus[device->parent].lost))
         return NVML_ERROR_GPU_IS_LOST;
+    if (device->is_mig && !mig_answers(device, function))
+        return NVML_ERROR_NOT_SUPPORTED;
+    if (!device->is_mig && device->mig_mode == 1 && !strcmp(function, "nvmlDeviceGetUtilizationRates"))
+        return NVML_ERROR_NOT_SUPPORTED;
     for (int i = 0; i < device->fails; i++)
         if (!strcmp(device->fail[i].function, function))
             return device->fail[i].code;
@@ -510,22 +571,48 @@ nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t device, unsigned int count
 }
 
 #ifndef FAKE_OLD_DRIVER
+/* Appends the processes of `owner` to `infos` (room for `room`) from position `n`, with
+ * GPU instance id `instance`; returns the new count. */
+static unsigned int add_processes(const struct fake_gpu *owner, unsigned int instance,
+                                  nvmlProcessInfo_t *infos, unsigned int room, unsigned int n)
+{
+    for (int i = 0; i < owner->processes; i++, n++) {
+        if (n >= room)
+            continue;
+        infos[n].pid = owner->process[i].pid;
+        infos[n].usedGpuMemory = owner->process[i].memory;
+        infos[n].gpuInstanceId = instance;
+        infos[n].computeInstanceId = instance == 0xFFFFFFFFu ? instance : 0;
+    }
+    return n;
+}
+
+/* The processes `device` lists: its own, or for a GPU in MIG mode those of every instance
+ * (GPU instance id slot + 1). Writes up to `room` into `infos`; returns how many there are. */
+static unsigned int list_processes(const struct fake_gpu *device, nvmlProcessInfo_t *infos,
+                                   unsigned int room)
+{
+    if (device->is_mig || device->mig_mode != 1)
+        return add_processes(device, 0xFFFFFFFFu, infos, room, 0);
+    unsigned int n = 0;
+    for (int slot = 0; slot < MAX_MIGS; slot++) {
+        const struct fake_gpu *instance = &migs[device - gpus][slot];
+        if (instance->present)
+            n = add_processes(instance, (unsigned int)slot + 1, infos, room, n);
+    }
+    return n;
+}
+
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *info_count,
                                                      nvmlProcessInfo_t *infos)
 {
     DEVICE_QUERY(device, {
-        unsigned int n = (unsigned int)device->processes;
+        unsigned int n = list_processes(device, NULL, 0);
         if (*info_count < n || (!infos && n > 0)) {
             *info_count = n;
             rc_ = NVML_ERROR_INSUFFICIENT_SIZE;
         } else {
-            for (unsigned int i = 0; i < n; i++) {
-                infos[i].pid = device->process[i].pid;
-                infos[i].usedGpuMemory = device->process[i].memory;
-                infos[i].gpuInstanceId = 0xFFFFFFFFu;
-                infos[i].computeInstanceId = 0xFFFFFFFFu;
-            }
-            *info_count = n;
+            *info_count = list_processes(device, infos, *info_count);
         }
     });
 }
@@ -579,6 +666,56 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int values_count, nvm
                 v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
             }
         }
+    });
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *current, unsigned int *pending)
+{
+    DEVICE_QUERY(device, {
+        if (device->is_mig || device->mig_mode < 0)
+            rc_ = NVML_ERROR_NOT_SUPPORTED;
+        else
+            *current = *pending = (unsigned int)device->mig_mode;
+    });
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *slots)
+{
+    DEVICE_QUERY(device, {
+        if (device->is_mig || device->mig_mode < 0)
+            rc_ = NVML_ERROR_NOT_SUPPORTED;
+        else
+            *slots = device->mig_slots;
+    });
+}
+
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
+                                                 nvmlDevice_t *mig)
+{
+    DEVICE_QUERY(device, {
+        if (device->is_mig || device->mig_mode != 1)
+            rc_ = NVML_ERROR_NOT_SUPPORTED;
+        else if (index >= device->mig_slots || index >= MAX_MIGS)
+            rc_ = NVML_ERROR_INVALID_ARGUMENT;
+        else if (!migs[device - gpus][index].present)
+            rc_ = NVML_ERROR_NOT_FOUND;
+        else
+            *mig = &migs[device - gpus][index];
+    });
+}
+
+nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *is_mig)
+{
+    DEVICE_QUERY(device, { *is_mig = (unsigned int)device->is_mig; });
+}
+
+nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t device, nvmlDevice_t *parent)
+{
+    DEVICE_QUERY(device, {
+        if (!device->is_mig)
+            rc_ = NVML_ERROR_INVALID_ARGUMENT;
+        else
+            *parent = &gpus[device->parent];
     });
 }
 

@@ -92,6 +92,44 @@ pub struct FakeGpu {
     pub failing: Vec<(&'static str, u32)>,
     pub lost: bool,
     pub xid_events: bool,
+    /// NVML's current MIG mode: 0 disabled, 1 enabled, -1 not supported.
+    pub mig_mode: i32,
+    /// The most MIG instances the GPU holds.
+    pub mig_slots: u32,
+    /// Its MIG instances (served only in MIG mode).
+    pub instances: Vec<FakeMig>,
+}
+
+/// One MIG instance of a fake GPU.
+#[derive(Debug, Clone)]
+pub struct FakeMig {
+    pub slot: u32,
+    pub uuid: String,
+    pub name: String,
+    pub memory_total: u64,
+    pub memory_used: u64,
+    /// (pid, used GPU memory in bytes)
+    pub processes: Vec<(u32, u64)>,
+    /// (GPU, memory) percent; `None`: NOT_SUPPORTED, as most drivers answer for MIG.
+    pub utilization: Option<(u32, u32)>,
+    pub failing: Vec<(&'static str, u32)>,
+}
+
+impl FakeMig {
+    /// An H100's instance of `profile` (`1g.10gb`, `3g.40gb`, ...) in `slot` of GPU
+    /// `gpu`, with `memory_total` bytes and 1 GiB used.
+    pub fn h100(gpu: u32, slot: u32, profile: &str, memory_total: u64) -> FakeMig {
+        FakeMig {
+            slot,
+            uuid: format!("MIG-{gpu:08x}-{slot:04x}-fake-mig0-00000000000{slot:x}"),
+            name: format!("NVIDIA H100 80GB HBM3 MIG {profile}"),
+            memory_total,
+            memory_used: GIB,
+            processes: Vec::new(),
+            utilization: None,
+            failing: Vec::new(),
+        }
+    }
 }
 
 pub const GIB: u64 = 1 << 30;
@@ -126,6 +164,9 @@ impl FakeGpu {
             failing: Vec::new(),
             lost: false,
             xid_events: true,
+            mig_mode: 0,
+            mig_slots: 7,
+            instances: Vec::new(),
         }
     }
 
@@ -235,6 +276,26 @@ impl FakeNvml {
                 "gpu {i} xid_events {}",
                 u8::from(g.xid_events)
             ));
+            line(format_args!("gpu {i} mig_mode {}", g.mig_mode));
+            line(format_args!("gpu {i} mig_slots {}", g.mig_slots));
+            for m in &g.instances {
+                let slot = m.slot;
+                line(format_args!("mig {i} {slot} uuid {}", m.uuid));
+                line(format_args!("mig {i} {slot} name {}", m.name));
+                line(format_args!(
+                    "mig {i} {slot} memory {} {}",
+                    m.memory_total, m.memory_used
+                ));
+                for (pid, bytes) in &m.processes {
+                    line(format_args!("mig {i} {slot} process {pid} {bytes}"));
+                }
+                if let Some((gpu, memory)) = m.utilization {
+                    line(format_args!("mig {i} {slot} utilization {gpu} {memory}"));
+                }
+                for (function, code) in &m.failing {
+                    line(format_args!("mig {i} {slot} fail {function} {code}"));
+                }
+            }
         }
         // Written aside and renamed, so the fake never reads half a file.
         let mut config = self.library.clone().into_os_string();
