@@ -17,8 +17,8 @@ use gpuwatch_model::{AlertKind, Finding, Severity};
 pub use budget::MONTH_HOURS;
 pub use config::{CostConfig, CostSettings};
 
-use crate::detect::window::{current, mean, utilization, Window};
-use crate::store::Store;
+use crate::detect::window::{current, gpu_series, mean, mig_parent, utilization, Window};
+use crate::store::{GpuEntry, Series, Store};
 
 const MINUTE: i64 = 60_000_000_000;
 
@@ -217,13 +217,18 @@ impl Ledger {
         }
         // The step is priced in the fleet's time; each GPU is read on its node's clock.
         let fleet_t = t;
+        let instances = mig_instances(store);
         for ((node, id), gpu) in store.gpus() {
+            if mig_parent(store, gpu).is_some() {
+                // A MIG instance is a slice of a GPU that is priced whole.
+                continue;
+            }
             let t = store.gpu_time(gpu, fleet_t);
             let w = Window::ending_at(t, step);
-            let Some(util_series) = utilization(store, gpu, t) else {
-                continue;
-            };
-            let Some(util) = mean(util_series, w) else {
+            let slices = instances.get(&(node.as_str(), id.as_str()));
+            let Some((idle, util_series)) =
+                self.idleness(store, gpu, slices.map(Vec::as_slice), t, w)
+            else {
                 continue;
             };
             let get = |k: &str| util_series.key.get(k).map(str::to_string);
@@ -240,7 +245,6 @@ impl Ledger {
                 watts / 1000.0 * self.settings.energy_usd_per_kwh
             });
             let burn = self.settings.price(&owner.model) + energy_per_hour;
-            let idle = util < self.settings.idle_below;
             let spend = Spend {
                 seconds: step as f64 / 1e9,
                 idle_seconds: if idle { step as f64 / 1e9 } else { 0.0 },
@@ -283,6 +287,33 @@ impl Ledger {
             }
         }
         self.last_step = Some(fleet_t);
+    }
+
+    /// Whether `gpu` was idle in `w`, and the series its labels are read from; `None`
+    /// when it did not report in `w`. Its mean utilization decides; a GPU in MIG mode,
+    /// for which NVML has none, is idle when every one of its `slices` is: under
+    /// `idle_below` where the instance has a utilization, else running no process.
+    fn idleness<'a>(
+        &self,
+        store: &'a Store,
+        gpu: &'a GpuEntry,
+        slices: Option<&[&'a GpuEntry]>,
+        t: i64,
+        w: Window,
+    ) -> Option<(bool, &'a Series)> {
+        let below = self.settings.idle_below;
+        if let Some(s) = utilization(store, gpu, t) {
+            return Some((mean(s, w)? < below, s));
+        }
+        let slices = slices?;
+        let s = current(store, gpu, metric::GPU_MEMORY_LIMIT, &[], t)?;
+        mean(s, w)?;
+        let slice_idle = |slice: &&GpuEntry| match utilization(store, slice, t) {
+            Some(u) => mean(u, w).is_none_or(|u| u < below),
+            None => gpu_series(store, slice, metric::GPU_PROCESS_MEMORY, &[])
+                .all(|p| mean(p, w).is_none()),
+        };
+        Some((slices.iter().all(slice_idle), s))
     }
 
     /// Accruals of the steps that end after `from`.
@@ -440,6 +471,20 @@ impl Ledger {
             rows: out,
         }
     }
+}
+
+/// The MIG instances of each GPU in MIG mode, by (node, parent `hw.id`).
+fn mig_instances(store: &Store) -> BTreeMap<(&str, &str), Vec<&GpuEntry>> {
+    let mut instances: BTreeMap<(&str, &str), Vec<&GpuEntry>> = BTreeMap::new();
+    for ((node, _), gpu) in store.gpus() {
+        if let Some(parent) = mig_parent(store, gpu) {
+            instances
+                .entry((node.as_str(), parent))
+                .or_default()
+                .push(gpu);
+        }
+    }
+    instances
 }
 
 #[cfg(test)]

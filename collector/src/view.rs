@@ -182,6 +182,8 @@ fn apply_labels(view: &mut GpuView, s: &Series) {
     let get = |k: &str| s.key.get(k).map(str::to_string);
     view.name = get(attr::HW_NAME).unwrap_or_default();
     view.model = get(attr::HW_MODEL);
+    view.parent = get(attr::HW_PARENT);
+    view.mig_profile = get(attr::GPU_MIG_PROFILE);
     view.cluster = get(attr::CLUSTER);
     view.job = get(attr::JOB_ID);
     view.team = get(attr::TEAM);

@@ -4,7 +4,7 @@
 //!
 //! An alert touches a GPU by its identifying labels, the most specific first:
 //!
-//! - `hw.id` (with `host.name` when present): that one GPU;
+//! - `hw.id` (with `host.name` when present): that one GPU, and its MIG instances;
 //! - `host.name` and `hw.name`: that GPU of that node;
 //! - `host.name` (and `gpuwatch.job.id` when present): every GPU of the node (of
 //!   that job), as `data_bottleneck` and `node_absent` are labelled;
@@ -179,7 +179,9 @@ impl StateIndex {
         if self.absent.contains(&gpu.node) {
             return Some(GpuState::Absent);
         }
-        let by_id = self.by_gpu_id.get(&gpu.id).into_iter().flatten();
+        // A MIG instance shares what touches its parent GPU (an XID, a throttle).
+        let ids = std::iter::once(&gpu.id).chain(gpu.parent.as_ref());
+        let by_id = ids.flat_map(|id| self.by_gpu_id.get(id).into_iter().flatten());
         let by_id = by_id
             .filter(|(host, _)| host.as_ref().is_none_or(|h| *h == gpu.node))
             .map(|&(_, s)| s);

@@ -66,6 +66,7 @@ fn fleet(step: u64) -> GpusResponse {
                 team: job.as_ref().map(|_| teams[node % teams.len()].to_string()),
                 job,
                 last_seen_unix_ms: NOW_UNIX_MS - 1_000,
+                ..GpuView::default()
             });
         }
     }

@@ -243,3 +243,79 @@ fn budget_config_errors_name_the_key() {
     };
     assert!(bad(rate).contains("collector.cost.budget_burn_rate"));
 }
+
+#[test]
+fn a_gpu_in_mig_mode_is_priced_whole_and_idle_when_all_its_instances_are() {
+    const GIB: f64 = (1u64 << 30) as f64;
+    let mut b = Builder::new();
+    // Node g: NVML gives no utilization in MIG mode; its 3g slice runs a process for
+    // the first five minutes, its 1g slice never does.
+    b.gpu(
+        "g",
+        0,
+        None,
+        metric::GPU_MEMORY_LIMIT,
+        &[("hw.model", H100)],
+        every(5, 0, 600, |_| 80.0 * GIB),
+    );
+    for (slot, id, process_until) in [(0, "MIG-a", 300), (1, "MIG-b", 0)] {
+        let name = format!("gpu0-mig{slot}");
+        let slice = [
+            ("host.name", "g"),
+            ("hw.id", id),
+            ("hw.name", name.as_str()),
+            ("hw.model", H100),
+            ("hw.parent", "GPU-g-0"),
+            ("hw.gpu.mig.profile", "3g.40gb"),
+        ];
+        b.series(
+            metric::GPU_MEMORY_LIMIT,
+            &slice,
+            every(5, 0, 600, |_| 40.0 * GIB),
+        );
+        if process_until > 0 {
+            let process = [&slice[..], &[("process.pid", "4242")]].concat();
+            b.series(
+                metric::GPU_PROCESS_MEMORY,
+                &process,
+                every(5, 0, process_until, |_| GIB),
+            );
+        }
+    }
+    // Node h: a driver that gives its slice a utilization, which decides.
+    b.gpu(
+        "h",
+        0,
+        None,
+        metric::GPU_MEMORY_LIMIT,
+        &[("hw.model", H100)],
+        every(5, 0, 600, |_| 80.0 * GIB),
+    );
+    let slice = [
+        ("host.name", "h"),
+        ("hw.id", "MIG-c"),
+        ("hw.name", "gpu0-mig0"),
+        ("hw.model", H100),
+        ("hw.parent", "GPU-h-0"),
+    ];
+    b.series(metric::GPU_UTILIZATION, &slice, every(5, 0, 600, |_| 0.6));
+    let store = b.build();
+    let l = ledger(&store, 600);
+    let by_node = l.breakdown(60 * 60 * S, By::Node).expect("an hour is kept");
+    let row = |key: &str| {
+        by_node
+            .rows
+            .iter()
+            .find(|r| r.key == key)
+            .unwrap_or_else(|| panic!("node {key} in {by_node:?}"))
+    };
+    // One H100 each, ten minutes at $4/h; the slices are not priced again.
+    for key in ["g", "h"] {
+        assert_eq!(row(key).gpus, 1, "{key}");
+        assert!(close(row(key).cost_usd, 4.0 / 6.0), "{:?}", row(key));
+    }
+    // g: idle once its last process ended, the second five minutes.
+    assert!(close(row("g").idle_cost_usd, 2.0 / 6.0), "{:?}", row("g"));
+    assert!(close(row("h").idle_cost_usd, 0.0), "{:?}", row("h"));
+    assert_eq!(by_node.rows.len(), 2);
+}

@@ -122,6 +122,16 @@ pub fn gpu_series<'a>(
         })
 }
 
+/// The parent GPU's `hw.id` when `gpu` is a MIG instance (its series carry
+/// `hw.parent`); `None` for a whole GPU.
+pub fn mig_parent<'a>(store: &'a Store, gpu: &GpuEntry) -> Option<&'a str> {
+    gpu.series
+        .iter()
+        .find_map(|&sid| store.get(sid))?
+        .key
+        .get(attr::HW_PARENT)
+}
+
 /// The series of `metric` matching `with` that has the newest point at or before `t`
 /// (a GPU that changed job has one series per job; the current one counts).
 pub fn current<'a>(

@@ -9,6 +9,7 @@ use gpuwatch_model::api::{NodeView, NodesResponse};
 use gpuwatch_model::names::{attr, metric, value};
 
 use super::chart::{chart, complement, Grid};
+use crate::detect::window::mig_parent;
 use crate::store::{Series, SourceKind, Store};
 
 /// The host metrics this view reads.
@@ -38,9 +39,12 @@ pub fn nodes(store: &Store, window: i64, steps: usize) -> NodesResponse {
             host.entry(node).or_default().push(s);
         }
     }
+    // Whole GPUs: a GPU in MIG mode counts once, not once per instance.
     let mut gpus: BTreeMap<&str, usize> = BTreeMap::new();
-    for (node, _) in store.gpus().keys() {
-        *gpus.entry(node.as_str()).or_default() += 1;
+    for ((node, _), gpu) in store.gpus() {
+        if mig_parent(store, gpu).is_none() {
+            *gpus.entry(node.as_str()).or_default() += 1;
+        }
     }
     let now = store.newest_ts().unwrap_or(0);
     let mut nodes: Vec<NodeView> = store

@@ -224,6 +224,42 @@ fn nodes_sum_disks_and_interfaces_and_skip_loopback() {
 }
 
 #[test]
+fn mig_instances_are_listed_under_their_parent_and_counted_once() {
+    let mut b = Builder::new();
+    b.gpu(
+        "node-03",
+        0,
+        None,
+        metric::GPU_MEMORY_LIMIT,
+        &[],
+        every(10, 0, 60, |_| 80.0 * GIB),
+    );
+    for (slot, id) in [(1, "MIG-b"), (0, "MIG-a")] {
+        let name = format!("gpu0-mig{slot}");
+        b.series(
+            metric::GPU_MEMORY_USAGE,
+            &[
+                (attr::HOST_NAME, "node-03"),
+                (attr::HW_ID, id),
+                (attr::HW_NAME, name.as_str()),
+                (attr::HW_PARENT, "GPU-node-03-0"),
+                (attr::GPU_MIG_PROFILE, "3g.40gb"),
+            ],
+            every(10, 0, 60, |_| GIB),
+        );
+    }
+    let store = b.build();
+    let listed = gpus(&store).gpus;
+    let names: Vec<_> = listed.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["gpu0", "gpu0-mig0", "gpu0-mig1"]);
+    assert_eq!((&listed[0].parent, &listed[0].mig_profile), (&None, &None));
+    assert_eq!(listed[1].parent.as_deref(), Some("GPU-node-03-0"));
+    assert_eq!(listed[1].mig_profile.as_deref(), Some("3g.40gb"));
+    assert_eq!(listed[1].memory_used_bytes, Some(GIB));
+    assert_eq!(nodes(&store, 5 * M, 5).nodes[0].gpus, 1, "one physical GPU");
+}
+
+#[test]
 fn nodes_sum_fabric_ports_and_network_file_systems() {
     let mut b = Builder::new();
     for (port, up, per_s) in [("mlx5_0:1", 1.0, 12e9), ("mlx5_1:1", 0.0, 0.0)] {

@@ -196,6 +196,37 @@ fn alerts_touch_the_gpus_their_labels_name() {
 }
 
 #[test]
+fn what_touches_a_gpu_touches_its_mig_instances_and_not_the_reverse() {
+    let parent = gpu("node-01", 0, None, None);
+    let slice = GpuView {
+        id: "MIG-0".into(),
+        name: "gpu0-mig1".into(),
+        parent: Some(parent.id.clone()),
+        mig_profile: Some("1g.10gb".into()),
+        ..gpu("node-01", 0, None, Some("svc"))
+    };
+    let sibling = GpuView {
+        id: "MIG-1".into(),
+        name: "gpu0-mig2".into(),
+        ..slice.clone()
+    };
+    let xid = [firing(
+        AlertKind::GpuXid,
+        &[(HOST, "node-01"), (ID, "GPU-node-01-0")],
+    )];
+    for g in [&parent, &slice, &sibling] {
+        assert_eq!(state_of(&xid, g), GpuState::Xid, "{}", g.name);
+    }
+    let on_slice = [firing(
+        AlertKind::GpuHang,
+        &[(HOST, "node-01"), (ID, "MIG-0")],
+    )];
+    assert_eq!(state_of(&on_slice, &slice), GpuState::Hang);
+    assert_eq!(state_of(&on_slice, &parent), GpuState::Ok);
+    assert_eq!(state_of(&on_slice, &sibling), GpuState::Ok);
+}
+
+#[test]
 fn only_firing_alerts_count() {
     let g = gpu("node-01", 0, Some(0.9), None);
     let labels = [(HOST, "node-01"), (ID, "GPU-node-01-0")];

@@ -63,7 +63,11 @@ fn chart_style(name: &str) -> Style {
     })
 }
 
-/// `node-01 gpu2 · H100 80GB HBM3 · GPU-… · job 4411 (llm-pretrain) · STRAGGLER`.
+/// A MIG instance whose parent's UUID did not arrive.
+const MISSING_PARENT: &str = "its GPU";
+
+/// `node-01 gpu2 · H100 80GB HBM3 · GPU-… · job 4411 (llm-pretrain) · STRAGGLER`; a MIG
+/// instance adds `MIG 1g.10gb of GPU-…`.
 fn title_line(gpu: &GpuView, state: GpuState) -> Line<'static> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut spans = vec![
@@ -77,6 +81,10 @@ fn title_line(gpu: &GpuView, state: GpuState) -> Line<'static> {
     let mut rest = Vec::new();
     if let Some(model) = &gpu.model {
         rest.push(format::short_model(model).to_string());
+    }
+    if let Some(profile) = &gpu.mig_profile {
+        let parent = gpu.parent.as_deref().unwrap_or(MISSING_PARENT);
+        rest.push(format!("MIG {profile} of {parent}"));
     }
     match (&gpu.job, &gpu.team) {
         (Some(job), Some(team)) => rest.push(format!("job {job} ({team})")),

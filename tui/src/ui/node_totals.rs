@@ -75,7 +75,9 @@ pub(crate) fn node_label(group: &NodeGroup) -> String {
 
 impl<'a> NodeTotals<'a> {
     pub(crate) fn of(gpus: &'a [GpuView], group: &NodeGroup) -> Self {
-        let members = || group.gpus.iter().filter_map(|&i| gpus.get(i));
+        let every = || group.gpus.iter().filter_map(|&i| gpus.get(i));
+        // Whole GPUs for the sums: a MIG instance's memory is its parent's already.
+        let members = || every().filter(|g| g.parent.is_none());
         let known = |value: fn(&GpuView) -> Option<f64>| {
             members().filter_map(value).filter(|v| v.is_finite())
         };
@@ -97,8 +99,9 @@ impl<'a> NodeTotals<'a> {
             pcie_tx_bytes_per_second: sum(|g| g.pcie_tx_bytes_per_second),
             pcie_rx_bytes_per_second: sum(|g| g.pcie_rx_bytes_per_second),
             model: Distinct::of(members().map(|g| g.model.as_deref().map(format::short_model))),
-            job: Distinct::of(members().map(|g| g.job.as_deref())),
-            team: Distinct::of(members().map(|g| g.team.as_deref())),
+            // In MIG mode the jobs run on the instances.
+            job: Distinct::of(every().map(|g| g.job.as_deref())),
+            team: Distinct::of(every().map(|g| g.team.as_deref())),
             last_seen_unix_ms: members().map(|g| g.last_seen_unix_ms).max().unwrap_or(0),
         }
     }

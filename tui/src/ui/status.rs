@@ -229,23 +229,28 @@ fn alerts_span(app: &App) -> Span<'static> {
 
 /// The pieces that always show, and the rest most important first.
 fn header_pieces(app: &App) -> (Vec<Piece>, Vec<Piece>) {
-    let gpus = &app.gpus;
-    let utils: Vec<f64> = gpus
-        .iter()
+    // Whole GPUs: a MIG instance's memory is its parent's already.
+    let gpus = || app.gpus.iter().filter(|g| g.parent.is_none());
+    let utils: Vec<f64> = gpus()
         .filter_map(|g| g.utilization.filter(|u| u.is_finite()))
         .collect();
-    let idle = app.states.iter().filter(|&&s| s == GpuState::Idle).count();
+    let idle = app
+        .gpus
+        .iter()
+        .zip(&app.states)
+        .filter(|(g, &s)| g.parent.is_none() && s == GpuState::Idle)
+        .count();
     let sum = |value: fn(&GpuView) -> Option<f64>| -> Option<f64> {
-        let known: Vec<f64> = gpus
-            .iter()
-            .filter_map(value)
-            .filter(|v| v.is_finite())
-            .collect();
+        let known: Vec<f64> = gpus().filter_map(value).filter(|v| v.is_finite()).collect();
         (!known.is_empty()).then(|| known.iter().sum())
     };
 
     let nodes = app.nodes;
-    let gpus_tab = format!("{} GPUs ({idle} idle)", gpus.len());
+    let instances = app.gpus.len() - gpus().count();
+    let gpus_tab = match instances {
+        0 => format!("{} GPUs ({idle} idle)", gpus().count()),
+        n => format!("{} GPUs, {n} MIG ({idle} idle)", gpus().count()),
+    };
     let primary = vec![
         Piece::keep(match absent_nodes(app) {
             0 => format!("{nodes} nodes"),

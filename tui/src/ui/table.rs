@@ -52,11 +52,14 @@ impl<'a> RowValues<'a> {
         };
         RowValues {
             name: format!("{GPU_INDENT}{}", gpu.name),
-            model: gpu
-                .model
-                .as_deref()
-                .map_or(MISSING, format::short_model)
-                .into(),
+            model: match &gpu.mig_profile {
+                Some(profile) => format!("MIG {profile}").into(),
+                None => gpu
+                    .model
+                    .as_deref()
+                    .map_or(MISSING, format::short_model)
+                    .into(),
+            },
             utilization: gpu.utilization,
             memory_ratio,
             memory_text: format::memory_used_of_limit(

@@ -48,6 +48,7 @@ fn h100(
         job: job.map(|(job, _)| job.into()),
         team: job.map(|(_, team)| team.into()),
         last_seen_unix_ms: now() - 1_200,
+        ..GpuView::default()
     }
 }
 
@@ -320,6 +321,54 @@ fn assert_at_both_sizes(name: &str, setup: impl Fn(&mut App)) {
 #[test]
 fn fleet_grouped_by_node_with_a_gpu_selected() {
     assert_at_both_sizes("fleet", |app| keys(app, &[Key::Down, Key::Down]));
+}
+
+/// node-06: an H100 in MIG mode (NVML gives it no utilization) with two instances,
+/// one serving a model, beside a whole H100.
+fn mig_node() -> GpusResponse {
+    let mut parent = h100("node-06", 0, 0.0, 25.0, 250.0, 45.0, 0.0, None);
+    parent.utilization = None;
+    let slice = |slot: u32, profile: &str, used: f64, limit: f64, job| GpuView {
+        id: format!("MIG-node-06-0-{slot}"),
+        name: format!("gpu0-mig{slot}"),
+        parent: Some(parent.id.clone()),
+        mig_profile: Some(profile.into()),
+        utilization: None,
+        memory_used_bytes: Some(used * GIB),
+        memory_limit_bytes: Some(limit * GIB),
+        power_watts: None,
+        power_limit_watts: None,
+        temperature_celsius: None,
+        nvlink_tx_bytes_per_second: None,
+        nvlink_rx_bytes_per_second: None,
+        pcie_tx_bytes_per_second: None,
+        pcie_rx_bytes_per_second: None,
+        ..h100("node-06", 0, 0.0, 0.0, 0.0, 0.0, 0.0, job)
+    };
+    let gpus = vec![
+        slice(1, "1g.10gb", 1.0, 10.0, None),
+        slice(0, "3g.40gb", 24.0, 40.0, Some(("infer-qwen", "search"))),
+        parent.clone(),
+        h100("node-06", 1, 0.62, 30.0, 400.0, 60.0, 0.0, None),
+    ];
+    GpusResponse {
+        gpus,
+        newest_point_unix_ms: Some(now() - 1_200),
+        points_received: 420,
+        nodes: 1,
+    }
+}
+
+#[test]
+fn a_gpu_in_mig_mode_lists_its_instances_under_it() {
+    for (width, height) in SIZES {
+        let mut app = app_with(mig_node(), width, height);
+        keys(&mut app, &[Key::Down, Key::Down]);
+        assert_screen(
+            &format!("mig_{width}x{height}"),
+            screen(&app, width, height),
+        );
+    }
 }
 
 #[test]
