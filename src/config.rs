@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use gpuwatch_agent::{AgentConfig, AgentSettings};
 use gpuwatch_collector::{CollectorConfig, CollectorSettings};
-use gpuwatch_model::duration;
+use gpuwatch_model::config::{duration_at_least, http_url};
 use serde::{Deserialize, Serialize};
 
 /// The documented default configuration, as `gpuwatch config default` prints it.
@@ -48,17 +48,13 @@ pub struct TopSettings {
 
 impl TopConfig {
     pub fn validate(&self) -> anyhow::Result<TopSettings> {
-        let refresh =
-            duration::parse(&self.refresh).map_err(|e| anyhow::anyhow!("top.refresh {e}"))?;
-        if refresh < Duration::from_millis(100) {
-            bail!("top.refresh must be at least 100ms, got {}", self.refresh);
-        }
-        if !(self.collector.starts_with("http://") || self.collector.starts_with("https://")) {
-            bail!(
-                "top.collector must be an http:// URL such as http://127.0.0.1:9464, got {:?}",
-                self.collector
-            );
-        }
+        let refresh = duration_at_least("top.refresh", &self.refresh, Duration::from_millis(100))?;
+        http_url(
+            "top.collector",
+            &self.collector,
+            "http://127.0.0.1:9464",
+            false,
+        )?;
         Ok(TopSettings {
             collector: self.collector.trim_end_matches('/').to_string(),
             refresh,
@@ -193,7 +189,7 @@ mod tests {
             ),
             (
                 "[top]\ncollector = \"localhost:9464\"\n",
-                "top.collector must be an http:// URL",
+                "top.collector must be an http:// or https:// URL",
             ),
             (
                 "[collector.store]\nretention = \"1s\"\n",

@@ -18,8 +18,8 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::config::ConfigError;
 pub use glob::HostGlob;
+use gpuwatch_model::config::ConfigError;
 
 /// A token shorter than this is refused: it could be guessed.
 pub const MIN_TOKEN_LEN: usize = 16;

@@ -12,22 +12,7 @@ use crate::remote_write::{RemoteWriteConfig, RemoteWriteSettings};
 use crate::rollup::{HistoryConfig, HistorySettings};
 use crate::store::{StoreConfig, StoreSettings};
 
-/// A config value that breaks a rule; `key` is the full dotted path.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key} {rule}")]
-pub struct ConfigError {
-    pub key: String,
-    pub rule: String,
-}
-
-impl ConfigError {
-    pub fn new(key: impl Into<String>, rule: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.into(),
-            rule: rule.into(),
-        }
-    }
-}
+pub use gpuwatch_model::config::ConfigError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

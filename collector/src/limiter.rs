@@ -19,12 +19,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gpuwatch_model::duration;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
-use crate::rollup::config::parse_size;
 use crate::store::ByteSize;
+use gpuwatch_model::config::{duration_at_least, parse_size, ConfigError};
 
 /// How long senders are told to wait before trying again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -73,14 +71,7 @@ fn key(k: &str) -> String {
 }
 
 fn positive(k: &str, value: &str, least: Duration) -> Result<Duration, ConfigError> {
-    let d = duration::parse(value).map_err(|e| ConfigError::new(key(k), e.to_string()))?;
-    if d < least {
-        return Err(ConfigError::new(
-            key(k),
-            format!("must be at least {least:?}, got {value}"),
-        ));
-    }
-    Ok(d)
+    duration_at_least(&key(k), value, least)
 }
 
 impl LimitsConfig {

@@ -8,6 +8,7 @@
 
 pub mod alert;
 pub mod api;
+pub mod config;
 pub mod credentials;
 pub mod duration;
 pub mod format;

@@ -135,22 +135,12 @@ impl Default for AgentConfig {
     }
 }
 
-/// A configuration value that breaks a rule: `{key} {rule}`, e.g.
-/// `agent.interval must be at least 100ms, got 10ms`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key} {rule}")]
-pub struct ConfigError {
-    /// The full key, `agent.` included.
-    pub key: String,
-    /// What is wrong, and the value found.
-    pub rule: String,
-}
+use gpuwatch_model::config::http_url;
+pub use gpuwatch_model::config::ConfigError;
 
+/// `agent.{key} {rule}`.
 fn error(key: &str, rule: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: format!("agent.{key}"),
-        rule: rule.into(),
-    }
+    ConfigError::new(format!("agent.{key}"), rule)
 }
 
 /// The validated configuration the agent runs with.
@@ -206,20 +196,13 @@ impl AgentSettings {
 impl AgentConfig {
     /// Checks every rule and resolves defaults (the hostname).
     pub fn validate(&self) -> Result<AgentSettings, ConfigError> {
+        http_url(
+            "agent.collector",
+            self.collector.trim(),
+            "http://127.0.0.1:4318",
+            false,
+        )?;
         let collector = self.collector.trim().trim_end_matches('/');
-        let has_host = ["http://", "https://"]
-            .iter()
-            .find_map(|scheme| collector.strip_prefix(scheme))
-            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
-        if !has_host || collector.contains(char::is_whitespace) {
-            return Err(error(
-                "collector",
-                format!(
-                    "must be an http:// or https:// URL such as http://127.0.0.1:4318, got \"{}\"",
-                    self.collector
-                ),
-            ));
-        }
 
         let protocol: Protocol = self
             .protocol
@@ -352,19 +335,12 @@ impl InferenceConfig {
     fn validate(&self, index: usize) -> Result<InferenceTarget, ConfigError> {
         let key = |k: &str| format!("inference[{index}].{k}");
         let url = self.url.trim();
-        let has_host = ["http://", "https://"]
-            .iter()
-            .find_map(|scheme| url.strip_prefix(scheme))
-            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
-        if !has_host || url.contains(char::is_whitespace) {
-            return Err(error(
-                &key("url"),
-                format!(
-                    "must be an http:// or https:// URL such as http://127.0.0.1:8000/metrics, got \"{}\"",
-                    self.url
-                ),
-            ));
-        }
+        http_url(
+            &format!("agent.{}", key("url")),
+            url,
+            "http://127.0.0.1:8000/metrics",
+            false,
+        )?;
         let kind = match self.kind.trim() {
             "auto" | "" => None,
             "vllm" => Some(ServerKind::Vllm),

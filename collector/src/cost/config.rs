@@ -6,7 +6,7 @@ use std::time::Duration;
 use gpuwatch_model::duration;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use gpuwatch_model::config::{duration_at_least, ratio, ConfigError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -114,20 +114,12 @@ impl CostConfig {
             ));
         }
         prices.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        if !(0.0..=1.0).contains(&self.idle_below) {
-            return Err(ConfigError::new(
-                "collector.cost.idle_below",
-                format!("must be between 0 and 1, got {}", self.idle_below),
-            ));
-        }
-        let window = duration::parse(&self.idle_window)
-            .map_err(|e| ConfigError::new("collector.cost.idle_window", e.to_string()))?;
-        if window < Duration::from_secs(60) {
-            return Err(ConfigError::new(
-                "collector.cost.idle_window",
-                format!("must be at least 1m, got {}", self.idle_window),
-            ));
-        }
+        ratio("collector.cost.idle_below", self.idle_below)?;
+        let window = duration_at_least(
+            "collector.cost.idle_window",
+            &self.idle_window,
+            Duration::from_secs(60),
+        )?;
         let budget_window = duration::parse(&self.budget_window)
             .map_err(|e| ConfigError::new("collector.cost.budget_window", e.to_string()))?;
         if budget_window < Duration::from_secs(60)

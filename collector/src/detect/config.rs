@@ -2,49 +2,17 @@
 
 use std::time::Duration;
 
-use gpuwatch_model::{duration, Severity};
+use gpuwatch_model::Severity;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use gpuwatch_model::config::ConfigError;
 
 pub(super) fn s(v: &str) -> String {
     v.to_string()
 }
 
-/// Parses a duration at `key`, at least `min`; nanoseconds.
-pub(super) fn dur(key: &str, value: &str, min: Duration) -> Result<i64, ConfigError> {
-    let d = duration::parse(value).map_err(|e| ConfigError::new(key, e.to_string()))?;
-    if d < min {
-        return Err(ConfigError::new(
-            key,
-            format!("must be at least {}, got {value}", duration::format(min)),
-        ));
-    }
-    Ok(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-pub(super) fn ratio(key: &str, value: f64) -> Result<f64, ConfigError> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::new(
-            key,
-            format!("must be between 0 and 1, got {value}"),
-        ))
-    }
-}
-
-/// A threshold at `key` that must be a finite number above 0.
-pub(super) fn positive(key: &str, value: f64) -> Result<f64, ConfigError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(ConfigError::new(
-            key,
-            format!("must be above 0, got {value}"),
-        ))
-    }
-}
+/// The shared rules; `dur` gives nanoseconds, as the detectors count time.
+pub(super) use gpuwatch_model::config::{nanos_at_least as dur, positive, ratio};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

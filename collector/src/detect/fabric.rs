@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{dur, positive, ratio, s};
 use super::window::{growth, rate, utilization, Window};
-use crate::config::ConfigError;
 use crate::store::{Series, Store};
+use gpuwatch_model::config::ConfigError;
 
 /// `[collector.alerts.fabric_degraded]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gpuwatch_model::{duration, AlertKind, Severity};
+use gpuwatch_model::{AlertKind, Severity};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use gpuwatch_model::config::{duration_at_least as dur, http_url, ConfigError};
 
 /// PagerDuty's Events API v2 endpoint, used when a `pagerduty` notifier has no `url`.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
@@ -168,17 +168,6 @@ pub struct NotifySettings {
     pub spool_dir: Option<PathBuf>,
 }
 
-fn dur(key: &str, value: &str, min: Duration) -> Result<Duration, ConfigError> {
-    let d = duration::parse(value).map_err(|e| ConfigError::new(key, e.to_string()))?;
-    if d < min {
-        return Err(ConfigError::new(
-            key,
-            format!("must be at least {}, got {value}", duration::format(min)),
-        ));
-    }
-    Ok(d)
-}
-
 /// Reads `var` for `key`; the value is never shown.
 fn from_env(key: &str, var: &str) -> Result<Secret, ConfigError> {
     match std::env::var(var) {
@@ -191,19 +180,7 @@ fn from_env(key: &str, var: &str) -> Result<Secret, ConfigError> {
 }
 
 fn check_url(key: &str, url: &Secret, shown: bool) -> Result<(), ConfigError> {
-    let u = url.expose();
-    if u.starts_with("http://") || u.starts_with("https://") {
-        return Ok(());
-    }
-    let got = if shown {
-        format!(", got {u:?}")
-    } else {
-        String::new()
-    };
-    Err(ConfigError::new(
-        key,
-        format!("must be an http:// or https:// URL{got}"),
-    ))
+    http_url(key, url.expose(), "", !shown)
 }
 
 impl NotifierConfig {

@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use gpuwatch_model::duration;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use gpuwatch_model::config::{duration_at_least, http_url, ConfigError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -51,22 +50,13 @@ impl RemoteWriteConfig {
             return Ok(None);
         }
         let key = |k: &str| format!("collector.remote_write.{k}");
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ConfigError::new(
-                key("url"),
-                format!("must be an http:// or https:// URL such as http://prometheus:9090/api/v1/write, got {url:?}"),
-            ));
-        }
-        let at_least = |k: &str, v: &str, min: Duration| {
-            let d = duration::parse(v).map_err(|e| ConfigError::new(key(k), e.to_string()))?;
-            if d < min {
-                return Err(ConfigError::new(
-                    key(k),
-                    format!("must be at least {}, got {v}", duration::format(min)),
-                ));
-            }
-            Ok(d)
-        };
+        http_url(
+            &key("url"),
+            url,
+            "http://prometheus:9090/api/v1/write",
+            false,
+        )?;
+        let at_least = |k: &str, v: &str, min| duration_at_least(&key(k), v, min);
         if self.batch_samples == 0 || self.queue_samples < self.batch_samples {
             return Err(ConfigError::new(
                 key("queue_samples"),

@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gpuwatch_model::duration;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use gpuwatch_model::config::{nanos_at_least, parse_size, ConfigError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,41 +44,14 @@ pub struct HistorySettings {
     pub max_bytes: u64,
 }
 
-/// Parses `10GB`, `512MiB`, `1TB` or a plain number of bytes.
-pub fn parse_size(input: &str) -> Option<u64> {
-    let s = input.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let bytes = number * scale;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
-}
-
 impl HistoryConfig {
     pub fn validate(&self) -> Result<HistorySettings, ConfigError> {
         let key = |k: &str| format!("collector.history.{k}");
-        let retention = duration::parse(&self.retention)
-            .map_err(|e| ConfigError::new(key("retention"), e.to_string()))?;
-        if retention < Duration::from_secs(3600) {
-            return Err(ConfigError::new(
-                key("retention"),
-                format!("must be at least 1h, got {}", self.retention),
-            ));
-        }
+        let retention = nanos_at_least(
+            &key("retention"),
+            &self.retention,
+            Duration::from_secs(3600),
+        )?;
         let max_bytes = parse_size(&self.max_size).ok_or_else(|| {
             ConfigError::new(
                 key("max_size"),
@@ -104,7 +76,7 @@ impl HistoryConfig {
         Ok(HistorySettings {
             enabled: self.enabled,
             dir: PathBuf::from(&self.dir),
-            retention: i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX),
+            retention,
             max_bytes,
         })
     }
@@ -113,16 +85,6 @@ impl HistoryConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("10GB"), Some(10_000_000_000));
-        assert_eq!(parse_size("512MiB"), Some(512 * 1024 * 1024));
-        assert_eq!(parse_size("1.5 kb"), Some(1500));
-        assert_eq!(parse_size("2048"), Some(2048));
-        assert_eq!(parse_size("lots"), None);
-        assert_eq!(parse_size("5 parsecs"), None);
-    }
 
     #[test]
     fn errors_name_key_and_rule() {

@@ -2,11 +2,9 @@
 
 use std::time::Duration;
 
-use gpuwatch_model::duration;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
-use crate::rollup::config::parse_size;
+use gpuwatch_model::config::{nanos_at_least, parse_size, ConfigError};
 
 /// How much the live store keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,14 +198,7 @@ fn show_size(n: u64) -> String {
 /// `collector.store.KEY` as nanoseconds, refused under `seconds`.
 fn at_least(key: &str, value: &str, seconds: u64) -> Result<i64, ConfigError> {
     let key = format!("collector.store.{key}");
-    let d = duration::parse(value).map_err(|e| ConfigError::new(key.as_str(), e.to_string()))?;
-    if d < Duration::from_secs(seconds) {
-        return Err(ConfigError::new(
-            key,
-            format!("must be at least {seconds}s, got {value}"),
-        ));
-    }
-    Ok(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    nanos_at_least(&key, value, Duration::from_secs(seconds))
 }
 
 #[cfg(test)]
