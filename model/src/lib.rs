@@ -10,6 +10,7 @@ pub mod alert;
 pub mod api;
 pub mod config;
 pub mod credentials;
+pub mod drift;
 pub mod duration;
 pub mod format;
 pub mod glob;

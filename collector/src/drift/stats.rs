@@ -20,8 +20,8 @@ pub enum Drift {
     NotEnoughData,
 }
 
-/// Evidently's stand-in for an empty bucket's share in PSI.
-pub const EMPTY_SHARE: f64 = 0.0001;
+use gpuwatch_model::drift as score;
+pub use gpuwatch_model::drift::EMPTY_SHARE;
 
 impl Buckets {
     pub fn new(bounds: Vec<f64>, counts: Vec<f64>) -> Option<Self> {
@@ -151,17 +151,7 @@ pub fn psi(reference: &Buckets, current: &Buckets, min_count: f64) -> Drift {
         return Drift::NotEnoughData;
     }
     let (r, c) = align(reference, current);
-    let fix = |s: f64| if s == 0.0 { EMPTY_SHARE } else { s };
-    let score = r
-        .shares()
-        .into_iter()
-        .zip(c.shares())
-        .map(|(r, c)| {
-            let (r, c) = (fix(r), fix(c));
-            (c - r) * (c / r).ln()
-        })
-        .sum();
-    Drift::Score(score)
+    Drift::Score(score::psi(&r.shares(), &c.shares()))
 }
 
 /// Jensen–Shannon distance (natural log, so between 0 and √ln 2), as
@@ -171,17 +161,7 @@ pub fn jensen_shannon(reference: &Buckets, current: &Buckets, min_count: f64) ->
         return Drift::NotEnoughData;
     }
     let (r, c) = align(reference, current);
-    let kl = |p: &[f64], m: &[f64]| -> f64 {
-        p.iter()
-            .zip(m)
-            .filter(|(p, _)| **p > 0.0)
-            .map(|(p, m)| p * (p / m).ln())
-            .sum()
-    };
-    let (p, q) = (r.shares(), c.shares());
-    let m: Vec<f64> = p.iter().zip(&q).map(|(a, b)| (a + b) / 2.0).collect();
-    let divergence = (kl(&p, &m) + kl(&q, &m)) / 2.0;
-    Drift::Score(divergence.max(0.0).sqrt())
+    Drift::Score(score::jensen_shannon(&r.shares(), &c.shares()))
 }
 
 /// The Kolmogorov–Smirnov statistic at bucket edges: the largest gap between the two

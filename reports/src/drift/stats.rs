@@ -168,23 +168,6 @@ pub fn z_test(counts: &[(&str, f64, f64)]) -> Option<(f64, f64)> {
     Some((z, erfc(z.abs() / std::f64::consts::SQRT_2)))
 }
 
-/// SciPy's `jensenshannon(p, q)` (natural logarithm) between two distributions given
-/// as shares.
-pub fn jensen_shannon(p: &[f64], q: &[f64]) -> f64 {
-    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
-    let kl = |x: f64, m: f64| if x > 0.0 { x * (x / m).ln() } else { 0.0 };
-    let js: f64 = p
-        .iter()
-        .zip(q)
-        .map(|(a, b)| {
-            let (a, b) = (a / sp, b / sq);
-            let m = (a + b) / 2.0;
-            (kl(a, m) + kl(b, m)) / 2.0
-        })
-        .sum();
-    js.max(0.0).sqrt()
-}
-
 /// Equal-width bin edges over the values of both samples, as NumPy's
 /// `histogram_bin_edges(concat, bins)`.
 pub fn bin_edges(reference: &[f64], current: &[f64], bins: usize) -> Vec<f64> {
@@ -225,19 +208,7 @@ pub fn shares(values: &[f64], edges: &[f64]) -> Vec<f64> {
     counts.iter().map(|c| c / n).collect()
 }
 
-/// Population Stability Index over shares, an empty bin's share replaced by 1e-4 (as
-/// Evidently does).
-pub fn psi(reference: &[f64], current: &[f64]) -> f64 {
-    let fill = |x: f64| if x == 0.0 { 0.0001 } else { x };
-    reference
-        .iter()
-        .zip(current)
-        .map(|(&r, &c)| {
-            let (r, c) = (fill(r), fill(c));
-            (r - c) * (r / c).ln()
-        })
-        .sum()
-}
+pub use gpuwatch_model::drift::{jensen_shannon, psi};
 
 #[cfg(test)]
 mod tests {
@@ -254,12 +225,9 @@ mod tests {
     }
 
     #[test]
-    fn wasserstein_and_js_match_scipy() {
+    fn wasserstein_matches_scipy() {
         // scipy.stats.wasserstein_distance([0, 1, 3], [5, 6, 8]) == 5.0
         assert!((wasserstein(&[0., 1., 3.], &[5., 6., 8.]).expect("w") - 5.0).abs() < 1e-12);
-        // scipy.spatial.distance.jensenshannon([1, 0], [0.5, 0.5])
-        let js = jensen_shannon(&[1.0, 0.0], &[0.5, 0.5]);
-        assert!((js - 0.464_501_404_022_459).abs() < 1e-12, "{js}");
     }
 
     #[test]
