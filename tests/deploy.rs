@@ -796,7 +796,7 @@ fn systemd_units_install_and_verify() {
             .args(extra));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    // As README's "Install on a cluster" says, into a root of its own.
+    // As docs/install.md says, into a root of its own.
     install(&["collector"]);
     install(&["--collector", "http://collector-7.example:4318", "agent"]);
     let agent_config = root.join("etc/gpuwatch/agent.toml");
@@ -854,9 +854,9 @@ fn systemd_units_install_and_verify() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// The command lines of README's "Install on a cluster".
+/// The command lines of docs/install.md (the README's "Install on a cluster").
 fn install_commands() -> Vec<String> {
-    let readme = read("README.md");
+    let readme = read("docs/install.md");
     let start = readme
         .find("<!-- install-on-a-cluster -->")
         .expect("the install section's marker");
@@ -942,7 +942,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 
 #[test]
 fn one_machine_up_serves_the_api_and_keeps_history() {
-    // README's "One machine": `gpuwatch up`, here headless for a few seconds on free
+    // docs/install.md's "One machine": `gpuwatch up`, here headless for a few seconds on free
     // ports, in a folder of its own (history goes to ./gpuwatch-data).
     let dir = temp_dir("up");
     let api = free_port();

@@ -387,7 +387,7 @@ fn the_python_sdk_sends_with_headers_and_certificates() {
 }
 
 /// A real Prometheus scrapes `/metrics` over mutual TLS with an API token from
-/// `authorization.credentials_file`, as the README's "Security" says; the same job
+/// `authorization.credentials_file`, as docs/operations.md's "Security" says; the same job
 /// without the token is refused (`up` 0, HTTP 401).
 #[test]
 fn prometheus_scrapes_with_a_token_and_certificates() {
