@@ -120,18 +120,22 @@ fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
     let alerts = Arc::new(move || gpuwatch_model::api::AlertsResponse {
         alerts: alerts_state.alerts(gpuwatch_collector::alerts::StateFilter::All),
     });
-    let five_minutes = 300 * 1_000_000_000;
+    use gpuwatch_model::views;
     let burn_state = state.clone();
     let burn = Arc::new(move || {
         burn_state
-            .cost(five_minutes, gpuwatch_collector::cost::By::Team)
+            .cost(
+                views::BURN.window_nanos(),
+                gpuwatch_collector::cost::By::Team,
+            )
             .map(|c| c.total)
     });
     // The same windows and chart steps as the HTTP source asks the API for.
-    let quarter_hour = 900 * 1_000_000_000;
     let nodes_state = state.clone();
-    let nodes =
-        Arc::new(move || gpuwatch_collector::view::nodes(&nodes_state.store(), quarter_hour, 48));
+    let nodes = Arc::new(move || {
+        let view = views::NODES;
+        gpuwatch_collector::view::nodes(&nodes_state.store(), view.window_nanos(), view.points)
+    });
     let inference_state = state.clone();
     let inference = Arc::new(move || inference_state.inference());
     let detail_state = state.clone();
@@ -140,14 +144,17 @@ fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
             &detail_state.store(),
             &gpu.node,
             &gpu.id,
-            quarter_hour,
-            240,
+            views::GPU_DETAIL.window_nanos(),
+            views::GPU_DETAIL.points,
         )
     });
-    let hour = 3600 * 1_000_000_000;
     let cost = Arc::new(move || {
         use gpuwatch_collector::cost::By;
-        let by = |b| state.cost(hour, b).unwrap_or_default();
+        let by = |b| {
+            state
+                .cost(views::COST.window_nanos(), b)
+                .unwrap_or_default()
+        };
         gpuwatch_tui::CostBreakdown {
             by_team: by(By::Team),
             by_job: by(By::Job),

@@ -4,6 +4,7 @@
 //! gzipped for clients that accept it. With `collector.auth.api_tokens_file` set, all
 //! but `/healthz` and `/readyz` need one of its tokens.
 
+use gpuwatch_model::views::{self, ChartView};
 use std::sync::Arc;
 
 use std::io::Write;
@@ -190,27 +191,23 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Charts cover this much event time unless `since` says otherwise.
-const DEFAULT_SINCE: &str = "15m";
-/// Steps per chart of `/api/v1/gpu` and `/api/v1/nodes` unless `points` says.
-const DEFAULT_GPU_POINTS: usize = 120;
-const DEFAULT_NODE_POINTS: usize = 48;
 /// More steps than a terminal or a browser draws.
 const MAX_POINTS: usize = 1_000;
 
-/// `since` (a duration) and `points` (steps per chart) of a charting endpoint.
+/// `since` (a duration) and `points` (steps per chart) of a charting endpoint, the
+/// view's own (`gpuwatch_model::views`) where the request leaves them out.
 fn chart_params(
     since: Option<&str>,
     points: Option<usize>,
-    default_points: usize,
+    view: ChartView,
 ) -> Result<(i64, usize), String> {
-    let since = since.unwrap_or(DEFAULT_SINCE);
+    let since = since.unwrap_or(view.since);
     let Ok(window) = gpuwatch_model::duration::parse(since) else {
         return Err(format!(
             "since must be a duration such as 5m or 15m, got {since:?}"
         ));
     };
-    let points = points.unwrap_or(default_points);
+    let points = points.unwrap_or(view.points);
     if points == 0 || points > MAX_POINTS {
         return Err(format!("points must be 1 to {MAX_POINTS}, got {points}"));
     }
@@ -226,7 +223,7 @@ struct GpuQuery {
     points: Option<usize>,
 }
 
-/// `?node=NODE&id=UUID[&since=15m&points=120]`: one GPU with charts and processes.
+/// `?node=NODE&id=UUID[&since=15m&points=240]`: one GPU with charts and processes.
 async fn gpu(
     State(state): State<Arc<CollectorState>>,
     Query(q): Query<GpuQuery>,
@@ -237,7 +234,7 @@ async fn gpu(
             "name the GPU: /api/v1/gpu?node=node-01&id=GPU-... (host.name and hw.id)".into(),
         );
     };
-    let (window, points) = match chart_params(q.since.as_deref(), q.points, DEFAULT_GPU_POINTS) {
+    let (window, points) = match chart_params(q.since.as_deref(), q.points, views::GPU_DETAIL) {
         Ok(params) => params,
         Err(message) => return bad_request(message),
     };
@@ -263,7 +260,7 @@ async fn nodes(
     Query(q): Query<NodesQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match chart_params(q.since.as_deref(), q.points, DEFAULT_NODE_POINTS) {
+    match chart_params(q.since.as_deref(), q.points, views::NODES) {
         Ok((window, points)) => {
             let body = view::nodes(&state.store(), window, points);
             json(&headers, &body)
@@ -302,7 +299,7 @@ async fn cost(
     Query(q): Query<CostQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let window = q.window.as_deref().unwrap_or("1h");
+    let window = q.window.as_deref().unwrap_or(views::COST.window);
     let Ok(length) = gpuwatch_model::duration::parse(window) else {
         return bad_request(format!(
             "window must be a duration such as 15m or 1h, got {window:?}"

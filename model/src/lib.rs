@@ -20,6 +20,7 @@ pub mod names;
 pub mod sample;
 pub mod series;
 pub mod time;
+pub mod views;
 
 pub use time::Timestamp;
 

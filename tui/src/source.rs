@@ -12,6 +12,7 @@ pub use in_process::{AlertsFn, BurnFn, DetailFn, FnSource, ViewFn};
 pub use multi::MultiSource;
 
 use gpuwatch_model::credentials::ClientAuth;
+use gpuwatch_model::views;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -136,10 +137,6 @@ pub struct HttpSource {
     client: reqwest::Client,
 }
 
-/// Charts cover the collector's default window; the terminal resamples them.
-const DETAIL_QUERY: &str = "/api/v1/gpu?since=15m&points=240";
-const NODES_QUERY: &str = "/api/v1/nodes?since=15m&points=48";
-
 impl HttpSource {
     /// `base_url` is the collector's API address, e.g. `http://127.0.0.1:9464`; a bare
     /// `host:port` means `http://host:port`. Plain `http` only: see `with_auth`.
@@ -180,11 +177,16 @@ impl HttpSource {
             }
         }
         let alerts_url = parse("/api/v1/alerts?state=all")?;
-        let cost_url = parse("/api/v1/cost?window=5m&by=team")?;
-        let nodes_url = parse(NODES_QUERY)?;
+        // The views' windows and steps, as the API's defaults and the in-process
+        // source have them (`gpuwatch_model::views`); the terminal resamples charts.
+        let cost_url = parse(&format!(
+            "/api/v1/cost?window={}&by=team",
+            views::BURN.window
+        ))?;
+        let nodes_url = parse(&format!("/api/v1/nodes?{}", views::NODES.query()))?;
         let inference_url = parse("/api/v1/inference")?;
-        let cost_hour_url = parse("/api/v1/cost?window=1h")?;
-        let detail_url = parse(DETAIL_QUERY)?;
+        let cost_hour_url = parse(&format!("/api/v1/cost?window={}", views::COST.window))?;
+        let detail_url = parse(&format!("/api/v1/gpu?{}", views::GPU_DETAIL.query()))?;
         let client = client(auth)?;
         Ok(HttpSource {
             base,

@@ -143,7 +143,7 @@ pub(crate) fn render_cost(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .areas(area);
     let window = if cost.by_team.window.is_empty() {
-        "1h"
+        gpuwatch_model::views::COST.window
     } else {
         cost.by_team.window.as_str()
     };
