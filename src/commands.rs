@@ -376,11 +376,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     if args.once {
         // Two samples a moment apart, so shares of CPU time have an interval.
-        let now = || {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        };
+        let now = || gpuwatch_model::Timestamp::now().unix_nanos_u64();
         sampler.sample(now())?;
         tokio::time::sleep(Duration::from_millis(250)).await;
         let sample = sampler.sample(now())?;
@@ -396,10 +392,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 () = &mut stop => return Ok(ExitCode::SUCCESS),
                 _ = tick.tick() => {}
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-            match sampler.sample(now) {
+            match sampler.sample(gpuwatch_model::Timestamp::now().unix_nanos_u64()) {
                 Ok(sample) => println!("{}", dry_run_line(&sample)),
                 Err(e) => eprintln!("gpuwatch agent: sampling failed: {e}"),
             }

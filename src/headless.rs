@@ -75,9 +75,7 @@ impl Status {
 }
 
 pub fn now_unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    gpuwatch_model::Timestamp::now().unix_millis()
 }
 
 /// Prints a status line every `STATUS_EVERY` until `duration` passes or a stop signal.

@@ -7,10 +7,22 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
-    /// The wall clock now (`SystemTime`), saturating outside the `i64` range.
+    /// The wall clock now (`SystemTime`), saturating outside the `i64` range: the one
+    /// place anything in gpuwatch reads it.
     pub fn now() -> Self {
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         Timestamp(since.map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
+    }
+
+    /// As OTLP's `time_unix_nano` (unsigned): 0 before 1970.
+    pub fn unix_nanos_u64(self) -> u64 {
+        u64::try_from(self.0).unwrap_or(0)
+    }
+
+    /// The nanoseconds within its second: the clock's fast-moving part, which spreads
+    /// retries and scrapes as jitter.
+    pub fn subsec_nanos(self) -> u64 {
+        self.0.rem_euclid(1_000_000_000).unsigned_abs()
     }
 
     pub fn from_unix_millis(ms: i64) -> Self {
@@ -108,6 +120,16 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn otlp_nanos_and_the_subsecond_part() {
+        let t = Timestamp(1_764_320_000_123_456_789);
+        assert_eq!(t.unix_nanos_u64(), 1_764_320_000_123_456_789);
+        assert_eq!(t.subsec_nanos(), 123_456_789);
+        assert_eq!(Timestamp(-1).unix_nanos_u64(), 0, "before 1970");
+        assert_eq!(Timestamp(-1).subsec_nanos(), 999_999_999);
+        assert!(Timestamp::now().unix_nanos_u64() > 1_700_000_000_000_000_000);
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -26,8 +26,6 @@ mod tabs;
 
 pub(crate) use tabs::tab_at;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -64,9 +62,7 @@ pub(crate) fn table_body_rows(height: u16) -> usize {
 
 /// Wall-clock now, Unix milliseconds.
 pub(crate) fn now_unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    gpuwatch_model::Timestamp::now().unix_millis()
 }
 
 impl Widget for &App {

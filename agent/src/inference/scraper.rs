@@ -7,7 +7,7 @@
 //! is back), not at every try. Other targets go on.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use gpuwatch_model::names::{attr, unit};
 use gpuwatch_model::HistogramSample;
@@ -330,15 +330,11 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
 }
 
 fn unix_nanos_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    gpuwatch_model::Timestamp::now().unix_nanos_u64()
 }
 
 fn jitter() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()))
+    gpuwatch_model::Timestamp::now().subsec_nanos()
 }
 
 /// Snapshots as OTLP metrics: one histogram `Metric` per contract name (cumulative,

@@ -3,7 +3,7 @@
 //! timeout, spool or count what is left, close the exporter.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use gpuwatch_model::NodeSample;
 use tokio::sync::watch;
@@ -263,9 +263,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 fn unix_nanos_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    gpuwatch_model::Timestamp::now().unix_nanos_u64()
 }
 
 #[cfg(test)]

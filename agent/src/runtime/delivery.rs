@@ -2,7 +2,7 @@
 //! sampling loop, which only queues (see `crate::delivery` for the design).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -267,7 +267,5 @@ impl Courier {
 
 /// Sub-second clock nanoseconds: enough randomness to spread retries.
 fn clock_jitter() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()))
+    gpuwatch_model::Timestamp::now().subsec_nanos()
 }

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::notification::Notification;
 
@@ -65,9 +64,7 @@ impl Spool {
             });
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = gpuwatch_model::Timestamp::now().unix_nanos_u64();
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("{nanos:020}-{seq:08}.json"));
         let tmp = path.with_extension("json.tmp");
