@@ -12,6 +12,8 @@ pub mod fleet_bench;
 pub mod headless;
 pub mod history;
 pub mod logging;
+#[cfg(test)]
+mod module_graph;
 pub mod replay;
 pub mod report;
 pub mod shutdown;

@@ -428,7 +428,7 @@ fn write_unlabelled(out: &mut String, rows: &[(&str, &str, &str, f64)]) {
 #[cfg(test)]
 mod tests;
 
-fn render_remote_write(out: &mut String, rw: &crate::remote_write::RemoteWriteStats) {
+fn render_remote_write(out: &mut String, rw: &crate::telemetry::RemoteWriteStats) {
     use std::sync::atomic::Ordering::Relaxed;
     if !rw.enabled.load(Relaxed) {
         return;

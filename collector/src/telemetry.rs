@@ -4,6 +4,21 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// What remote write has done, for logs, tests and `/metrics`.
+#[derive(Debug, Default)]
+pub struct RemoteWriteStats {
+    /// Whether remote write runs at all.
+    pub enabled: std::sync::atomic::AtomicBool,
+    /// Samples the receiver took.
+    pub samples_sent: AtomicU64,
+    /// Samples dropped because the queue was full.
+    pub samples_dropped: AtomicU64,
+    /// Samples in batches the receiver refused (4xx other than 429).
+    pub samples_refused: AtomicU64,
+    /// POSTs to try again (429, 5xx, unreachable).
+    pub retries: AtomicU64,
+}
+
 /// Why a whole request was refused before any point was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestRejection {
@@ -59,7 +74,7 @@ pub struct Telemetry {
     /// Alert notifications by notifier and outcome, shared with the notifier tasks.
     pub notifications: Arc<NotificationCounters>,
     /// What remote write did, shared with its task.
-    pub remote_write: Arc<crate::remote_write::RemoteWriteStats>,
+    pub remote_write: Arc<RemoteWriteStats>,
     /// What `collector.data_dir` did.
     pub durable: crate::durable::DurableStats,
 }

@@ -18,9 +18,9 @@ use gpuwatch_model::api::{
 
 use crate::filter::Filter;
 use crate::gpu_state::{self, GpuState, StateIndex};
+use crate::layout;
 use crate::sort::Sort;
 use crate::source::{CostBreakdown, GpuRef};
-use crate::ui;
 
 pub(crate) use alert_list::{changed_unix_ms, AlertList};
 pub(crate) use detail::{touches, Detail};
@@ -200,7 +200,7 @@ impl App {
             },
             Event::Mouse(mouse) => self.on_mouse(mouse),
             Event::Resize { height, .. } => {
-                self.visible_rows = ui::table_body_rows(height).max(1);
+                self.visible_rows = layout::table_body_rows(height).max(1);
                 self.keep_selection_visible();
                 self.alerts.keep_selection_visible(self.visible_rows);
                 true
@@ -408,7 +408,7 @@ impl App {
             &self.gpus,
             &self.state_index,
             self.newest_point_unix_ms,
-            ui::STALE_GPU_MS,
+            gpu_state::STALE_GPU_MS,
         );
     }
 

@@ -24,6 +24,7 @@ mod app;
 mod column;
 mod filter;
 mod format;
+mod layout;
 mod run;
 mod sort;
 mod source;

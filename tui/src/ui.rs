@@ -24,8 +24,6 @@ mod status;
 mod table;
 mod tabs;
 
-pub(crate) use tabs::tab_at;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -40,25 +38,6 @@ pub const MIN_HEIGHT: u16 = 10;
 // A GPU whose newest point is this far behind the newest point of all is drawn dim,
 // and a node all of whose GPUs are counts as absent.
 pub(crate) use gpuwatch_model::gpu_state::STALE_GPU_MS;
-
-/// Lines that are not table rows: totals, tabs, the table's title row, the footer.
-const CHROME_LINES: u16 = 4;
-
-/// The screen row of the tab bar.
-pub(crate) const TAB_BAR_ROW: u16 = 1;
-/// The screen row of a list's first row, below the totals, the tabs and its title.
-const FIRST_LIST_ROW: u16 = 3;
-
-/// Which visible row of a list the screen row `row` is; `None` above the list. The
-/// caller checks it against the rows there are.
-pub(crate) fn list_row_at(row: u16) -> Option<usize> {
-    row.checked_sub(FIRST_LIST_ROW).map(usize::from)
-}
-
-/// How many GPU rows a terminal `height` lines tall shows.
-pub(crate) fn table_body_rows(height: u16) -> usize {
-    usize::from(height.saturating_sub(CHROME_LINES))
-}
 
 /// Wall-clock now, Unix milliseconds.
 pub(crate) fn now_unix_ms() -> i64 {

@@ -3,7 +3,7 @@
 //! later.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,20 +21,7 @@ use crate::state::CollectorState;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// What remote write has done, for logs, tests and `/metrics`.
-#[derive(Debug, Default)]
-pub struct RemoteWriteStats {
-    /// Whether remote write runs at all.
-    pub enabled: std::sync::atomic::AtomicBool,
-    /// Samples the receiver took.
-    pub samples_sent: AtomicU64,
-    /// Samples dropped because the queue was full.
-    pub samples_dropped: AtomicU64,
-    /// Samples in batches the receiver refused (4xx other than 429).
-    pub samples_refused: AtomicU64,
-    /// POSTs to try again (429, 5xx, unreachable).
-    pub retries: AtomicU64,
-}
+pub use crate::telemetry::RemoteWriteStats;
 
 /// Series waiting to be sent, bounded in samples.
 #[derive(Debug, Default)]

@@ -3,7 +3,7 @@
 //! wheel moves the highlight.
 
 use super::{App, Key, Mode, Mouse, MouseKind, Tab};
-use crate::ui;
+use crate::layout;
 
 impl App {
     pub(super) fn on_mouse(&mut self, mouse: Mouse) -> bool {
@@ -13,11 +13,13 @@ impl App {
         match mouse.kind {
             MouseKind::ScrollUp => self.update(super::Event::Key(Key::Up)),
             MouseKind::ScrollDown => self.update(super::Event::Key(Key::Down)),
-            MouseKind::Click if mouse.row == ui::TAB_BAR_ROW => match ui::tab_at(mouse.column) {
-                Some(tab) => self.show(tab),
-                None => false,
-            },
-            MouseKind::Click => match ui::list_row_at(mouse.row) {
+            MouseKind::Click if mouse.row == layout::TAB_BAR_ROW => {
+                match Tab::at_column(mouse.column) {
+                    Some(tab) => self.show(tab),
+                    None => false,
+                }
+            }
+            MouseKind::Click => match layout::list_row_at(mouse.row) {
                 Some(row) => self.click_row(row),
                 None => false,
             },

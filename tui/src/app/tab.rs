@@ -36,6 +36,25 @@ impl Tab {
         }
     }
 
+    /// Its label in the tab bar: ` 1 GPUs `.
+    pub(crate) fn caption(self) -> String {
+        format!(" {} {} ", self.digit(), self.label())
+    }
+
+    /// The tab whose caption covers `column` of the tab bar (the captions side by side
+    /// from column 0).
+    pub(crate) fn at_column(column: u16) -> Option<Tab> {
+        let mut start = 0usize;
+        for tab in Tab::ALL {
+            let end = start + tab.caption().chars().count();
+            if (start..end).contains(&usize::from(column)) {
+                return Some(tab);
+            }
+            start = end;
+        }
+        None
+    }
+
     fn index(self) -> usize {
         Tab::ALL.iter().position(|&t| t == self).unwrap_or(0)
     }
