@@ -5,6 +5,7 @@
 mod absent;
 mod bottleneck;
 pub mod config;
+pub mod detector;
 pub mod drift;
 pub mod fabric;
 mod hang;
@@ -18,34 +19,57 @@ mod xid;
 use gpuwatch_model::Finding;
 
 pub use config::{AlertSettings, AlertsConfig};
+pub use detector::{Detector, Evaluation, NotEnoughData};
+
+use detector::{run, Context};
 
 use crate::store::Store;
 
-/// Every detector at event time `t` (Unix nanoseconds). `references` holds the frozen
-/// drift references, which the drift detectors complete as time goes on.
+/// Every detector, in the order they run: `fabric_degraded` first, since a
+/// straggler's summary names its node's degraded ports.
+const DETECTORS: [Run; 10] = [
+    run::<fabric::FabricDegraded>,
+    run::<hang::GpuHang>,
+    run::<stall::GpuStalled>,
+    run::<straggler::GpuStraggler>,
+    run::<bottleneck::DataBottleneck>,
+    run::<throttle::GpuThrottle>,
+    run::<xid::GpuXid>,
+    run::<absent::NodeAbsent>,
+    run::<skew::ClockSkew>,
+    run::<drift::ModelDrift>,
+];
+
+type Run = fn(&mut Context<'_>, &AlertSettings) -> Evaluation;
+
+/// Every detector at event time `t` (Unix nanoseconds): what they found and what they
+/// could not judge. `references` holds the frozen drift references, which the drift
+/// detectors complete as time goes on.
+pub fn evaluate_all(
+    store: &Store,
+    s: &AlertSettings,
+    references: &mut drift::DriftReferences,
+    t: i64,
+) -> Evaluation {
+    let mut cx = Context {
+        store,
+        t,
+        degraded: Default::default(),
+        references,
+    };
+    let mut out = Evaluation::default();
+    for detector in DETECTORS {
+        out.extend(detector(&mut cx, s));
+    }
+    out
+}
+
+/// What every detector finds at event time `t`.
 pub fn evaluate(
     store: &Store,
     s: &AlertSettings,
     references: &mut drift::DriftReferences,
     t: i64,
 ) -> Vec<Finding> {
-    let mut out = fabric::evaluate(store, &s.fabric_degraded, t);
-    // A straggler's summary names its node's degraded ports.
-    let degraded = fabric::degraded_ports(&out);
-    out.extend(hang::evaluate(store, &s.gpu_hang, t));
-    out.extend(stall::evaluate(store, &s.gpu_stalled, t));
-    out.extend(straggler::evaluate(store, &s.gpu_straggler, &degraded, t));
-    out.extend(bottleneck::evaluate(store, &s.data_bottleneck, t));
-    out.extend(throttle::evaluate(store, &s.gpu_throttle, t));
-    out.extend(xid::evaluate(store, &s.gpu_xid, t));
-    out.extend(absent::evaluate(store, s.node_absent_after, t));
-    out.extend(skew::evaluate(store, &s.clock_skew, s.node_absent_after, t));
-    out.extend(drift::evaluate(
-        store,
-        &s.model_drift,
-        &s.latency_regression,
-        references,
-        t,
-    ));
-    out
+    evaluate_all(store, s, references, t).findings
 }

@@ -36,6 +36,24 @@ pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
         .collect()
 }
 
+/// The `absent` detector in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct NodeAbsent;
+
+impl super::detector::Detector for NodeAbsent {
+    const KINDS: &'static [AlertKind] = &[AlertKind::NodeAbsent];
+    type Settings = super::config::AlertSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        all
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        evaluate(cx.store, s.node_absent_after, cx.t).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

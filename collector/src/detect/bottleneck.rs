@@ -274,6 +274,24 @@ pub fn evaluate(store: &Store, s: &BottleneckSettings, t: i64) -> Vec<Finding> {
     out
 }
 
+/// The `bottleneck` detector in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct DataBottleneck;
+
+impl super::detector::Detector for DataBottleneck {
+    const KINDS: &'static [AlertKind] = &[AlertKind::DataBottleneck];
+    type Settings = BottleneckSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        &all.data_bottleneck
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        evaluate(cx.store, s, cx.t).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -308,5 +308,30 @@ pub fn latency_quantiles(store: &Store, window: i64, t: i64) -> Vec<(String, Str
     out
 }
 
+/// `model_drift` and `latency_regression` in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct ModelDrift;
+
+impl super::detector::Detector for ModelDrift {
+    const KINDS: &'static [AlertKind] = &[AlertKind::ModelDrift, AlertKind::LatencyRegression];
+    type Settings = super::config::AlertSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        all
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        evaluate(
+            cx.store,
+            &s.model_drift,
+            &s.latency_regression,
+            cx.references,
+            cx.t,
+        )
+        .into()
+    }
+}
+
 #[cfg(test)]
 mod tests;

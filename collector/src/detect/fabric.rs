@@ -363,5 +363,26 @@ pub fn degraded_ports(findings: &[Finding]) -> BTreeMap<String, String> {
     out
 }
 
+/// `fabric_degraded` in the one list (`detect.rs`); it runs first, and leaves its
+/// degraded ports in the context for `gpu_straggler`'s summaries.
+#[derive(Debug)]
+pub struct FabricDegraded;
+
+impl super::detector::Detector for FabricDegraded {
+    const KINDS: &'static [AlertKind] = &[AlertKind::FabricDegraded];
+    type Settings = FabricSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        &all.fabric_degraded
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        let findings = evaluate(cx.store, s, cx.t);
+        cx.degraded = degraded_ports(&findings);
+        findings.into()
+    }
+}
+
 #[cfg(test)]
 mod tests;

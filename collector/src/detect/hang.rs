@@ -11,8 +11,10 @@ use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 
 use super::config::HangSettings;
+use super::detector::{Evaluation, NotEnoughData};
 use super::window::{
-    current, gpu_labels, gpu_series, gpu_title, mean, rate, utilization, value_at, Window,
+    any_gpu_labels, current, gpu_labels, gpu_series, gpu_title, mean, rate, utilization, value_at,
+    Window,
 };
 use crate::store::Store;
 
@@ -53,7 +55,22 @@ fn steps_advanced(
     out
 }
 
+#[cfg(test)]
 pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
+    judge(store, s, t).findings
+}
+
+/// `evaluate`, and the GPUs it could not judge: no utilization, or busy with no power
+/// or no traffic counters to tell a hang from work.
+pub fn judge(store: &Store, s: &HangSettings, t: i64) -> Evaluation {
+    let mut unjudged = Vec::new();
+    let mut cannot = |gpu, missing| {
+        unjudged.push(NotEnoughData {
+            kind: AlertKind::GpuHang,
+            labels: any_gpu_labels(store, gpu),
+            missing,
+        });
+    };
     let mut hung: Vec<Hung> = Vec::new();
     // GPUs per job at t, hung or not, to tell a whole-job hang.
     let mut job_sizes: BTreeMap<String, usize> = BTreeMap::new();
@@ -63,6 +80,7 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
         let t = store.gpu_time(gpu, t);
         let w = Window::ending_at(t, s.window);
         let Some(util_series) = utilization(store, gpu, t) else {
+            cannot(gpu, "no utilization");
             continue;
         };
         let labels = gpu_labels(util_series);
@@ -74,6 +92,7 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
         };
         let Some(power) = current(store, gpu, metric::POWER, &[], t).and_then(|p| mean(p, w))
         else {
+            cannot(gpu, "no power");
             continue;
         };
         let limit =
@@ -97,6 +116,7 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
             .collect();
         // No traffic counters: the traffic cannot be judged, so neither can a hang.
         if io_rates.is_empty() {
+            cannot(gpu, "no NVLink or PCIe counters");
             continue;
         }
         let io: f64 = io_rates.iter().sum();
@@ -132,7 +152,10 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
             out.extend(gpus.into_iter().map(|h| gpu_finding(h, Some(certain), s)));
         }
     }
-    out
+    Evaluation {
+        findings: out,
+        not_enough_data: unjudged,
+    }
 }
 
 fn step_note(certain: bool) -> &'static str {
@@ -182,6 +205,21 @@ fn job_finding(job: &str, gpus: &[Hung], certain: bool) -> Finding {
             step_note(certain),
             names.join(", ")
         ),
+    }
+}
+
+/// `gpu_hang` in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct GpuHang;
+
+impl super::detector::Detector for GpuHang {
+    const KINDS: &'static [AlertKind] = &[AlertKind::GpuHang];
+    type Settings = HangSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        &all.gpu_hang
+    }
+    fn evaluate(cx: &mut super::detector::Context<'_>, s: &Self::Settings) -> Evaluation {
+        judge(cx.store, s, cx.t)
     }
 }
 
@@ -355,5 +393,51 @@ mod tests {
             f[0].summary,
             "job 7: all 2 GPUs hang, busy with no NVLink or PCIe traffic; training steps stopped: a gpu0, a gpu1"
         );
+    }
+    #[test]
+    fn a_gpu_it_cannot_judge_is_named_with_what_is_missing() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_hang;
+        let mut b = Builder::new();
+        // Memory but no utilization: nothing to judge a hang by.
+        b.gpu(
+            "n",
+            0,
+            None,
+            metric::GPU_MEMORY_USAGE,
+            &[],
+            every(5, 0, 60, |_| 1e9),
+        );
+        // Busy, but no power: a hang cannot be told from work.
+        b.gpu(
+            "n",
+            1,
+            None,
+            metric::GPU_UTILIZATION,
+            &[],
+            every(5, 0, 60, |_| 0.99),
+        );
+        // Everything: judged, and healthy.
+        gpu(&mut b, "n", 2, None, 0.99, 650.0, 150e9);
+        let e = judge(&b.build(), &s, 60 * S);
+        assert!(e.findings.is_empty());
+        let got: Vec<(String, &str)> = e
+            .not_enough_data
+            .iter()
+            .map(|n| (gpu_title(&n.labels), n.missing))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("n gpu0".to_string(), "no utilization"),
+                ("n gpu1".to_string(), "no power"),
+            ]
+        );
+        assert!(e
+            .not_enough_data
+            .iter()
+            .all(|n| n.kind == AlertKind::GpuHang));
     }
 }

@@ -42,6 +42,24 @@ pub fn evaluate(store: &Store, s: &ClockSkewSettings, absent_after: i64, t: i64)
         .collect()
 }
 
+/// The `skew` detector in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct ClockSkew;
+
+impl super::detector::Detector for ClockSkew {
+    const KINDS: &'static [AlertKind] = &[AlertKind::ClockSkew];
+    type Settings = super::config::AlertSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        all
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        evaluate(cx.store, &s.clock_skew, s.node_absent_after, cx.t).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,23 @@ use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 
 use super::config::StallSettings;
-use super::window::{gpu_labels, gpu_series, gpu_title, mean, utilization, value_at, Window};
+use super::detector::{Evaluation, NotEnoughData};
+use super::window::{
+    any_gpu_labels, gpu_labels, gpu_series, gpu_title, mean, utilization, value_at, Window,
+};
 use crate::store::Store;
 
 const GIB: f64 = (1u64 << 30) as f64;
 
+#[cfg(test)]
 pub fn evaluate(store: &Store, s: &StallSettings, t: i64) -> Vec<Finding> {
+    judge(store, s, t).findings
+}
+
+/// `evaluate`, and the GPUs whose process holds memory but which report no
+/// utilization to say whether they work.
+pub fn judge(store: &Store, s: &StallSettings, t: i64) -> Evaluation {
+    let mut unjudged = Vec::new();
     let mut out = Vec::new();
     for gpu in store.gpus().values() {
         // Each GPU on its node's clock (`store::clock`).
@@ -29,6 +40,11 @@ pub fn evaluate(store: &Store, s: &StallSettings, t: i64) -> Vec<Finding> {
             continue;
         };
         let Some(util_series) = utilization(store, gpu, t) else {
+            unjudged.push(NotEnoughData {
+                kind: AlertKind::GpuStalled,
+                labels: any_gpu_labels(store, gpu),
+                missing: "no utilization",
+            });
             continue;
         };
         let Some(util) = mean(util_series, w).filter(|u| *u < s.max_utilization) else {
@@ -54,7 +70,25 @@ pub fn evaluate(store: &Store, s: &StallSettings, t: i64) -> Vec<Finding> {
             value: util,
         });
     }
-    out
+    Evaluation {
+        findings: out,
+        not_enough_data: unjudged,
+    }
+}
+
+/// `gpu_stalled` in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct GpuStalled;
+
+impl super::detector::Detector for GpuStalled {
+    const KINDS: &'static [AlertKind] = &[AlertKind::GpuStalled];
+    type Settings = StallSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        &all.gpu_stalled
+    }
+    fn evaluate(cx: &mut super::detector::Context<'_>, s: &Self::Settings) -> Evaluation {
+        judge(cx.store, s, cx.t)
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,24 @@ pub fn evaluate(
     out
 }
 
+/// The `straggler` detector in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct GpuStraggler;
+
+impl super::detector::Detector for GpuStraggler {
+    const KINDS: &'static [AlertKind] = &[AlertKind::GpuStraggler];
+    type Settings = StragglerSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        &all.gpu_straggler
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        evaluate(cx.store, s, &cx.degraded, cx.t).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,24 @@ pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
     out
 }
 
+/// The `throttle` detector in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct GpuThrottle;
+
+impl super::detector::Detector for GpuThrottle {
+    const KINDS: &'static [AlertKind] = &[AlertKind::GpuThrottle];
+    type Settings = ThrottleSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        &all.gpu_throttle
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        evaluate(cx.store, s, cx.t).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

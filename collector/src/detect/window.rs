@@ -156,6 +156,16 @@ pub fn gpu_labels(series: &Series) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `gpu_labels` of the GPU's first series that still exists, whatever its metric: how
+/// a detector names a GPU it could not judge.
+pub fn any_gpu_labels(store: &Store, gpu: &GpuEntry) -> BTreeMap<String, String> {
+    gpu.series
+        .iter()
+        .find_map(|&sid| store.get(sid))
+        .map(gpu_labels)
+        .unwrap_or_default()
+}
+
 /// `node-07 gpu3`, and ` (job 4411)` when known.
 pub fn gpu_title(labels: &BTreeMap<String, String>) -> String {
     let get = |k: &str| labels.get(k).map_or("?", String::as_str);

@@ -61,6 +61,24 @@ pub fn evaluate(store: &Store, s: &XidSettings, t: i64) -> Vec<Finding> {
     out
 }
 
+/// The `xid` detector in the one list (`detect.rs`).
+#[derive(Debug)]
+pub struct GpuXid;
+
+impl super::detector::Detector for GpuXid {
+    const KINDS: &'static [AlertKind] = &[AlertKind::GpuXid];
+    type Settings = XidSettings;
+    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
+        &all.gpu_xid
+    }
+    fn evaluate(
+        cx: &mut super::detector::Context<'_>,
+        s: &Self::Settings,
+    ) -> super::detector::Evaluation {
+        evaluate(cx.store, s, cx.t).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use gpuwatch_model::Severity;
