@@ -140,8 +140,7 @@ fn in_process_source(state: Arc<CollectorState>, what: &str) -> Arc<FnSource> {
     let inference = Arc::new(move || inference_state.inference());
     let detail_state = state.clone();
     let detail = Arc::new(move |gpu: &gpuwatch_tui::GpuRef| {
-        gpuwatch_collector::view::gpu_detail(
-            &detail_state.store(),
+        detail_state.gpu_detail(
             &gpu.node,
             &gpu.id,
             views::GPU_DETAIL.window_nanos(),

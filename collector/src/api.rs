@@ -238,7 +238,7 @@ async fn gpu(
         Ok(params) => params,
         Err(message) => return bad_request(message),
     };
-    match view::gpu_detail(&state.store(), &node, &id, window, points) {
+    match state.gpu_detail(&node, &id, window, points) {
         Some(body) => json(&headers, &body),
         None => (
             StatusCode::NOT_FOUND,

@@ -63,6 +63,8 @@ struct Evaluation {
     references: DriftReferences,
     /// The last event time evaluated.
     done_to: Option<i64>,
+    /// What the detectors could not judge at `done_to`.
+    not_judged: Vec<detect::NotEnoughData>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,6 +83,7 @@ impl CollectorState {
                 references: DriftReferences::new(),
                 settings: alerts,
                 done_to: None,
+                not_judged: Vec::new(),
             }),
             durable: None,
             auth: crate::auth::Auth::default(),
@@ -331,7 +334,9 @@ impl CollectorState {
             }
             steps += 1;
             let eval = &mut *eval;
-            let mut findings = detect::evaluate(&store, &eval.settings, &mut eval.references, t);
+            let judged = detect::evaluate_all(&store, &eval.settings, &mut eval.references, t);
+            eval.not_judged = judged.not_enough_data;
+            let mut findings = judged.findings;
             eval.ledger.accrue(&store, t, step);
             findings.extend(eval.ledger.findings(t));
             findings.extend(eval.ledger.budget_findings(t));

@@ -185,6 +185,23 @@ pub struct GpuDetailResponse {
     pub charts: Vec<Chart>,
     /// Processes seen in the newest minute of the GPU's data, most memory first.
     pub processes: Vec<ProcessView>,
+    /// The detectors that could not judge this GPU at the newest evaluation, and what
+    /// they lacked: missing data is never read as healthy.
+    #[serde(default)]
+    pub not_judged: Vec<NotJudged>,
+}
+
+/// A detector that could not judge a GPU or a model at the newest evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotJudged {
+    /// The detector, by the kind of alert it raises (`gpu_hang`).
+    pub kind: crate::AlertKind,
+    /// What of the model it concerns (a feature, `prediction`, a latency metric);
+    /// empty for a GPU.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub what: String,
+    /// What was missing: `no power`, `fewer than 100 observations`, ...
+    pub missing: String,
 }
 
 /// A node's host, as `/api/v1/nodes` lists it: the newest values, rates over the two
@@ -280,6 +297,9 @@ pub struct ModelSummary {
     pub time_to_first_token: Quantiles,
     /// Every drift score with enough data, whether it crosses a threshold or not.
     pub drift: Vec<DriftScore>,
+    /// What the drift and latency detectors could not judge at the newest evaluation.
+    #[serde(default)]
+    pub not_judged: Vec<NotJudged>,
 }
 
 /// `GET /api/v1/inference` body.

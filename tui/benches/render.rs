@@ -202,6 +202,7 @@ fn models() -> InferenceResponse {
                 method: "psi".into(),
                 value: 0.02 * m as f64,
             }],
+            not_judged: Vec::new(),
         })
         .collect();
     InferenceResponse {
@@ -255,6 +256,7 @@ fn detail(gpu: &GpuRef) -> GpuDetailResponse {
             memory_bytes: 60.0 * GIB,
             ..ProcessView::default()
         }],
+        not_judged: Vec::new(),
     }
 }
 

@@ -9,9 +9,8 @@ use super::router;
 use crate::state::CollectorState;
 use crate::store::builder::{every, Builder};
 
-/// Serves the API of a collector with the default config holding `store`; returns the
-/// base URL.
-async fn serve_store(store: crate::store::Store) -> String {
+/// A collector's state with the default config holding `store`.
+fn state_holding(store: crate::store::Store) -> Arc<CollectorState> {
     let settings = crate::CollectorConfig::default()
         .validate()
         .expect("default config");
@@ -21,6 +20,17 @@ async fn serve_store(store: crate::store::Store) -> String {
         settings.cost,
     ));
     *state.store() = store;
+    state
+}
+
+/// Serves the API of a collector with the default config holding `store`; returns the
+/// base URL.
+async fn serve_store(store: crate::store::Store) -> String {
+    serve_state(state_holding(store)).await
+}
+
+/// Serves the API of `state`; returns the base URL.
+async fn serve_state(state: Arc<CollectorState>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -80,6 +90,52 @@ async fn api_gpu_detail_nodes_and_inference() {
     assert_eq!(status, 200, "{body}");
     let inference: InferenceResponse = serde_json::from_str(&body).expect("json");
     assert!(inference.models.is_empty());
+}
+
+/// A busy GPU that reports no power cannot be judged hung or not: its detail says so,
+/// and a GPU with everything says nothing.
+#[tokio::test]
+async fn api_gpu_detail_names_what_the_detectors_could_not_judge() {
+    let mut b = Builder::new();
+    b.gpu(
+        "node-01",
+        0,
+        None,
+        metric::GPU_UTILIZATION,
+        &[],
+        every(5, 0, 120, |_| 0.99),
+    )
+    .gpu(
+        "node-01",
+        1,
+        None,
+        metric::GPU_UTILIZATION,
+        &[],
+        every(5, 0, 120, |_| 0.1),
+    );
+    let state = state_holding(b.build());
+    let (_, caught_up) = state.evaluate();
+    assert!(caught_up);
+    let base = serve_state(state).await;
+    let detail = |gpu: u32| {
+        let url = format!("{base}/api/v1/gpu?node=node-01&id=GPU-node-01-{gpu}");
+        async move {
+            let (status, body) = get(url).await;
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str::<GpuDetailResponse>(&body).expect("json")
+        }
+    };
+    let busy = detail(0).await;
+    assert_eq!(
+        busy.not_judged,
+        [gpuwatch_model::api::NotJudged {
+            kind: gpuwatch_model::AlertKind::GpuHang,
+            what: String::new(),
+            missing: "no power".into(),
+        }]
+    );
+    // Idle: not hung whatever its power, so judged.
+    assert!(detail(1).await.not_judged.is_empty());
 }
 
 #[tokio::test]

@@ -17,8 +17,22 @@ use crate::store::Store;
 pub struct NotEnoughData {
     pub kind: AlertKind,
     pub labels: BTreeMap<String, String>,
+    /// What of a model it concerns (a feature, `prediction`, a latency metric); empty
+    /// for a GPU.
+    pub what: String,
     /// `no utilization`, `no power`, ...
-    pub missing: &'static str,
+    pub missing: String,
+}
+
+impl NotEnoughData {
+    /// As the API shows it, under the GPU or model it concerns.
+    pub fn to_api(&self) -> gpuwatch_model::api::NotJudged {
+        gpuwatch_model::api::NotJudged {
+            kind: self.kind,
+            what: self.what.clone(),
+            missing: self.missing.clone(),
+        }
+    }
 }
 
 /// What the detectors say at one instant.

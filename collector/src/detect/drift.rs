@@ -18,6 +18,7 @@ pub use reference::DriftReferences;
 pub(crate) use reference::SavedReferences;
 
 use super::config::{DriftSettings, Reference};
+use super::detector::{Evaluation, NotEnoughData};
 use crate::drift::stats::{
     jensen_shannon, kolmogorov_smirnov, psi, wasserstein_normalized, Buckets, Drift,
 };
@@ -164,6 +165,7 @@ fn reference_label(cfg: &DriftSettings, references: &DriftReferences, group: &Gr
 }
 
 /// Findings at `t`; first freezes the references that became complete.
+#[cfg(test)]
 pub fn evaluate(
     store: &Store,
     drift: &DriftSettings,
@@ -171,14 +173,50 @@ pub fn evaluate(
     references: &mut DriftReferences,
     t: i64,
 ) -> Vec<Finding> {
+    judge(store, drift, latency, references, t).findings
+}
+
+/// `evaluate`, and each model's feature or metric it could not judge: no reference
+/// window yet, nothing observed in the current one, or fewer than `min_count`
+/// observations in either.
+pub fn judge(
+    store: &Store,
+    drift: &DriftSettings,
+    latency: &DriftSettings,
+    references: &mut DriftReferences,
+    t: i64,
+) -> Evaluation {
     references.update(store, drift, latency, t);
     let groups = windows(store, drift, latency, references, t);
     let mut out = Vec::new();
+    let mut unjudged = Vec::new();
     for ((kind, model, what), pair) in groups {
+        let cfg = settings(kind, drift, latency);
+        let missing = match (&pair.reference, &pair.current) {
+            (None, _) => Some("no reference window yet".to_string()),
+            (_, None) => Some("nothing observed in the current window".to_string()),
+            (Some(r), Some(c)) if r.total().min(c.total()) < cfg.min_count.max(1.0) => {
+                Some(format!(
+                    "fewer than {:.0} observations ({:.0} now, {:.0} in the reference)",
+                    cfg.min_count.max(1.0),
+                    c.total(),
+                    r.total()
+                ))
+            }
+            _ => None,
+        };
+        if let Some(missing) = missing {
+            unjudged.push(NotEnoughData {
+                kind,
+                labels: BTreeMap::from([(attr::MODEL.to_string(), model)]),
+                what,
+                missing,
+            });
+            continue;
+        }
         let (Some(reference), Some(current)) = (pair.reference, pair.current) else {
             continue;
         };
-        let cfg = settings(kind, drift, latency);
         let against = reference_label(cfg, references, &(kind, model.clone(), what.clone()));
         let (Drift::Score(p), Drift::Score(js)) = (
             psi(&reference, &current, cfg.min_count),
@@ -222,7 +260,10 @@ pub fn evaluate(
             ),
         });
     }
-    out
+    Evaluation {
+        findings: out,
+        not_enough_data: unjudged,
+    }
 }
 
 /// One drift score, as `/metrics` shows it in `gpuwatch_drift_score`.
@@ -322,14 +363,13 @@ impl super::detector::Detector for ModelDrift {
         cx: &mut super::detector::Context<'_>,
         s: &Self::Settings,
     ) -> super::detector::Evaluation {
-        evaluate(
+        judge(
             cx.store,
             &s.model_drift,
             &s.latency_regression,
             cx.references,
             cx.t,
         )
-        .into()
     }
 }
 

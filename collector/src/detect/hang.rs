@@ -64,11 +64,12 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
 /// or no traffic counters to tell a hang from work.
 pub fn judge(store: &Store, s: &HangSettings, t: i64) -> Evaluation {
     let mut unjudged = Vec::new();
-    let mut cannot = |gpu, missing| {
+    let mut cannot = |gpu, missing: &str| {
         unjudged.push(NotEnoughData {
             kind: AlertKind::GpuHang,
             labels: any_gpu_labels(store, gpu),
-            missing,
+            what: String::new(),
+            missing: missing.to_string(),
         });
     };
     let mut hung: Vec<Hung> = Vec::new();
@@ -426,7 +427,7 @@ mod tests {
         let got: Vec<(String, &str)> = e
             .not_enough_data
             .iter()
-            .map(|n| (gpu_title(&n.labels), n.missing))
+            .map(|n| (gpu_title(&n.labels), n.missing.as_str()))
             .collect();
         assert_eq!(
             got,

@@ -43,7 +43,8 @@ pub fn judge(store: &Store, s: &StallSettings, t: i64) -> Evaluation {
             unjudged.push(NotEnoughData {
                 kind: AlertKind::GpuStalled,
                 labels: any_gpu_labels(store, gpu),
-                missing: "no utilization",
+                what: String::new(),
+                missing: "no utilization".into(),
             });
             continue;
         };

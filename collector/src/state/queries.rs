@@ -1,6 +1,7 @@
 //! Reads for the JSON API that need the detectors' settings as well as the store.
 
-use gpuwatch_model::api::InferenceResponse;
+use gpuwatch_model::api::{GpuDetailResponse, InferenceResponse};
+use gpuwatch_model::names::attr;
 
 use super::{lock, CollectorState};
 use crate::detect::drift;
@@ -21,6 +22,39 @@ impl CollectorState {
         };
         let quantiles = drift::latency_quantiles(&store, latency.window, t);
         let scores = drift::scores(&store, drift_settings, latency, &eval.references, t);
-        view::inference(&store, latency.window, t, &quantiles, &scores)
+        let mut out = view::inference(&store, latency.window, t, &quantiles, &scores);
+        for model in &mut out.models {
+            model.not_judged = eval
+                .not_judged
+                .iter()
+                .filter(|n| n.labels.get(attr::MODEL) == Some(&model.model))
+                .map(|n| n.to_api())
+                .collect();
+        }
+        out
+    }
+
+    /// The GPU `id` of `node` in detail (`view::gpu_detail`), with what the detectors
+    /// could not judge of it at the newest evaluation.
+    pub fn gpu_detail(
+        &self,
+        node: &str,
+        id: &str,
+        window: i64,
+        steps: usize,
+    ) -> Option<GpuDetailResponse> {
+        // The alerts before the store, as `evaluate` takes them.
+        let eval = lock(&self.alerts);
+        let mut out = view::gpu_detail(&self.store(), node, id, window, steps)?;
+        out.not_judged = eval
+            .not_judged
+            .iter()
+            .filter(|n| {
+                n.labels.get(attr::HOST_NAME).map(String::as_str) == Some(node)
+                    && n.labels.get(attr::HW_ID).map(String::as_str) == Some(id)
+            })
+            .map(|n| n.to_api())
+            .collect();
+        Some(out)
     }
 }

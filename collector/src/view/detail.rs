@@ -63,6 +63,8 @@ pub fn gpu_detail(
         gpu,
         charts,
         processes: processes(&of(metric::GPU_PROCESS_MEMORY, &[])),
+        // The detectors' part (`CollectorState::gpu_detail`).
+        not_judged: Vec::new(),
     })
 }
 

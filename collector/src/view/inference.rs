@@ -101,6 +101,8 @@ pub fn inference(
                         value: s.value,
                     })
                     .collect(),
+                // The detectors' part (`CollectorState::inference`).
+                not_judged: Vec::new(),
             }
         });
     }

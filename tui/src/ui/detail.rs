@@ -204,7 +204,22 @@ fn process_line(p: &ProcessView, width: usize) -> Line<'static> {
     Line::raw(format::truncate(&text, width))
 }
 
-/// Processes, then alerts, each under a title, in `area`.
+/// `not judged: gpu_hang (no power) · gpu_stalled (no utilization)`, when a detector
+/// could not judge the GPU: no alert there does not mean healthy.
+fn not_judged_line(data: &GpuDetailResponse) -> Option<String> {
+    if data.not_judged.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = data
+        .not_judged
+        .iter()
+        .map(|n| format!("{} ({})", n.kind.as_str(), n.missing))
+        .collect();
+    Some(format!("not judged: {}", each.join(" · ")))
+}
+
+/// Processes, then alerts, each under a title, then what could not be judged, in
+/// `area`.
 fn render_lists(
     data: Option<&GpuDetailResponse>,
     alerts: &[&Alert],
@@ -249,6 +264,12 @@ fn render_lists(
         }
         lines.push(line);
     }
+    if let Some(line) = data.and_then(not_judged_line) {
+        lines.push(Line::styled(
+            format::truncate(&line, width),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     for (i, line) in lines.into_iter().enumerate().take(usize::from(area.height)) {
         let y = area.y + u16::try_from(i).unwrap_or(0);
         line.render(Rect::new(area.x, y, area.width, 1), buf);
@@ -282,7 +303,8 @@ pub(crate) fn render_detail(app: &App, now_unix_ms: i64, area: Rect, buf: &mut B
         .collect();
     let data = detail.data.data.as_ref();
     let processes = data.map_or(1, |d| d.processes.len().clamp(1, MAX_LIST_ROWS + 1));
-    let list_rows = 2 + processes + alerts.len().clamp(1, MAX_LIST_ROWS);
+    let not_judged = usize::from(data.is_some_and(|d| !d.not_judged.is_empty()));
+    let list_rows = 2 + processes + alerts.len().clamp(1, MAX_LIST_ROWS) + not_judged;
     let list_rows = u16::try_from(list_rows).unwrap_or(u16::MAX);
     let charts = u16::try_from(data.map_or(5, |d| d.charts.len().max(1))).unwrap_or(5);
     let room = area.height.saturating_sub(3 + list_rows);

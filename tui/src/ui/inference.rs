@@ -53,7 +53,8 @@ fn drift_style(score: &DriftScore) -> Style {
     }
 }
 
-/// `psi 0.31 prediction · psi 0.04 age`: PSI scores, worst first; without PSI, any.
+/// `psi 0.31 prediction · psi 0.04 age`: PSI scores, worst first; without PSI, any;
+/// then what the detectors could not judge.
 fn drift_spans(model: &ModelSummary) -> Vec<Span<'static>> {
     let mut scores: Vec<&DriftScore> = model.drift.iter().filter(|s| s.method == "psi").collect();
     if scores.is_empty() {
@@ -68,6 +69,16 @@ fn drift_spans(model: &ModelSummary) -> Vec<Span<'static>> {
         spans.push(Span::styled(
             format!("{} {:.2} {}", s.method, s.value, s.feature),
             drift_style(s),
+        ));
+    }
+    // What could not be judged reads as such, never as a calm score.
+    for n in &model.not_judged {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" · "));
+        }
+        spans.push(Span::styled(
+            format!("{}: not judged, {}", n.what, n.missing),
+            Style::new().fg(Color::DarkGray),
         ));
     }
     if spans.is_empty() {

@@ -390,3 +390,45 @@ fn a_seeded_reference_is_compared_with_the_live_window() {
         .summary
         .contains("against its history from 2026-11-01 to 2026-11-01"));
 }
+
+/// A model is "not judged" (never calm) until its reference window is complete, and
+/// while either window has too few observations; with enough on both, it is judged.
+#[test]
+fn a_model_it_cannot_judge_says_what_is_missing() {
+    let pred = [("gpuwatch.model", "fraud-v3")];
+    let mut b = Builder::new();
+    // Two observations a step: 60 over five minutes, under the default 100.
+    series(&mut b, metric::MODEL_PREDICTION, &pred, |_| [0, 1, 1, 0, 0]);
+    let store = b.build();
+    let (drift, latency) = settings("moving");
+    let mut references = DriftReferences::new();
+    let missing = |at: i64, references: &mut DriftReferences| -> Vec<String> {
+        let e = judge(&store, &drift, &latency, references, at * S);
+        assert!(e.findings.is_empty());
+        e.not_enough_data
+            .iter()
+            .map(|n| {
+                assert_eq!(n.kind, AlertKind::ModelDrift);
+                assert_eq!(n.labels[attr::MODEL], "fraud-v3");
+                format!("{}: {}", n.what, n.missing)
+            })
+            .collect()
+    };
+    assert_eq!(
+        missing(200, &mut references),
+        ["prediction: no reference window yet"]
+    );
+    let later = missing(1200, &mut references);
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert!(
+        later[0].starts_with("prediction: fewer than 100 observations ("),
+        "{later:?}"
+    );
+
+    // Enough observations: judged, healthy, nothing said.
+    let mut b = Builder::new();
+    series(&mut b, metric::MODEL_PREDICTION, &pred, |_| STEADY);
+    let store = b.build();
+    let e = judge(&store, &drift, &latency, &mut DriftReferences::new(), 1200 * S);
+    assert!(e.findings.is_empty() && e.not_enough_data.is_empty(), "{e:?}");
+}

@@ -3,7 +3,7 @@
 
 use gpuwatch_model::api::{
     Chart, ChartPoint, CostResponse, CostRow, DriftScore, GpuDetailResponse, InferenceResponse,
-    ModelSummary, NodeView, NodesResponse, ProcessView, Quantiles,
+    ModelSummary, NodeView, NodesResponse, NotJudged, ProcessView, Quantiles,
 };
 
 use super::*;
@@ -112,7 +112,7 @@ fn models() -> InferenceResponse {
                 requests_per_second: Some(42.5),
                 latency: q(1.85, 4.2, 7.9),
                 time_to_first_token: q(0.180, 0.420, 0.950),
-                drift: Vec::new(),
+                ..ModelSummary::default()
             },
             ModelSummary {
                 model: "ranker-v7".into(),
@@ -228,6 +228,7 @@ fn straggler_detail(gpu: &GpuView) -> GpuDetailResponse {
                 last_seen_unix_ms: now() - 1_200,
             },
         ],
+        not_judged: Vec::new(),
     }
 }
 
@@ -326,6 +327,68 @@ fn open_straggler(app: &mut App) {
 #[test]
 fn enter_shows_a_gpu_in_detail() {
     at_both_sizes("detail", open_straggler);
+}
+
+/// A GPU the hang detector could not judge (no power reported) says so under its
+/// alerts, so "no alert" does not read as healthy.
+#[test]
+fn the_detail_view_says_what_the_detectors_could_not_judge() {
+    let mut app = full_app(100, 30);
+    keys(&mut app, &[Key::Down, Key::Down, Key::Down, Key::Enter]);
+    let gpu = app.detail_gpu().cloned().expect("a GPU is open");
+    let mut detail = straggler_detail(&gpu);
+    detail.not_judged = vec![
+        NotJudged {
+            kind: AlertKind::GpuHang,
+            what: String::new(),
+            missing: "no power".into(),
+        },
+        NotJudged {
+            kind: AlertKind::GpuStalled,
+            what: String::new(),
+            missing: "no utilization".into(),
+        },
+    ];
+    app.update(Event::Detail {
+        gpu: GpuRef {
+            node: gpu.node.clone(),
+            id: gpu.id.clone(),
+        },
+        result: Ok(detail),
+        at_unix_ms: now() - 800,
+    });
+    let text = screen(&app, 100, 30);
+    assert!(
+        text.contains("not judged: gpu_hang (no power) · gpu_stalled (no utilization)"),
+        "{text}"
+    );
+    assert_screen("detail_not_judged_100x30", text);
+}
+
+/// A model whose drift cannot be judged yet says so beside its scores.
+#[test]
+fn the_inference_tab_says_what_drift_could_not_judge() {
+    let mut app = full_app(160, 20);
+    let mut models = models();
+    models.models[1].not_judged = vec![NotJudged {
+        kind: AlertKind::ModelDrift,
+        what: "prediction".into(),
+        missing: "no reference window yet".into(),
+    }];
+    app.update(Event::Inference {
+        result: Ok(models),
+        at_unix_ms: now() - 800,
+    });
+    keys(&mut app, &[Key::Char('4')]);
+    let text = screen(&app, 160, 20);
+    let row = text
+        .lines()
+        .find(|l| l.contains("llama-3.1-8b"))
+        .unwrap_or_else(|| panic!("a row for llama-3.1-8b: {text}"));
+    assert!(
+        row.contains("prediction: not judged, no reference window yet"),
+        "{text}"
+    );
 }
 
 #[test]
