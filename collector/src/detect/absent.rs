@@ -6,11 +6,40 @@
 //! replaying what it spooled.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::attr;
 use gpuwatch_model::{AlertKind, Finding, Severity, Timestamp};
+use serde::{Deserialize, Serialize};
 
+use super::config::{dur, s};
 use crate::store::{SourceKind, Store};
+
+/// `node_absent`: an agent stopped reporting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AbsentConfig {
+    /// A node is absent when its newest point is this far behind the evaluation time.
+    pub after: String,
+}
+
+impl Default for AbsentConfig {
+    fn default() -> Self {
+        AbsentConfig { after: s("30s") }
+    }
+}
+
+impl AbsentConfig {
+    /// `after`, in nanoseconds.
+    pub fn validate(&self) -> Result<i64, ConfigError> {
+        dur(
+            "collector.alerts.node_absent.after",
+            &self.after,
+            Duration::from_secs(1),
+        )
+    }
+}
 
 pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
     let resumed = store.clocks().resumed().unwrap_or(i64::MIN);

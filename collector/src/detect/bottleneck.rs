@@ -8,13 +8,108 @@
 //! no cause.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
 
-use super::config::BottleneckSettings;
+use super::config::{dur, ratio, s};
 use super::window::{gpu_series, growth, mean, rate, swing, utilization, value_at, Window};
 use crate::store::{Series, Store};
+
+/// `data_bottleneck`: a node's working GPUs under-used and swinging while the host
+/// shows why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BottleneckConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub window: String,
+    /// The node's working GPUs' mean utilization must be under this...
+    pub max_utilization: f64,
+    /// ...and swing by at least this much (max - min within the window, on average).
+    pub min_swing: f64,
+    /// `storage`: host iowait share at or above this...
+    pub min_iowait: f64,
+    /// ...or a disk busy at least this share of the time.
+    pub min_disk_busy: f64,
+    /// `cpu`: user plus system share at or above this.
+    pub min_cpu: f64,
+    /// `network`: an interface receiving at this share of the highest rate it was seen
+    /// at in the store...
+    pub network_ceiling_share: f64,
+    /// ...when that is at least this many bytes/s (a link a data loader can saturate;
+    /// an inference server's steady traffic stays under it). An InfiniBand or RoCE
+    /// port counts at this share of its link rate.
+    pub min_network_bytes_per_second: f64,
+    /// `network`, too: a network file system (NFS, Lustre) reading at
+    /// `network_ceiling_share` of the highest rate it was seen at, when that is at least
+    /// this many bytes/s.
+    pub min_filesystem_bytes_per_second: f64,
+    /// `storage`, too: an NFS mount whose RPCs wait this long on average in the
+    /// client's queue before they are sent (its transport is saturated).
+    pub min_nfs_queue_time: String,
+}
+
+impl Default for BottleneckConfig {
+    fn default() -> Self {
+        BottleneckConfig {
+            for_: s("5m"),
+            window: s("2m"),
+            max_utilization: 0.75,
+            min_swing: 0.3,
+            min_iowait: 0.2,
+            min_disk_busy: 0.9,
+            min_cpu: 0.9,
+            network_ceiling_share: 0.9,
+            min_network_bytes_per_second: 1e9,
+            min_filesystem_bytes_per_second: 1e8,
+            min_nfs_queue_time: s("10ms"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BottleneckSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub max_utilization: f64,
+    pub min_swing: f64,
+    pub min_iowait: f64,
+    pub min_disk_busy: f64,
+    pub min_cpu: f64,
+    pub network_ceiling_share: f64,
+    pub min_network_bytes_per_second: f64,
+    pub min_filesystem_bytes_per_second: f64,
+    pub min_nfs_queue_seconds: f64,
+}
+
+impl BottleneckConfig {
+    pub fn validate(&self) -> Result<BottleneckSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.data_bottleneck.{name}");
+        let r = |name: &str, v: f64| ratio(&k(name), v);
+        Ok(BottleneckSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            window: dur(&k("window"), &self.window, Duration::from_secs(1))?,
+            max_utilization: r("max_utilization", self.max_utilization)?,
+            min_swing: r("min_swing", self.min_swing)?,
+            min_iowait: r("min_iowait", self.min_iowait)?,
+            min_disk_busy: r("min_disk_busy", self.min_disk_busy)?,
+            min_cpu: r("min_cpu", self.min_cpu)?,
+            network_ceiling_share: r("network_ceiling_share", self.network_ceiling_share)?,
+            min_network_bytes_per_second: self.min_network_bytes_per_second.max(0.0),
+            min_filesystem_bytes_per_second: self.min_filesystem_bytes_per_second.max(0.0),
+            min_nfs_queue_seconds: dur(
+                &k("min_nfs_queue_time"),
+                &self.min_nfs_queue_time,
+                Duration::from_micros(1),
+            )? as f64
+                / 1e9,
+        })
+    }
+}
 
 /// The host series of every node, found in one pass over the store.
 #[derive(Default)]

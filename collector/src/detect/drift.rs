@@ -8,21 +8,134 @@
 //! moved up.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
 
 mod reference;
 
 pub use reference::DriftReferences;
 pub(crate) use reference::SavedReferences;
 
-use super::config::{DriftSettings, Reference};
+use super::config::{dur, positive, s};
 use super::detector::{Evaluation, NotEnoughData};
 use crate::drift::stats::{
     jensen_shannon, kolmogorov_smirnov, psi, wasserstein_normalized, Buckets, Drift,
 };
 use crate::store::{Series, Store};
+
+/// `model_drift` and `latency_regression`: a distribution that moved from its reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// The current window: the observations of the last `window`.
+    pub window: String,
+    /// `frozen`: the reference is the first `window` with at least `min_count`
+    /// observations that starts `reference_after` after the model first appears, kept
+    /// for the collector's life. `moving`: the window of the same length that ended
+    /// `reference_lag` before the current one starts. `YYYY-MM-DD/YYYY-MM-DD`: those
+    /// days of stored history (`[collector.history]`), read when the collector starts.
+    pub reference: String,
+    /// `frozen` only: how long after a model first appears its reference starts (skips
+    /// warm-up: cold caches, compilation).
+    pub reference_after: String,
+    /// `moving` only: the gap between the reference and the current window
+    /// (window + reference_lag + window must fit the store's retention).
+    pub reference_lag: String,
+    /// Fewer observations than this in either window is "not enough data".
+    pub min_count: u64,
+    /// Drift when PSI reaches this...
+    pub psi: f64,
+    /// ...or the Jensen-Shannon distance reaches this.
+    pub js: f64,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            for_: s("5m"),
+            window: s("5m"),
+            reference: s("frozen"),
+            reference_after: s("1m"),
+            reference_lag: s("5m"),
+            min_count: 100,
+            psi: 0.2,
+            js: 0.1,
+        }
+    }
+}
+
+/// Where a drift detector's reference window lies; nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// The first window with enough observations from `after` past the model's first
+    /// point, frozen once complete.
+    Frozen { after: i64 },
+    /// The window that ended `lag` before the current one began.
+    Moving { lag: i64 },
+    /// A date range of stored history, `[from, to)`, which the binary reads at start
+    /// and hands to the detectors (`DriftReferences::seed`).
+    History { from: i64, to: i64 },
+}
+
+/// `YYYY-MM-DD/YYYY-MM-DD`, both days included, as `[from, to)` in Unix nanoseconds.
+pub fn date_range(range: &str) -> Option<(i64, i64)> {
+    let (a, b) = range.split_once('/')?;
+    let day = |d: &str| {
+        gpuwatch_model::Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", d.trim())).map(|t| t.0)
+    };
+    let (from, last) = (day(a)?, day(b)?);
+    let to = last + 24 * 3600 * 1_000_000_000;
+    (from < to).then_some((from, to))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub reference: Reference,
+    pub min_count: f64,
+    pub psi: f64,
+    pub js: f64,
+}
+
+impl DriftConfig {
+    pub fn validate(&self, key: &str) -> Result<DriftSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.{key}.{name}");
+        let threshold = |name: &str, v: f64| positive(&k(name), v);
+        Ok(DriftSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            window: dur(&k("window"), &self.window, Duration::from_secs(10))?,
+            reference: match self.reference.as_str() {
+                "frozen" => Reference::Frozen {
+                    after: dur(&k("reference_after"), &self.reference_after, Duration::ZERO)?,
+                },
+                "moving" => Reference::Moving {
+                    lag: dur(&k("reference_lag"), &self.reference_lag, Duration::ZERO)?,
+                },
+                other => match date_range(other) {
+                    Some((from, to)) => Reference::History { from, to },
+                    None => {
+                        return Err(ConfigError::new(
+                            k("reference"),
+                            format!(
+                                "must be \"frozen\", \"moving\" or a date range of history such as \"2026-11-01/2026-11-07\", got {other:?}"
+                            ),
+                        ))
+                    }
+                },
+            },
+            min_count: self.min_count.max(1) as f64,
+            psi: threshold("psi", self.psi)?,
+            js: threshold("js", self.js)?,
+        })
+    }
+}
 
 /// Observations of a cumulative histogram series in `(from, to]`: the bucket counts at
 /// `to` less those at `from` (all of them when the series began inside the window, or

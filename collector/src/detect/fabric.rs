@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::{AlertKind, Finding, Severity};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use super::config::{dur, positive, ratio, s};
 use super::window::{growth, rate, utilization, Window};
 use crate::store::{Series, Store};
-use gpuwatch_model::config::ConfigError;
 
 /// `[collector.alerts.fabric_degraded]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

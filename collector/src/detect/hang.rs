@@ -6,17 +6,78 @@
 //! job and lists its GPUs.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
 
-use super::config::HangSettings;
+use super::config::{dur, ratio, s};
 use super::detector::{Evaluation, NotEnoughData};
 use super::window::{
     any_gpu_labels, current, gpu_labels, gpu_series, gpu_title, mean, rate, utilization, value_at,
     Window,
 };
 use crate::store::Store;
+
+/// `gpu_hang`: busy but not working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HangConfig {
+    /// How long the condition must hold before the alert fires.
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// Window the utilization, power and traffic are averaged over.
+    pub window: String,
+    /// Utilization (0..1) at or above which a GPU counts as pinned.
+    pub min_utilization: f64,
+    /// Power at or below this share of the GPU's power limit counts as idle power.
+    pub max_power_ratio: f64,
+    /// NVLink plus PCIe traffic (bytes/s, both directions) at or below which the GPU
+    /// counts as moving no data.
+    pub max_io_bytes_per_second: f64,
+}
+
+impl Default for HangConfig {
+    fn default() -> Self {
+        HangConfig {
+            for_: s("5m"),
+            window: s("1m"),
+            min_utilization: 0.95,
+            max_power_ratio: 0.35,
+            max_io_bytes_per_second: 50e6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HangSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub min_utilization: f64,
+    pub max_power_ratio: f64,
+    pub max_io_bytes_per_second: f64,
+}
+
+impl HangConfig {
+    pub fn validate(&self) -> Result<HangSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.gpu_hang.{name}");
+        if self.max_io_bytes_per_second.is_nan() || self.max_io_bytes_per_second < 0.0 {
+            return Err(ConfigError::new(
+                k("max_io_bytes_per_second"),
+                format!("must be 0 or more, got {}", self.max_io_bytes_per_second),
+            ));
+        }
+        Ok(HangSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            window: dur(&k("window"), &self.window, Duration::from_secs(1))?,
+            min_utilization: ratio(&k("min_utilization"), self.min_utilization)?,
+            max_power_ratio: ratio(&k("max_power_ratio"), self.max_power_ratio)?,
+            max_io_bytes_per_second: self.max_io_bytes_per_second,
+        })
+    }
+}
 
 /// One hung GPU.
 struct Hung {

@@ -4,12 +4,56 @@
 //! the clock (NTP), because dashboards and other tools see the wrong timestamps.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::attr;
 use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
 
-use super::config::ClockSkewSettings;
+use super::config::{dur, s};
 use crate::store::{SourceKind, Store};
+
+/// `clock_skew`: a sender whose clock runs away from the fleet's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockSkewConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// A sender is skewed when its clock is further than this from the fleet's median.
+    pub max_offset: String,
+}
+
+impl Default for ClockSkewConfig {
+    fn default() -> Self {
+        ClockSkewConfig {
+            for_: s("2m"),
+            max_offset: s("30s"),
+        }
+    }
+}
+
+/// Validated `clock_skew`; nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockSkewSettings {
+    pub for_: i64,
+    pub max_offset: i64,
+}
+
+impl ClockSkewConfig {
+    pub fn validate(&self) -> Result<ClockSkewSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.clock_skew.{name}");
+        Ok(ClockSkewSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            // Offsets within the clocks' tolerance are sampling jitter, never a skew.
+            max_offset: dur(
+                &k("max_offset"),
+                &self.max_offset,
+                Duration::from_nanos(crate::store::clock::TOLERANCE as u64),
+            )?,
+        })
+    }
+}
 
 /// Skewed senders at the fleet's instant `t`. One that stopped sending (absent for
 /// `absent_after`) is `node_absent`'s, not this alert's.

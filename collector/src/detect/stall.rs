@@ -1,15 +1,64 @@
 //! `gpu_stalled`: a process holds GPU memory while the GPU does nothing. A free, idle
 //! GPU (no process holding memory) is not stalled.
 
+use std::time::Duration;
+
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
 
-use super::config::StallSettings;
+use super::config::{dur, ratio, s};
 use super::detector::{Evaluation, NotEnoughData};
 use super::window::{
     any_gpu_labels, gpu_labels, gpu_series, gpu_title, mean, utilization, value_at, Window,
 };
 use crate::store::Store;
+
+/// `gpu_stalled`: a process holds memory on a GPU that does nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StallConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// Window the utilization is averaged over.
+    pub window: String,
+    /// Mean utilization (0..1) under which the GPU counts as doing nothing.
+    pub max_utilization: f64,
+    /// GPU memory (bytes) a process must hold to count.
+    pub min_process_memory_bytes: u64,
+}
+
+impl Default for StallConfig {
+    fn default() -> Self {
+        StallConfig {
+            for_: s("10m"),
+            window: s("1m"),
+            max_utilization: 0.05,
+            min_process_memory_bytes: 1 << 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StallSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub max_utilization: f64,
+    pub min_process_memory_bytes: f64,
+}
+
+impl StallConfig {
+    pub fn validate(&self) -> Result<StallSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.gpu_stalled.{name}");
+        Ok(StallSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            window: dur(&k("window"), &self.window, Duration::from_secs(1))?,
+            max_utilization: ratio(&k("max_utilization"), self.max_utilization)?,
+            min_process_memory_bytes: self.min_process_memory_bytes as f64,
+        })
+    }
+}
 
 const GIB: f64 = (1u64 << 30) as f64;
 

@@ -5,13 +5,75 @@
 //! busy) to `gpu_stalled`: a straggler works, only slower.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::{attr, metric, value};
 use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
 
-use super::config::StragglerSettings;
+use super::config::{dur, ratio, s};
 use super::window::{gpu_labels, gpu_series, gpu_title, mean, median, rate, utilization, Window};
 use crate::store::Store;
+
+/// `gpu_straggler`: one GPU of a job far below the job's median.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StragglerConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub window: String,
+    /// A GPU whose utilization or NVLink rate, over the job's median, is under this
+    /// score is a straggler.
+    pub max_score: f64,
+    /// Jobs with fewer GPUs reporting are not judged.
+    pub min_gpus: usize,
+    /// Jobs whose median utilization is under this are idle, not straggling.
+    pub min_job_utilization: f64,
+}
+
+impl Default for StragglerConfig {
+    fn default() -> Self {
+        StragglerConfig {
+            for_: s("5m"),
+            window: s("1m"),
+            max_score: 0.7,
+            min_gpus: 4,
+            min_job_utilization: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StragglerSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub max_score: f64,
+    pub min_gpus: usize,
+    pub min_job_utilization: f64,
+}
+
+impl StragglerConfig {
+    pub fn validate(&self) -> Result<StragglerSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.gpu_straggler.{name}");
+        if self.min_gpus < 2 {
+            return Err(ConfigError::new(
+                k("min_gpus"),
+                format!(
+                    "must be at least 2 (a median needs peers), got {}",
+                    self.min_gpus
+                ),
+            ));
+        }
+        Ok(StragglerSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            window: dur(&k("window"), &self.window, Duration::from_secs(1))?,
+            max_score: ratio(&k("max_score"), self.max_score)?,
+            min_gpus: self.min_gpus,
+            min_job_utilization: ratio(&k("min_job_utilization"), self.min_job_utilization)?,
+        })
+    }
+}
 
 struct Member {
     labels: BTreeMap<String, String>,

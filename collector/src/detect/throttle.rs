@@ -2,13 +2,84 @@
 //! the window.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use gpuwatch_model::config::ConfigError;
 use gpuwatch_model::names::{attr, metric};
 use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
 
-use super::config::ThrottleSettings;
+use super::config::{dur, ratio, s};
 use super::window::{current, gpu_labels, gpu_series, gpu_title, share, value_at, Window};
 use crate::store::{Series, Store};
+
+/// `gpu_throttle`: sustained throttling for the listed reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    #[serde(rename = "for")]
+    pub for_: String,
+    pub window: String,
+    /// Share of the window's samples that must show the reason.
+    pub min_share: f64,
+    /// `gpuwatch.throttle.reason` values that count. `sw_power_cap` is left out by
+    /// default: a busy GPU at its power limit shows it all the time.
+    pub reasons: Vec<String>,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            for_: s("5m"),
+            window: s("1m"),
+            min_share: 0.8,
+            reasons: ["hw_thermal", "sw_thermal", "hw_power_brake", "hw_slowdown"]
+                .map(s)
+                .to_vec(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThrottleSettings {
+    pub for_: i64,
+    pub window: i64,
+    pub min_share: f64,
+    pub reasons: Vec<String>,
+}
+
+const THROTTLE_REASONS: [&str; 5] = [
+    "hw_thermal",
+    "sw_thermal",
+    "sw_power_cap",
+    "hw_power_brake",
+    "hw_slowdown",
+];
+
+impl ThrottleConfig {
+    pub fn validate(&self) -> Result<ThrottleSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.gpu_throttle.{name}");
+        if let Some(bad) = self
+            .reasons
+            .iter()
+            .find(|r| !THROTTLE_REASONS.contains(&r.as_str()))
+        {
+            return Err(ConfigError::new(
+                k("reasons"),
+                format!(
+                    "must list values of {}, got {bad:?}",
+                    THROTTLE_REASONS.join(", ")
+                ),
+            ));
+        }
+        Ok(ThrottleSettings {
+            for_: dur(&k("for"), &self.for_, Duration::ZERO)?,
+            window: dur(&k("window"), &self.window, Duration::from_secs(1))?,
+            min_share: ratio(&k("min_share"), self.min_share)?,
+            reasons: self.reasons.clone(),
+        })
+    }
+}
 
 pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
     let mut out = Vec::new();

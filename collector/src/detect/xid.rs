@@ -1,11 +1,84 @@
 //! `gpu_xid`: XID errors the driver reported, with NVIDIA's catalog deciding severity.
 
-use gpuwatch_model::names::{attr, metric};
-use gpuwatch_model::{AlertKind, Finding};
+use std::time::Duration;
 
-use super::config::XidSettings;
+use gpuwatch_model::config::ConfigError;
+use gpuwatch_model::names::{attr, metric};
+use gpuwatch_model::{AlertKind, Finding, Severity};
+use serde::{Deserialize, Serialize};
+
+use super::config::{dur, s};
 use super::window::{gpu_labels, gpu_series, gpu_title, increase, Window};
 use crate::store::Store;
+
+/// `gpu_xid`: XID errors, by NVIDIA's catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XidConfig {
+    /// An XID keeps its alert firing this long after the last event.
+    pub window: String,
+    /// Codes that page: double-bit ECC, row-remap failure, NVLink error, fallen off
+    /// the bus, contained and uncontained ECC errors.
+    pub critical: Vec<u32>,
+    /// Codes worth a look: graphics engine exception, memory page fault, reset channel.
+    pub warning: Vec<u32>,
+    /// Severity of other codes: "info", "warning" or "critical".
+    pub other: String,
+}
+
+impl Default for XidConfig {
+    fn default() -> Self {
+        XidConfig {
+            window: s("10m"),
+            critical: vec![48, 63, 64, 74, 79, 94, 95],
+            warning: vec![13, 31, 43],
+            other: s("info"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct XidSettings {
+    pub window: i64,
+    pub critical: Vec<u32>,
+    pub warning: Vec<u32>,
+    pub other: Severity,
+}
+
+impl XidSettings {
+    pub fn severity(&self, code: u32) -> Severity {
+        if self.critical.contains(&code) {
+            Severity::Critical
+        } else if self.warning.contains(&code) {
+            Severity::Warning
+        } else {
+            self.other
+        }
+    }
+}
+
+impl XidConfig {
+    pub fn validate(&self) -> Result<XidSettings, ConfigError> {
+        let k = |name: &str| format!("collector.alerts.gpu_xid.{name}");
+        let other = match self.other.as_str() {
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "critical" => Severity::Critical,
+            v => {
+                return Err(ConfigError::new(
+                    k("other"),
+                    format!("must be \"info\", \"warning\" or \"critical\", got {v:?}"),
+                ))
+            }
+        };
+        Ok(XidSettings {
+            window: dur(&k("window"), &self.window, Duration::from_secs(1))?,
+            critical: self.critical.clone(),
+            warning: self.warning.clone(),
+            other,
+        })
+    }
+}
 
 /// What a code means, for the summary (NVIDIA's XID catalog).
 fn meaning(code: u32) -> &'static str {

@@ -429,6 +429,15 @@ fn a_model_it_cannot_judge_says_what_is_missing() {
     let mut b = Builder::new();
     series(&mut b, metric::MODEL_PREDICTION, &pred, |_| STEADY);
     let store = b.build();
-    let e = judge(&store, &drift, &latency, &mut DriftReferences::new(), 1200 * S);
-    assert!(e.findings.is_empty() && e.not_enough_data.is_empty(), "{e:?}");
+    let e = judge(
+        &store,
+        &drift,
+        &latency,
+        &mut DriftReferences::new(),
+        1200 * S,
+    );
+    assert!(
+        e.findings.is_empty() && e.not_enough_data.is_empty(),
+        "{e:?}"
+    );
 }
