@@ -74,7 +74,9 @@ async fn capture_agent_export() -> anyhow::Result<Vec<u8>> {
         },
     })?;
     let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
-    let sample = sampler.sample(1_795_860_000_000_000_000)?;
+    let sample = sampler.sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
+        1_795_860_000_000_000_000,
+    ))?;
     exporter.export(&sample).await?;
     server.await?
 }
@@ -387,7 +389,7 @@ fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Store> {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             time += (z ^ (z >> 31)) % 5_000_000;
         }
-        let mut sample = sampler.sample(time)?;
+        let mut sample = sampler.sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(time))?;
         if !matches!(shape, Shape::Simulated) {
             at_nvml_resolution(&mut sample);
         }

@@ -375,10 +375,9 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     if args.once {
         // Two samples a moment apart, so shares of CPU time have an interval.
-        let now = || gpuwatch_model::Timestamp::now().unix_nanos_u64();
-        sampler.sample(now())?;
+        sampler.sample(gpuwatch_model::Timestamp::now())?;
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let sample = sampler.sample(now())?;
+        let sample = sampler.sample(gpuwatch_model::Timestamp::now())?;
         println!("{}", serde_json::to_string_pretty(&sample)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -391,7 +390,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 () = &mut stop => return Ok(ExitCode::SUCCESS),
                 _ = tick.tick() => {}
             }
-            match sampler.sample(gpuwatch_model::Timestamp::now().unix_nanos_u64()) {
+            match sampler.sample(gpuwatch_model::Timestamp::now()) {
                 Ok(sample) => println!("{}", dry_run_line(&sample)),
                 Err(e) => eprintln!("gpuwatch agent: sampling failed: {e}"),
             }
@@ -409,7 +408,7 @@ async fn agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
 
 /// One line per sample for `agent --dry-run`.
 fn dry_run_line(sample: &gpuwatch_model::NodeSample) -> String {
-    let at = gpuwatch_model::Timestamp(i64::try_from(sample.time_unix_nano).unwrap_or(i64::MAX));
+    let at = sample.time_unix_nano;
     let gpus = &sample.gpus;
     let mut line = format!("{at} {} GPUs", gpus.len());
     if !gpus.is_empty() {

@@ -357,7 +357,8 @@ impl Fleet {
         for batch in self.nodes.chunks_mut(NODES_PER_REQUEST) {
             let mut body = Vec::new();
             for (sampler, exporter) in batch {
-                let mut sample = sampler.sample(time)?;
+                let mut sample =
+                    sampler.sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(time))?;
                 at_nvml_resolution(&mut sample);
                 body.extend_from_slice(&exporter.encode(&sample));
             }

@@ -58,7 +58,9 @@ async fn replay(skew: impl Fn(usize) -> i64) -> AlertsResponse {
         for (sampler, exporter, skew) in &mut nodes {
             let at = (T0 + s).saturating_add_signed(*skew);
             let sample = sampler
-                .sample(at * 1_000_000_000)
+                .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
+                    at * 1_000_000_000,
+                ))
                 .expect("simulated sample");
             let io = sampler.take_host_io();
             exporter

@@ -145,7 +145,9 @@ impl Node {
         while self.next <= until {
             let sample = self
                 .sampler
-                .sample((T0 + self.next) * 1_000_000_000)
+                .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
+                    (T0 + self.next) * 1_000_000_000,
+                ))
                 .expect("simulated sample");
             // The first send after a restart may find the old connection closed; the
             // agent's delivery queue retries it, as this does.
@@ -331,7 +333,9 @@ fn kill_9_while_a_sender_sends_loses_nothing_it_was_answered_200_for() {
         loop {
             let sample = node
                 .sampler
-                .sample((T0 + node.next) * 1_000_000_000)
+                .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
+                    (T0 + node.next) * 1_000_000_000,
+                ))
                 .expect("simulated sample");
             node.next += 1;
             match node.rt.block_on(node.exporter.export(&sample)) {

@@ -2,15 +2,15 @@
 
 use std::path::PathBuf;
 
-use gpuwatch_model::NodeSample;
+use gpuwatch_model::{NodeSample, Timestamp};
 
 use crate::jobs::{JobSettings, PodDirectory};
 
 /// Produces one [`NodeSample`] per call. Implementations keep whatever state they need
 /// between calls (previous CPU times, counters) and never panic on bad input.
 pub trait Sampler: Send {
-    /// Takes a sample stamped `time_unix_nano` (Unix nanoseconds).
-    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError>;
+    /// Takes a sample stamped `at`.
+    fn sample(&mut self, at: Timestamp) -> Result<NodeSample, SampleError>;
 
     /// One line saying what this sampler reads, for logs and the status screen.
     fn describe(&self) -> String;
@@ -79,15 +79,15 @@ impl std::fmt::Debug for CombinedSampler {
 }
 
 impl Sampler for CombinedSampler {
-    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
+    fn sample(&mut self, at: Timestamp) -> Result<NodeSample, SampleError> {
         let mut out = NodeSample {
-            time_unix_nano,
+            time_unix_nano: at,
             ..NodeSample::default()
         };
         let mut first_error = None;
         let mut any_ok = false;
         for part in &mut self.parts {
-            match part.sample(time_unix_nano) {
+            match part.sample(at) {
                 Ok(sample) => {
                     any_ok = true;
                     out.gpus.extend(sample.gpus);
@@ -138,7 +138,7 @@ mod tests {
     struct Fixed(Result<NodeSample, ()>);
 
     impl Sampler for Fixed {
-        fn sample(&mut self, _: u64) -> Result<NodeSample, SampleError> {
+        fn sample(&mut self, _: Timestamp) -> Result<NodeSample, SampleError> {
             self.0
                 .clone()
                 .map_err(|()| SampleError::Nvml("broken".to_string()))
@@ -159,13 +159,15 @@ mod tests {
         };
         let mut combined =
             CombinedSampler::new(vec![Box::new(Fixed(Err(()))), Box::new(Fixed(Ok(host)))]);
-        let sample = combined.sample(42).expect("one part works");
-        assert_eq!(sample.time_unix_nano, 42);
+        let sample = combined
+            .sample(Timestamp::from_unix_nanos_u64(42))
+            .expect("one part works");
+        assert_eq!(sample.time_unix_nano, Timestamp(42));
         assert_eq!(sample.host.map(|h| h.memory_used_bytes), Some(7));
         assert_eq!(combined.describe(), "fixed + fixed");
 
         let mut broken = CombinedSampler::new(vec![Box::new(Fixed(Err(())))]);
-        assert!(broken.sample(1).is_err());
+        assert!(broken.sample(Timestamp::from_unix_nanos_u64(1)).is_err());
         assert!(!broken.reads_host());
         let with_host = CombinedSampler::new(vec![
             Box::new(Fixed(Err(()))),

@@ -2,6 +2,7 @@
 
 mod common;
 
+use gpuwatch_model::Timestamp;
 use std::time::Duration;
 
 use common::{attr, metric, metrics, number, point, points, settings, FakeCollector};
@@ -28,7 +29,9 @@ async fn exports_a_sample_as_otlp_http_protobuf() {
         format!("{}/v1/metrics", collector.endpoint())
     );
     let mut sampler = sampler();
-    let sample = sampler.sample(T0).expect("sample");
+    let sample = sampler
+        .sample(Timestamp::from_unix_nanos_u64(T0))
+        .expect("sample");
     exporter.export(&sample).await.expect("export succeeds");
 
     let request = collector.next().await;
@@ -170,7 +173,9 @@ async fn exports_a_sample_as_otlp_http_protobuf() {
     );
 
     // The next export carries the next sample's values, nothing stale.
-    let next = sampler.sample(T0 + 1_000_000_000).expect("sample");
+    let next = sampler
+        .sample(Timestamp::from_unix_nanos_u64(T0 + 1_000_000_000))
+        .expect("sample");
     exporter.export(&next).await.expect("second export");
     let body = collector.next().await.decode();
     let utilization = metric(&body, name::GPU_UTILIZATION);
@@ -187,7 +192,9 @@ async fn a_refusing_collector_is_an_error_not_a_panic() {
     let collector = FakeCollector::start(400).await;
     let exporter =
         OtlpExporter::new(settings(collector.endpoint(), Protocol::Http)).expect("exporter");
-    let sample = sampler().sample(T0).expect("sample");
+    let sample = sampler()
+        .sample(Timestamp::from_unix_nanos_u64(T0))
+        .expect("sample");
     let error = exporter.export(&sample).await.expect_err("400 fails");
     let message = error.to_string();
     assert!(message.contains(&collector.endpoint()), "{message}");
@@ -212,7 +219,9 @@ async fn first_bytes_of_a_grpc_export(scheme: &str, n: usize) -> Vec<u8> {
     let endpoint = format!("{scheme}://{}", listener.local_addr().expect("addr"));
     let exporter = OtlpExporter::new(settings(endpoint.clone(), Protocol::Grpc)).expect("exporter");
     assert_eq!(exporter.url(), endpoint);
-    let sample = sampler().sample(T0).expect("sample");
+    let sample = sampler()
+        .sample(Timestamp::from_unix_nanos_u64(T0))
+        .expect("sample");
     let export = tokio::spawn(async move { exporter.export(&sample).await });
 
     let (mut stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use fake_nvml::logs::Logs;
 use fake_nvml::{Driver, FakeGpu, FakeMig, FakeNvml, GIB};
 use gpuwatch_agent::{NvmlError, NvmlSampler, Sampler};
-use gpuwatch_model::{GpuSample, NodeSample, ThrottleReason};
+use gpuwatch_model::{GpuSample, NodeSample, ThrottleReason, Timestamp};
 use nvml_wrapper::bitmasks::device::ThrottleReasons;
 
 const SECOND: u64 = 1_000_000_000;
@@ -23,7 +23,8 @@ fn open(fake: &FakeNvml) -> NvmlSampler {
 }
 
 fn sample(nvml: &mut NvmlSampler, time: u64) -> NodeSample {
-    nvml.sample(time).expect("the fake NVML counts its GPUs")
+    nvml.sample(Timestamp::from_unix_nanos_u64(time))
+        .expect("the fake NVML counts its GPUs")
 }
 
 fn gpu(sample: &NodeSample, index: u32) -> &GpuSample {
@@ -144,7 +145,7 @@ fn eight_gpus_with_nvlink_report_every_field() {
     let mut nvml = open(&fake);
 
     let first = sample(&mut nvml, T0);
-    assert_eq!(first.time_unix_nano, T0);
+    assert_eq!(first.time_unix_nano.unix_nanos_u64(), T0);
     assert_eq!(first.gpus.len(), 8);
     for (i, want) in fake.gpus.iter().enumerate() {
         let got = &first.gpus[i];

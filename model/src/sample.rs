@@ -230,8 +230,9 @@ pub struct HistogramSample {
     pub unit: String,
     /// Point attributes, e.g. `gpuwatch.model`.
     pub attributes: Vec<(String, String)>,
-    /// Counting since, Unix nanoseconds.
-    pub start_time_unix_nano: u64,
+    /// Counting since.
+    #[serde(with = "crate::time::unix_nanos")]
+    pub start_time_unix_nano: crate::Timestamp,
     /// Upper bounds; `bucket_counts` has one more entry (the `+Inf` bucket).
     pub bounds: Vec<f64>,
     pub bucket_counts: Vec<u64>,
@@ -247,8 +248,9 @@ impl HistogramSample {
 /// Everything one agent saw at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeSample {
-    /// When the sample was taken, Unix nanoseconds.
-    pub time_unix_nano: u64,
+    /// When the sample was taken.
+    #[serde(with = "crate::time::unix_nanos")]
+    pub time_unix_nano: crate::Timestamp,
     pub gpus: Vec<GpuSample>,
     pub host: Option<HostSample>,
     /// Histograms of the models served here, where the source has them.

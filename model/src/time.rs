@@ -25,6 +25,30 @@ impl Timestamp {
         self.0.rem_euclid(1_000_000_000).unsigned_abs()
     }
 
+    /// From OTLP's `time_unix_nano` (unsigned), saturating past the `i64` range (the
+    /// year 2262).
+    pub fn from_unix_nanos_u64(nanos: u64) -> Self {
+        Timestamp(i64::try_from(nanos).unwrap_or(i64::MAX))
+    }
+
+    /// `d` later, saturating.
+    pub fn saturating_add(self, d: std::time::Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// Nanoseconds from `earlier` to `self`: negative when `earlier` is later.
+    pub fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// Seconds from `earlier` to `self`: negative when `earlier` is later.
+    pub fn seconds_since(self, earlier: Timestamp) -> f64 {
+        self.nanos_since(earlier) as f64 / 1e9
+    }
+
     pub fn from_unix_millis(ms: i64) -> Self {
         Timestamp(ms.saturating_mul(1_000_000))
     }
@@ -93,6 +117,22 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Serde for a `Timestamp` that travels whole, as integer Unix nanoseconds (a sample's
+/// stamp), where the default is RFC 3339 to the second (what people read):
+/// `#[serde(with = "gpuwatch_model::time::unix_nanos")]`.
+pub mod unix_nanos {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(t.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        i64::deserialize(d).map(Timestamp)
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -120,6 +160,32 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn otlp_times_convert_saturating_and_samples_keep_their_nanoseconds() {
+        let t = Timestamp::from_unix_nanos_u64(1_795_860_000_123_456_789);
+        assert_eq!(t.0, 1_795_860_000_123_456_789);
+        assert_eq!(t.unix_nanos_u64(), 1_795_860_000_123_456_789);
+        assert_eq!(Timestamp::from_unix_nanos_u64(u64::MAX).0, i64::MAX);
+        assert_eq!(Timestamp(-5).unix_nanos_u64(), 0);
+        let later = t.saturating_add(std::time::Duration::from_millis(1500));
+        assert_eq!(later.seconds_since(t), 1.5);
+        assert_eq!(t.nanos_since(later), -1_500_000_000);
+        assert_eq!(
+            Timestamp(i64::MAX).saturating_add(std::time::Duration::from_secs(1)),
+            Timestamp(i64::MAX)
+        );
+        // A sample's stamp travels as integer nanoseconds, not RFC 3339's seconds.
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Stamped {
+            #[serde(with = "unix_nanos")]
+            at: Timestamp,
+        }
+        let json = serde_json::to_string(&Stamped { at: t }).expect("serializes");
+        assert_eq!(json, r#"{"at":1795860000123456789}"#);
+        let back: Stamped = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back.at, t);
+    }
 
     #[test]
     fn otlp_nanos_and_the_subsecond_part() {

@@ -111,7 +111,7 @@ impl OtlpExporter {
         host_io: Option<&HostIo>,
         extra: Vec<Metric>,
     ) -> ExportMetricsServiceRequest {
-        let time = sample.time_unix_nano;
+        let time = sample.time_unix_nano.unix_nanos_u64();
         let first = *self
             .first_time
             .lock()
@@ -324,6 +324,7 @@ mod tests {
     use crate::export::Protocol;
     use crate::sampler::Sampler;
     use crate::simulated::{demo_profiles, SimulatedSampler};
+    use gpuwatch_model::Timestamp;
     use std::time::Duration;
 
     /// An exporter to nowhere (the tests only encode).
@@ -347,7 +348,9 @@ mod tests {
     fn encode_gives_one_request_per_sample() {
         let exporter = exporter();
         let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 8), 1);
-        let sample = sampler.sample(1_000_000_000).expect("sample");
+        let sample = sampler
+            .sample(Timestamp::from_unix_nanos_u64(1_000_000_000))
+            .expect("sample");
         let body = exporter.encode(&sample);
         let request = ExportMetricsServiceRequest::decode(body.as_slice()).expect("decodes");
         assert_eq!(request.resource_metrics.len(), 1);
@@ -360,7 +363,9 @@ mod tests {
             ..Default::default()
         };
         let with = exporter.encode_with(
-            &sampler.sample(2_000_000_000).expect("sample"),
+            &sampler
+                .sample(Timestamp::from_unix_nanos_u64(2_000_000_000))
+                .expect("sample"),
             None,
             vec![extra],
         );
@@ -387,7 +392,9 @@ mod tests {
     fn fabric_errors_join_the_gpus_hw_errors() {
         let exporter = exporter();
         let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 2), 1);
-        let sample = sampler.sample(1_000_000_000).expect("sample");
+        let sample = sampler
+            .sample(Timestamp::from_unix_nanos_u64(1_000_000_000))
+            .expect("sample");
         let host_io = HostIo {
             fabric: vec![crate::host::fabric::FabricPort {
                 device: "mlx5_0".into(),
@@ -445,11 +452,15 @@ mod tests {
     fn points_take_the_sample_time_and_counters_count_from_the_first() {
         let exporter = exporter();
         let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 2), 1);
-        let first = sampler.sample(10).expect("sample");
+        let first = sampler
+            .sample(Timestamp::from_unix_nanos_u64(10))
+            .expect("sample");
         for (name, start, time) in times(&exporter, &first) {
             assert!(time == 10 && (start == 0 || start == 10), "{name}");
         }
-        let later = sampler.sample(50).expect("sample");
+        let later = sampler
+            .sample(Timestamp::from_unix_nanos_u64(50))
+            .expect("sample");
         let points = times(&exporter, &later);
         let start_of = |name: &str| {
             points
@@ -462,7 +473,7 @@ mod tests {
         assert!(points.iter().all(|(_, _, time)| *time == 50));
         // A sample from before the first (a replay) starts where it is.
         let earlier = NodeSample {
-            time_unix_nano: 5,
+            time_unix_nano: Timestamp(5),
             ..later
         };
         let points = times(&exporter, &earlier);

@@ -308,10 +308,13 @@ mod tests {
     use crate::sampler::Sampler;
     use crate::simulated::{demo_profiles, SimulatedSampler};
     use gpuwatch_model::ThrottleReason;
+    use gpuwatch_model::Timestamp;
 
     fn sample() -> NodeSample {
         let mut sampler = SimulatedSampler::new(0, demo_profiles(0, 2), 1);
-        sampler.sample(1_000_000_000).expect("simulated")
+        sampler
+            .sample(Timestamp::from_unix_nanos_u64(1_000_000_000))
+            .expect("simulated")
     }
 
     fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {

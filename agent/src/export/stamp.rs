@@ -35,7 +35,7 @@ pub(crate) fn push_histogram(out: &mut Vec<Metric>, h: &HistogramSample, time: u
             .iter()
             .map(|(k, v)| string_attr(k, v))
             .collect(),
-        start_time_unix_nano: h.start_time_unix_nano,
+        start_time_unix_nano: h.start_time_unix_nano.unix_nanos_u64(),
         time_unix_nano: time,
         count: h.count(),
         sum: Some(h.sum),
@@ -69,7 +69,7 @@ mod tests {
             metric: "gpuwatch.model.prediction".into(),
             unit: "1".into(),
             attributes: vec![("gpuwatch.model".into(), model.into())],
-            start_time_unix_nano: 1,
+            start_time_unix_nano: gpuwatch_model::Timestamp(1),
             bounds: vec![0.5],
             bucket_counts: vec![3, 4],
             sum: 2.5,

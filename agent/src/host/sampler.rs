@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use gpuwatch_model::{HostSample, NodeSample};
+use gpuwatch_model::{HostSample, NodeSample, Timestamp};
 
 use super::parse::{parse_diskstats, parse_meminfo, parse_net_dev, parse_stat, CpuTimes};
 use crate::sampler::{SampleError, Sampler};
@@ -117,7 +117,7 @@ fn optional<T>(
 }
 
 impl Sampler for HostSampler {
-    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
+    fn sample(&mut self, at: Timestamp) -> Result<NodeSample, SampleError> {
         let cpu_times = self.stat.parse(parse_stat)?;
         let memory = self.meminfo.parse(parse_meminfo)?;
         let disks = optional(&mut self.diskstats, &mut self.warned, parse_diskstats);
@@ -129,7 +129,7 @@ impl Sampler for HostSampler {
         self.previous_cpu = Some(cpu_times);
 
         Ok(NodeSample {
-            time_unix_nano,
+            time_unix_nano: at,
             gpus: Vec::new(),
             host: Some(HostSample {
                 cpu,
@@ -187,7 +187,9 @@ mod tests {
             "Inter-| Receive | Transmit\n face |bytes packets|bytes\n  eth0: 10 0 0 0 0 0 0 0 20 0 0 0 0 0 0 0\n",
         );
         let mut sampler = HostSampler::new(root.clone());
-        let first = sampler.sample(1).expect("sample");
+        let first = sampler
+            .sample(Timestamp::from_unix_nanos_u64(1))
+            .expect("sample");
         let host = first.host.expect("host");
         assert_eq!(host.cpu, None);
         assert_eq!(host.memory_used_bytes, 400 * 1024);
@@ -199,7 +201,9 @@ mod tests {
         assert!(first.gpus.is_empty());
 
         write(&root, "stat", "cpu  150 0 100 850 0 0 0 0 0 0\n");
-        let second = sampler.sample(2).expect("sample");
+        let second = sampler
+            .sample(Timestamp::from_unix_nanos_u64(2))
+            .expect("sample");
         let cpu = second
             .host
             .and_then(|h| h.cpu)
@@ -209,19 +213,23 @@ mod tests {
         // The files stay open; what is read is what the file holds now.
         write(&root, "stat", "cpu  150 0 150 900 0 0 0 0 0 0\n");
         write(&root, "meminfo", "MemTotal: 1000 kB\nMemFree: 200 kB\n");
-        let third = sampler.sample(3).expect("sample");
+        let third = sampler
+            .sample(Timestamp::from_unix_nanos_u64(3))
+            .expect("sample");
         let host = third.host.expect("host");
         assert_eq!(host.memory_free_bytes, 200 * 1024);
         assert_eq!(host.cpu.map(|c| c.system), Some(0.5));
 
         std::fs::remove_file(root.join("diskstats")).expect("remove");
         let mut sampler = HostSampler::new(root.clone());
-        let fourth = sampler.sample(4).expect("diskstats is optional");
+        let fourth = sampler
+            .sample(Timestamp::from_unix_nanos_u64(4))
+            .expect("diskstats is optional");
         assert!(fourth.host.is_some_and(|h| h.disks.is_empty()));
 
         std::fs::remove_file(root.join("stat")).expect("remove");
         let error = HostSampler::new(root.clone())
-            .sample(5)
+            .sample(Timestamp::from_unix_nanos_u64(5))
             .expect_err("stat is required");
         assert!(error.to_string().contains("stat"), "{error}");
         let _ = std::fs::remove_dir_all(root);
@@ -233,7 +241,9 @@ mod tests {
             return;
         }
         let mut sampler = HostSampler::default();
-        let sample = sampler.sample(1).expect("the real /proc parses");
+        let sample = sampler
+            .sample(Timestamp::from_unix_nanos_u64(1))
+            .expect("the real /proc parses");
         let host = sample.host.expect("host");
         assert!(host.memory_used_bytes > 0);
         assert!(host.networks.iter().all(|n| n.interface != "lo"));

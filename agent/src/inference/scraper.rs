@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gpuwatch_model::names::{attr, unit};
-use gpuwatch_model::HistogramSample;
+use gpuwatch_model::{HistogramSample, Timestamp};
 use opentelemetry_proto::tonic::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint,
 };
@@ -62,10 +62,10 @@ pub struct TargetStatus {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
     /// With the start time of each (cumulative) histogram.
-    pub histograms: Vec<(ScrapedHistogram, u64)>,
+    pub histograms: Vec<(ScrapedHistogram, Timestamp)>,
     pub means: Vec<MeanLatency>,
-    /// When the page was read (Unix ns).
-    pub time: u64,
+    /// When the page was read.
+    pub time: Timestamp,
 }
 
 /// What one target's scrapes remember: the detected kind, Triton's totals, the start
@@ -81,7 +81,7 @@ pub(crate) struct TargetState {
 }
 
 /// A histogram series (metric, model) and its (start time, last count).
-type SeriesStart = ((&'static str, String), (u64, u64));
+type SeriesStart = ((&'static str, String), (Timestamp, u64));
 
 impl TargetState {
     pub(crate) fn new(target: InferenceTarget) -> TargetState {
@@ -97,8 +97,8 @@ impl TargetState {
         self.detected
     }
 
-    /// Parses and maps one page read at `now` (Unix ns).
-    pub(crate) fn ingest(&mut self, body: &str, now: u64) -> Result<Snapshot, String> {
+    /// Parses and maps one page read at `now`.
+    pub(crate) fn ingest(&mut self, body: &str, now: Timestamp) -> Result<Snapshot, String> {
         let page = parse::parse(body).map_err(|e| format!("not Prometheus text: {e}"))?;
         let kind = match self.target.kind {
             Some(kind) => kind,
@@ -137,7 +137,7 @@ impl TargetState {
         })
     }
 
-    fn start_of(&mut self, h: &ScrapedHistogram, now: u64) -> u64 {
+    fn start_of(&mut self, h: &ScrapedHistogram, now: Timestamp) -> Timestamp {
         match self
             .starts
             .iter_mut()
@@ -244,7 +244,7 @@ async fn scrape_loop(
     loop {
         let started = Instant::now();
         let result = match fetch(&client, &target).await {
-            Ok(body) => state.ingest(&body, unix_nanos_now()),
+            Ok(body) => state.ingest(&body, Timestamp::now()),
             Err(e) => Err(e),
         };
         let store = |snapshot: Option<Snapshot>| {
@@ -329,10 +329,6 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     }
 }
 
-fn unix_nanos_now() -> u64 {
-    gpuwatch_model::Timestamp::now().unix_nanos_u64()
-}
-
 fn jitter() -> u64 {
     gpuwatch_model::Timestamp::now().subsec_nanos()
 }
@@ -353,7 +349,7 @@ pub(crate) fn to_otlp<'a>(snapshots: impl Iterator<Item = &'a Snapshot>) -> Vec<
                 bucket_counts: h.bucket_counts.clone(),
                 sum: h.sum,
             };
-            push_histogram(&mut histograms, &sample, snapshot.time);
+            push_histogram(&mut histograms, &sample, snapshot.time.unix_nanos_u64());
         }
         for m in &snapshot.means {
             means.push(NumberDataPoint {
@@ -362,7 +358,7 @@ pub(crate) fn to_otlp<'a>(snapshots: impl Iterator<Item = &'a Snapshot>) -> Vec<
                     string_attr(PHASE, m.phase),
                 ],
                 start_time_unix_nano: 0,
-                time_unix_nano: snapshot.time,
+                time_unix_nano: snapshot.time.unix_nanos_u64(),
                 value: Some(number_data_point::Value::AsDouble(m.seconds)),
                 ..NumberDataPoint::default()
             });

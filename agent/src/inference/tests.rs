@@ -2,6 +2,7 @@
 //! folder's README for their quirks), Triton's interval means, an inline TGI sample
 //! (no real TGI capture exists), the OTLP conversion and the scrape loop.
 
+use gpuwatch_model::Timestamp;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -351,16 +352,23 @@ fn target(url: String, kind: Option<ServerKind>) -> InferenceTarget {
 #[test]
 fn garbage_and_unknown_pages_are_errors() {
     let mut state = TargetState::new(target("http://x/metrics".into(), None));
-    let error = state.ingest("<html>", 1).expect_err("garbage");
+    let error = state
+        .ingest("<html>", Timestamp::from_unix_nanos_u64(1))
+        .expect_err("garbage");
     assert!(error.starts_with("not Prometheus text: line 1"), "{error}");
-    let error = state.ingest("node_load1 0.5", 1).expect_err("not a server");
+    let error = state
+        .ingest("node_load1 0.5", Timestamp::from_unix_nanos_u64(1))
+        .expect_err("not a server");
     assert!(
         error.contains("no vLLM, SGLang, Triton or TGI metrics"),
         "{error}"
     );
     let mut state = TargetState::new(target("http://x/metrics".into(), Some(ServerKind::Tgi)));
     let error = state
-        .ingest(&fixture("vllm-metrics.txt"), 1)
+        .ingest(
+            &fixture("vllm-metrics.txt"),
+            Timestamp::from_unix_nanos_u64(1),
+        )
         .expect_err("wrong kind");
     assert_eq!(error, "no tgi latency histograms on the page");
 }
@@ -369,19 +377,34 @@ fn garbage_and_unknown_pages_are_errors() {
 fn snapshots_become_otlp_histograms_with_start_times() {
     let mut state = TargetState::new(target("http://x/metrics".into(), None));
     let first = state
-        .ingest(&fixture("sglang-metrics-datadog.txt"), 1_000)
+        .ingest(
+            &fixture("sglang-metrics-datadog.txt"),
+            Timestamp::from_unix_nanos_u64(1_000),
+        )
         .expect("ok");
     let second = state
-        .ingest(&fixture("sglang-metrics-datadog.txt"), 2_000)
+        .ingest(
+            &fixture("sglang-metrics-datadog.txt"),
+            Timestamp::from_unix_nanos_u64(2_000),
+        )
         .expect("ok");
     let triton = {
         let mut t = TargetState::new(target("http://t/metrics".into(), None));
-        t.ingest(&fixture("triton-metrics.txt"), 1_000).expect("ok");
-        t.ingest(&triton_later(2, 10_000), 3_000).expect("ok")
+        t.ingest(
+            &fixture("triton-metrics.txt"),
+            Timestamp::from_unix_nanos_u64(1_000),
+        )
+        .expect("ok");
+        t.ingest(
+            &triton_later(2, 10_000),
+            Timestamp::from_unix_nanos_u64(3_000),
+        )
+        .expect("ok")
     };
-    assert_eq!(first.histograms[0].1, 1_000);
+    assert_eq!(first.histograms[0].1, Timestamp::from_unix_nanos_u64(1_000));
     assert_eq!(
-        second.histograms[0].1, 1_000,
+        second.histograms[0].1,
+        Timestamp::from_unix_nanos_u64(1_000),
         "start kept while counts grow"
     );
     let metrics = to_otlp([&second, &triton].into_iter());

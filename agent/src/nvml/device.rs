@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use gpuwatch_model::{GpuProcess, GpuSample, ThrottleReason};
+use gpuwatch_model::{GpuProcess, GpuSample, ThrottleReason, Timestamp};
 use nvml_wrapper::bitmasks::device::ThrottleReasons;
 use nvml_wrapper::enum_wrappers::device::{
     Clock, EccCounter, MemoryError, PcieUtilCounter, TemperatureSensor,
@@ -40,7 +40,7 @@ impl GpuState {
     }
 }
 
-/// Reads `device` (NVML index `index`) at `time_unix_nano`: `Ok(None)` when even its
+/// Reads `device` (NVML index `index`) at `at`: `Ok(None)` when even its
 /// identity cannot be read, `Err(Lost)` when it has fallen off the bus. XID counts are
 /// left empty for the caller.
 pub(super) fn read_device(
@@ -48,7 +48,7 @@ pub(super) fn read_device(
     index: u32,
     state: &mut GpuState,
     library: &mut HashSet<&'static str>,
-    time_unix_nano: u64,
+    at: Timestamp,
 ) -> Result<Option<GpuSample>, Lost> {
     if state.identity.is_none() {
         let mut q = Queries {
@@ -121,8 +121,8 @@ pub(super) fn read_device(
         throttle: throttle.map(throttle_reasons).unwrap_or_default(),
         ecc_corrected,
         ecc_uncorrected,
-        pcie_tx_bytes: pcie_tx.map(|kbs| state.pcie_tx.add(time_unix_nano, f64::from(kbs) * KB)),
-        pcie_rx_bytes: pcie_rx.map(|kbs| state.pcie_rx.add(time_unix_nano, f64::from(kbs) * KB)),
+        pcie_tx_bytes: pcie_tx.map(|kbs| state.pcie_tx.add(at, f64::from(kbs) * KB)),
+        pcie_rx_bytes: pcie_rx.map(|kbs| state.pcie_rx.add(at, f64::from(kbs) * KB)),
         nvlink_tx_bytes: nvlink.map(|(tx, _)| tx),
         nvlink_rx_bytes: nvlink.map(|(_, rx)| rx),
         xid_counts: BTreeMap::new(),

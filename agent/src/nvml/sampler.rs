@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use gpuwatch_model::NodeSample;
+use gpuwatch_model::{NodeSample, Timestamp};
 use nvml_wrapper::error::NvmlError as RawNvmlError;
 use nvml_wrapper::Nvml;
 
@@ -121,7 +121,7 @@ impl NvmlSampler {
 }
 
 impl Sampler for NvmlSampler {
-    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
+    fn sample(&mut self, at: Timestamp) -> Result<NodeSample, SampleError> {
         let count = self
             .nvml
             .device_count()
@@ -135,8 +135,7 @@ impl Sampler for NvmlSampler {
             } else {
                 match self.nvml.device_by_index(index) {
                     Ok(device) => {
-                        let read =
-                            read_device(&device, index, state, &mut self.missing, time_unix_nano);
+                        let read = read_device(&device, index, state, &mut self.missing, at);
                         if let (Ok(Some(_)), Some((uuid, _))) = (&read, &state.identity) {
                             let parent = Parent {
                                 device: &device,
@@ -191,7 +190,7 @@ impl Sampler for NvmlSampler {
         }
         self.jobs.attribute(&mut gpus);
         Ok(NodeSample {
-            time_unix_nano,
+            time_unix_nano: at,
             gpus,
             host: None,
             histograms: Vec::new(),
@@ -229,7 +228,9 @@ mod tests {
     fn the_default_library_opens_or_says_why() {
         match NvmlSampler::open(None) {
             Ok(mut nvml) => {
-                let sample = nvml.sample(1).expect("NVML loaded, so it can count GPUs");
+                let sample = nvml
+                    .sample(Timestamp::from_unix_nanos_u64(1))
+                    .expect("NVML loaded, so it can count GPUs");
                 for gpu in &sample.gpus {
                     assert!(gpu.uuid.starts_with("GPU-"), "{}", gpu.uuid);
                     assert!(gpu.memory_total_bytes > 0);

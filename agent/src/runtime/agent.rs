@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gpuwatch_model::NodeSample;
+use gpuwatch_model::{NodeSample, Timestamp};
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -156,7 +156,7 @@ impl Agent {
                 .record_sample_error("the sampler panicked earlier; restart the agent".into());
             return None;
         };
-        let now = self.schedule.stamp(unix_nanos_now());
+        let now = self.schedule.stamp(Timestamp::now());
         let mut host_io = self.host_io.take();
         let taken = tokio::task::spawn_blocking(move || {
             let result = sampler.sample(now);
@@ -204,7 +204,11 @@ impl Agent {
         }
         // The last values once more, at the time the agent stopped.
         if let Some((mut sample, host_io)) = self.last_sample.take() {
-            sample.time_unix_nano = unix_nanos_now().max(sample.time_unix_nano + 1);
+            sample.time_unix_nano = Timestamp::now().max(
+                sample
+                    .time_unix_nano
+                    .saturating_add(Duration::from_nanos(1)),
+            );
             self.queue_export(&sample, host_io.as_ref());
         }
         self.delivery.finish(self.settings.timeout).await;
@@ -262,16 +266,12 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-fn unix_nanos_now() -> u64 {
-    gpuwatch_model::Timestamp::now().unix_nanos_u64()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn now_is_after_2020() {
-        assert!(unix_nanos_now() > 1_577_836_800_000_000_000);
+        assert!(Timestamp::now().0 > 1_577_836_800_000_000_000);
     }
 }

@@ -9,34 +9,36 @@
 
 use std::time::Duration;
 
+use gpuwatch_model::Timestamp;
+
 /// How far a sample's stamp may sit from the wall clock's reading: half a percent of
 /// a 1 s interval, far below what any detector looks at.
 pub const TOLERANCE: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    interval: u64,
+    interval: Duration,
     tolerance: u64,
-    last: Option<u64>,
+    last: Option<Timestamp>,
 }
 
 impl Schedule {
     pub fn new(interval: Duration) -> Self {
         let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         Schedule {
-            interval: nanos(interval),
+            interval,
             // Never more than a tenth of the interval, so stamps stay in order.
             tolerance: nanos(TOLERANCE).min(nanos(interval) / 10),
             last: None,
         }
     }
 
-    /// The stamp of a sample taken when the wall clock read `now` (Unix nanoseconds).
-    pub fn stamp(&mut self, now: u64) -> u64 {
+    /// The stamp of a sample taken when the wall clock read `now`.
+    pub fn stamp(&mut self, now: Timestamp) -> Timestamp {
         let stamp = self
             .last
             .map(|last| last.saturating_add(self.interval))
-            .filter(|due| due.abs_diff(now) <= self.tolerance)
+            .filter(|due| due.0.abs_diff(now.0) <= self.tolerance)
             .unwrap_or(now);
         self.last = Some(stamp);
         stamp
@@ -47,13 +49,17 @@ impl Schedule {
 mod tests {
     use super::*;
 
-    const S: u64 = 1_000_000_000;
-    const MS: u64 = 1_000_000;
-    const T0: u64 = 1_795_860_000_123_456_789;
+    const S: i64 = 1_000_000_000;
+    const MS: i64 = 1_000_000;
+    const T0: i64 = 1_795_860_000_123_456_789;
+
+    fn stamp(s: &mut Schedule, now: i64) -> i64 {
+        s.stamp(Timestamp(now)).0
+    }
 
     #[test]
     fn stamps_follow_the_schedule_within_the_tolerance_and_the_clock_past_it() {
-        let cases: &[(&str, &[u64], &[u64])] = &[
+        let cases: &[(&str, &[i64], &[i64])] = &[
             (
                 "jitter within the tolerance lands on the grid",
                 &[
@@ -92,7 +98,7 @@ mod tests {
         ];
         for (name, clock, want) in cases {
             let mut s = Schedule::new(Duration::from_secs(1));
-            let got: Vec<u64> = clock.iter().map(|&now| s.stamp(now)).collect();
+            let got: Vec<i64> = clock.iter().map(|&now| stamp(&mut s, now)).collect();
             assert_eq!(&got, want, "{name}");
         }
     }
@@ -105,8 +111,11 @@ mod tests {
         let mut on_grid = 0;
         for i in 0..1000 {
             let now = T0 + i * (S + MS);
-            let stamp = s.stamp(now);
-            assert!(stamp.abs_diff(now) <= 5 * MS, "tick {i}: {stamp} for {now}");
+            let stamp = stamp(&mut s, now);
+            assert!(
+                stamp.abs_diff(now) <= 5 * MS as u64,
+                "tick {i}: {stamp} for {now}"
+            );
             on_grid += u64::from(stamp != now);
         }
         assert!(
@@ -118,9 +127,9 @@ mod tests {
     #[test]
     fn a_short_interval_keeps_its_stamps_in_order() {
         let mut s = Schedule::new(Duration::from_millis(20));
-        let a = s.stamp(T0);
-        let b = s.stamp(T0 + 19 * MS);
+        let a = stamp(&mut s, T0);
+        let b = stamp(&mut s, T0 + 19 * MS);
         assert_eq!(b, T0 + 20 * MS, "within 2 ms, a tenth of the interval");
-        assert!(s.stamp(T0 + 36 * MS) == T0 + 36 * MS && a < b);
+        assert!(stamp(&mut s, T0 + 36 * MS) == T0 + 36 * MS && a < b);
     }
 }

@@ -2,6 +2,7 @@
 //! determinism, counters, the demo schedule, and the demo cluster checked against the
 //! collector's default detector conditions.
 
+use gpuwatch_model::Timestamp;
 use std::time::Duration;
 
 use gpuwatch_model::{AlertKind, GpuSample, HostSample, NodeSample, ThrottleReason};
@@ -29,7 +30,7 @@ fn run(
         .into_iter()
         .map(|s| {
             sampler
-                .sample(T0 + s * SECOND)
+                .sample(Timestamp::from_unix_nanos_u64(T0 + s * SECOND))
                 .expect("simulation never fails")
         })
         .collect()
@@ -74,7 +75,10 @@ fn an_empty_schedule_changes_nothing() {
         let plain = {
             let mut s = SimulatedSampler::new(node, profiles.clone(), 42);
             (0..120)
-                .map(|i| s.sample(T0 + i * SECOND).expect("sample"))
+                .map(|i| {
+                    s.sample(Timestamp::from_unix_nanos_u64(T0 + i * SECOND))
+                        .expect("sample")
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(plain, healthy(node, profiles, 120), "node {node}");
@@ -399,7 +403,10 @@ fn faults_count_from_the_first_sample_and_stay_deterministic() {
     let at = |start: u64| {
         let mut s = SimulatedSampler::new(1, demo_profiles(1, 4), 42).with_faults(schedule.clone());
         (0..100)
-            .map(|i| s.sample(start + i * SECOND).expect("sample"))
+            .map(|i| {
+                s.sample(Timestamp::from_unix_nanos_u64(start + i * SECOND))
+                    .expect("sample")
+            })
             .collect::<Vec<_>>()
     };
     let a = at(T0);
@@ -548,7 +555,9 @@ fn io_run(
     seconds
         .into_iter()
         .map(|s| {
-            let sample = sampler.sample(T0 + s * SECOND).expect("simulated");
+            let sample = sampler
+                .sample(Timestamp::from_unix_nanos_u64(T0 + s * SECOND))
+                .expect("simulated");
             let io = sampler.take_host_io().expect("simulated io");
             assert!(sampler.take_host_io().is_none(), "taken once");
             (sample, io)

@@ -117,7 +117,7 @@ impl Accumulator {
             metric: self.metric.to_string(),
             unit: self.unit.to_string(),
             attributes: self.attributes.clone(),
-            start_time_unix_nano: start,
+            start_time_unix_nano: gpuwatch_model::Timestamp::from_unix_nanos_u64(start),
             bounds: self.bounds.to_vec(),
             bucket_counts: self.expected.iter().map(|e| e.floor() as u64).collect(),
             sum: self.sum,

@@ -1,6 +1,6 @@
 //! `SimulatedSampler`: a node of simulated GPUs behind the `Sampler` interface.
 
-use gpuwatch_model::NodeSample;
+use gpuwatch_model::{NodeSample, Timestamp};
 
 use super::fault::FaultSchedule;
 use super::gpu::{self, Counters};
@@ -76,8 +76,9 @@ impl SimulatedSampler {
 }
 
 impl Sampler for SimulatedSampler {
-    fn sample(&mut self, time_unix_nano: u64) -> Result<NodeSample, SampleError> {
-        let t = time_unix_nano;
+    fn sample(&mut self, at: Timestamp) -> Result<NodeSample, SampleError> {
+        // The simulation's own clock: unsigned nanoseconds, its noise's seed.
+        let t = at.unix_nanos_u64();
         let elapsed = t.saturating_sub(*self.first_time.get_or_insert(t));
         if self.counters.len() != self.profiles.len() {
             self.counters = (0..self.profiles.len())
@@ -126,7 +127,7 @@ impl Sampler for SimulatedSampler {
             None => Vec::new(),
         };
         Ok(NodeSample {
-            time_unix_nano: t,
+            time_unix_nano: at,
             gpus,
             host: Some(host),
             histograms,

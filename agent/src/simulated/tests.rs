@@ -1,3 +1,4 @@
+use gpuwatch_model::Timestamp;
 use std::collections::HashSet;
 
 use gpuwatch_model::{GpuSample, NodeSample};
@@ -13,7 +14,11 @@ fn run(node: usize, profiles: Vec<Profile>, seed: u64, times: &[u64]) -> Vec<Nod
     let mut sampler = SimulatedSampler::new(node, profiles, seed);
     times
         .iter()
-        .map(|t| sampler.sample(*t).expect("simulation never fails"))
+        .map(|t| {
+            sampler
+                .sample(Timestamp::from_unix_nanos_u64(*t))
+                .expect("simulation never fails")
+        })
         .collect()
 }
 

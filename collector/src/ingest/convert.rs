@@ -10,8 +10,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
 
 use crate::store::HistogramPoint;
 
+/// OTLP's `time_unix_nano` as the store's event time; 0 is "not set".
 pub(crate) fn nanos(t: u64) -> Option<i64> {
-    (t != 0).then(|| i64::try_from(t).unwrap_or(i64::MAX))
+    (t != 0).then(|| gpuwatch_model::Timestamp::from_unix_nanos_u64(t).0)
 }
 
 pub(crate) fn number(p: &NumberDataPoint) -> Option<f64> {
