@@ -13,6 +13,7 @@
 
 mod exporter;
 mod host_io;
+mod inference;
 mod points;
 mod settings;
 mod spec;
@@ -20,8 +21,8 @@ mod stamp;
 mod transport;
 
 pub use exporter::OtlpExporter;
+pub(crate) use inference::inference_metrics;
 pub use settings::{ExportError, ExporterSettings, Protocol, ResourceInfo};
-pub(crate) use stamp::{push_histogram, string_attr};
 #[cfg(test)]
 pub(crate) use transport::gunzip;
 pub(crate) use transport::{gzip, SendOutcome};

@@ -7,9 +7,9 @@
 //! - `map`: which family becomes which contract metric, per server; Triton's cumulative
 //!   microsecond counters become a histogram of per-interval means and the gauge
 //!   `gpuwatch.inference.latency.mean` (see `map::TritonState`).
-//! - `scraper`: one task per target (timeout, backoff), the latest result of each, and
-//!   its conversion to OTLP `Metric`s, which the agent appends to each export
-//!   (`OtlpExporter::encode_with`).
+//! - `scraper`: one task per target (timeout, backoff) and the latest result of each,
+//!   which `crate::export::inference_metrics` turns into the OTLP `Metric`s the agent
+//!   appends to each export (`OtlpExporter::encode_with`).
 
 mod map;
 mod parse;
@@ -22,7 +22,7 @@ pub use map::{
     TritonTotals, PHASES, TRITON_BOUNDS,
 };
 pub use parse::{parse, Exposition, Family, HistogramSeries, MetricType, ParseError, Sample};
-pub(crate) use scraper::Inference;
+pub(crate) use scraper::{Inference, ScrapeReport, Snapshot};
 pub use scraper::{InferenceTarget, TargetStatus};
 
 /// Gauge, s, attributes `gpuwatch.model` and `gpuwatch.inference.phase`: the mean

@@ -1,5 +1,5 @@
 //! OTLP attributes and histogram metrics built from samples, shared by the exporter
-//! and the inference scraper.
+//! and the inference scraper's metrics (`super::inference`).
 
 use gpuwatch_model::HistogramSample;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};

@@ -9,19 +9,12 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use gpuwatch_model::names::{attr, unit};
-use gpuwatch_model::{HistogramSample, Timestamp};
-use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, Gauge, Metric, NumberDataPoint,
-};
+use gpuwatch_model::Timestamp;
 use tokio::task::JoinHandle;
 
 use super::map::{self, MeanLatency, ScrapedHistogram, ServerKind, TritonState};
 use super::parse;
-use super::{LATENCY_MEAN, PHASE};
 use crate::delivery::Backoff;
-use crate::export::{push_histogram, string_attr};
-use crate::runtime::AgentStatus;
 
 /// The longest wait between two tries at a failing target.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -56,6 +49,17 @@ pub struct TargetStatus {
     pub scrapes_failed: u64,
     /// Latency series (model × metric) the latest good scrape gave.
     pub series: usize,
+}
+
+/// Where the scrape tasks report how their targets do (the agent's status, which
+/// `gpuwatch agent status` and the logs show).
+pub(crate) trait ScrapeReport: Send + Sync {
+    /// Every target, before the first scrape.
+    fn targets(&self, targets: Vec<TargetStatus>);
+    /// The end of one scrape of target `index`: the series it gave, or why it failed.
+    fn scraped(&self, index: usize, kind: Option<ServerKind>, result: Result<usize, String>);
+    /// A target went down: the agent's latest error.
+    fn went_down(&self, error: String);
 }
 
 /// One good scrape, mapped.
@@ -172,10 +176,10 @@ impl Inference {
     pub(crate) fn start(
         targets: &[InferenceTarget],
         interval: Duration,
-        status: &Arc<AgentStatus>,
+        status: Arc<dyn ScrapeReport>,
     ) -> Inference {
         let snapshots = Arc::new(Mutex::new(vec![None; targets.len()]));
-        status.init_inference_targets(
+        status.targets(
             targets
                 .iter()
                 .map(|t| TargetStatus {
@@ -207,13 +211,14 @@ impl Inference {
         Inference { snapshots, tasks }
     }
 
-    /// The OTLP metrics of every target's latest good scrape.
-    pub(crate) fn metrics(&self) -> Vec<Metric> {
+    /// Every target's latest good scrape (`export::inference_metrics` makes them
+    /// OTLP).
+    pub(crate) fn snapshots(&self) -> Vec<Snapshot> {
         let snapshots = self
             .snapshots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        to_otlp(snapshots.iter().flatten())
+        snapshots.iter().flatten().cloned().collect()
     }
 
     /// Stops the scrape tasks.
@@ -236,7 +241,7 @@ async fn scrape_loop(
     interval: Duration,
     client: reqwest::Client,
     snapshots: Arc<Mutex<Vec<Option<Snapshot>>>>,
-    status: Arc<AgentStatus>,
+    status: Arc<dyn ScrapeReport>,
 ) {
     let mut state = TargetState::new(target.clone());
     let mut backoff = Backoff::new(interval, MAX_BACKOFF.max(interval));
@@ -269,7 +274,7 @@ async fn scrape_loop(
                     }
                 }
                 was_up = Some(true);
-                status.record_inference_scrape(index, state.kind(), Ok(series));
+                status.scraped(index, state.kind(), Ok(series));
                 interval.saturating_sub(started.elapsed())
             }
             Err(error) => {
@@ -281,10 +286,10 @@ async fn scrape_loop(
                         "inference target failed: {error}; retrying with backoff (up to {}s), logged again when it is back",
                         MAX_BACKOFF.as_secs()
                     );
-                    status.set_error(format!("inference target {}: {error}", target.url));
+                    status.went_down(format!("inference target {}: {error}", target.url));
                 }
                 was_up = Some(false);
-                status.record_inference_scrape(index, state.kind(), Err(error));
+                status.scraped(index, state.kind(), Err(error));
                 wait
             }
         };
@@ -331,48 +336,4 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
 
 fn jitter() -> u64 {
     gpuwatch_model::Timestamp::now().subsec_nanos()
-}
-
-/// Snapshots as OTLP metrics: one histogram `Metric` per contract name (cumulative,
-/// one point per model) and the gauge of Triton's means.
-pub(crate) fn to_otlp<'a>(snapshots: impl Iterator<Item = &'a Snapshot>) -> Vec<Metric> {
-    let mut histograms: Vec<Metric> = Vec::new();
-    let mut means: Vec<NumberDataPoint> = Vec::new();
-    for snapshot in snapshots {
-        for (h, start) in &snapshot.histograms {
-            let sample = HistogramSample {
-                metric: h.metric.to_string(),
-                unit: unit::SECONDS.to_string(),
-                attributes: vec![(h.model_key.to_string(), h.model.clone())],
-                start_time_unix_nano: *start,
-                bounds: h.bounds.clone(),
-                bucket_counts: h.bucket_counts.clone(),
-                sum: h.sum,
-            };
-            push_histogram(&mut histograms, &sample, snapshot.time.unix_nanos_u64());
-        }
-        for m in &snapshot.means {
-            means.push(NumberDataPoint {
-                attributes: vec![
-                    string_attr(attr::MODEL, &m.model),
-                    string_attr(PHASE, m.phase),
-                ],
-                start_time_unix_nano: 0,
-                time_unix_nano: snapshot.time.unix_nanos_u64(),
-                value: Some(number_data_point::Value::AsDouble(m.seconds)),
-                ..NumberDataPoint::default()
-            });
-        }
-    }
-    if !means.is_empty() {
-        histograms.push(Metric {
-            name: LATENCY_MEAN.to_string(),
-            description: "Mean latency of a model's requests over the last interval, by phase"
-                .to_string(),
-            unit: unit::SECONDS.to_string(),
-            metadata: Vec::new(),
-            data: Some(metric::Data::Gauge(Gauge { data_points: means })),
-        });
-    }
-    histograms
 }

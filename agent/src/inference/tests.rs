@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
 use super::map::{histograms, triton_totals, ScrapedHistogram, ServerKind, TritonState};
 use super::parse::{parse, MetricType};
-use super::scraper::{to_otlp, Inference, InferenceTarget, TargetState};
+use super::scraper::{Inference, InferenceTarget, TargetState};
 use super::{LATENCY_MEAN, PHASE};
 use crate::runtime::AgentStatus;
 
@@ -407,7 +407,7 @@ fn snapshots_become_otlp_histograms_with_start_times() {
         Timestamp::from_unix_nanos_u64(1_000),
         "start kept while counts grow"
     );
-    let metrics = to_otlp([&second, &triton].into_iter());
+    let metrics = crate::export::inference_metrics(&[second, triton]);
     let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(
         names,
@@ -481,7 +481,7 @@ async fn a_bad_target_is_reported_and_the_others_go_on() {
         target(slow, None),
         target(failing, None),
     ];
-    let mut inference = Inference::start(&targets, Duration::from_millis(200), &status);
+    let mut inference = Inference::start(&targets, Duration::from_millis(200), status.clone());
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let report = status.inference_targets();
     assert_eq!(report.len(), 4);
@@ -507,7 +507,7 @@ async fn a_bad_target_is_reported_and_the_others_go_on() {
     assert!(status
         .last_error()
         .is_some_and(|e| e.contains("inference target")));
-    let metrics = inference.metrics();
+    let metrics = crate::export::inference_metrics(&inference.snapshots());
     assert_eq!(metrics.len(), 3, "only the good target's histograms");
     inference.stop();
 }

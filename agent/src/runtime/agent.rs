@@ -92,7 +92,7 @@ impl Agent {
         let queue = open_queue(&settings, &status);
         let (capacity, spool) = (queue.capacity(), queue.spool_dir().map(|d| d.to_owned()));
         let delivery = Delivery::start(exporter.clone(), queue, status.clone(), settings.interval);
-        let inference = Inference::start(&settings.inference, settings.interval, &status);
+        let inference = Inference::start(&settings.inference, settings.interval, status.clone());
         let schedule = Schedule::new(settings.interval);
         let mut agent = Agent {
             settings,
@@ -141,9 +141,11 @@ impl Agent {
     /// Encodes `sample` (with the fabric and file systems read beside it) and queues
     /// it; only the delivery task touches the network.
     fn queue_export(&mut self, sample: &NodeSample, host_io: Option<&HostIo>) {
-        let body = self
-            .exporter
-            .encode_with(sample, host_io, self.inference.metrics());
+        let body = self.exporter.encode_with(
+            sample,
+            host_io,
+            crate::export::inference_metrics(&self.inference.snapshots()),
+        );
         self.delivery.push(body);
     }
 

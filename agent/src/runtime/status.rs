@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use gpuwatch_model::NodeSample;
 
-use crate::inference::{ServerKind, TargetStatus};
+use crate::inference::{ScrapeReport, ServerKind, TargetStatus};
 
 /// Counters and the latest sample and error; updated by `Agent`, read by anyone.
 #[derive(Debug, Default)]
@@ -186,5 +186,19 @@ impl AgentStatus {
             .last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(error);
+    }
+}
+
+impl ScrapeReport for AgentStatus {
+    fn targets(&self, targets: Vec<TargetStatus>) {
+        self.init_inference_targets(targets);
+    }
+
+    fn scraped(&self, index: usize, kind: Option<ServerKind>, result: Result<usize, String>) {
+        self.record_inference_scrape(index, kind, result);
+    }
+
+    fn went_down(&self, error: String) {
+        self.set_error(error);
     }
 }
