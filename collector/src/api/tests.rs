@@ -92,8 +92,8 @@ async fn api_gpu_detail_nodes_and_inference() {
     assert!(inference.models.is_empty());
 }
 
-/// A busy GPU that reports no power cannot be judged hung or not: its detail says so,
-/// and a GPU with everything says nothing.
+/// A busy GPU that reports no power cannot be judged hung or not, nor one without
+/// throttle reasons throttled: its detail says so, and names nothing it could judge.
 #[tokio::test]
 async fn api_gpu_detail_names_what_the_detectors_could_not_judge() {
     let mut b = Builder::new();
@@ -125,17 +125,25 @@ async fn api_gpu_detail_names_what_the_detectors_could_not_judge() {
             serde_json::from_str::<GpuDetailResponse>(&body).expect("json")
         }
     };
-    let busy = detail(0).await;
+    let not_judged = |kind, missing: &str| gpuwatch_model::api::NotJudged {
+        kind,
+        what: String::new(),
+        missing: missing.into(),
+    };
+    use gpuwatch_model::AlertKind::{GpuHang, GpuThrottle};
+    // Neither reports throttle reasons; the busy one no power either.
     assert_eq!(
-        busy.not_judged,
-        [gpuwatch_model::api::NotJudged {
-            kind: gpuwatch_model::AlertKind::GpuHang,
-            what: String::new(),
-            missing: "no power".into(),
-        }]
+        detail(0).await.not_judged,
+        [
+            not_judged(GpuHang, "no power"),
+            not_judged(GpuThrottle, "no throttle reasons")
+        ]
     );
-    // Idle: not hung whatever its power, so judged.
-    assert!(detail(1).await.not_judged.is_empty());
+    // Idle: not hung whatever its power, so judged for that.
+    assert_eq!(
+        detail(1).await.not_judged,
+        [not_judged(GpuThrottle, "no throttle reasons")]
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use gpuwatch_model::{AlertKind, Finding, Severity};
 use serde::{Deserialize, Serialize};
 
 use super::config::{dur, ratio, s};
+use super::detector::{Evaluation, NotEnoughData};
 use super::window::{gpu_labels, gpu_series, gpu_title, mean, median, rate, utilization, Window};
 use crate::store::Store;
 
@@ -84,12 +85,25 @@ struct Member {
 
 /// `degraded` names the degraded fabric ports of each node (`fabric::degraded_ports`):
 /// a straggler's summary says so when its node has one.
+#[cfg(test)]
 pub fn evaluate(
     store: &Store,
     s: &StragglerSettings,
     degraded: &BTreeMap<String, String>,
     t: i64,
 ) -> Vec<Finding> {
+    judge(store, s, degraded, t).findings
+}
+
+/// `evaluate`, and the working GPUs of jobs too small to judge: fewer than
+/// `min_gpus` of them give no median to fall behind.
+pub fn judge(
+    store: &Store,
+    s: &StragglerSettings,
+    degraded: &BTreeMap<String, String>,
+    t: i64,
+) -> Evaluation {
+    let mut unjudged = Vec::new();
     let mut jobs: BTreeMap<String, Vec<Member>> = BTreeMap::new();
     for gpu in store.gpus().values() {
         // Each GPU on its node's clock, so peers on nodes whose clocks disagree are
@@ -130,6 +144,18 @@ pub fn evaluate(
             })
             .collect();
         if members.len() < s.min_gpus {
+            let n = members.len();
+            let missing = format!(
+                "{n} working GPU{} in its job, fewer than the {} a median needs",
+                if n == 1 { "" } else { "s" },
+                s.min_gpus
+            );
+            unjudged.extend(members.into_iter().map(|m| NotEnoughData {
+                kind: AlertKind::GpuStraggler,
+                labels: m.labels,
+                what: String::new(),
+                missing: missing.clone(),
+            }));
             continue;
         }
         let Some(util_median) = median(&mut members.iter().map(|m| m.util).collect::<Vec<_>>())
@@ -175,7 +201,10 @@ pub fn evaluate(
             });
         }
     }
-    out
+    Evaluation {
+        findings: out,
+        not_enough_data: unjudged,
+    }
 }
 
 /// The `straggler` detector in the one list (`detect.rs`).
@@ -192,7 +221,7 @@ impl super::detector::Detector for GpuStraggler {
         cx: &mut super::detector::Context<'_>,
         s: &Self::Settings,
     ) -> super::detector::Evaluation {
-        evaluate(cx.store, s, &cx.degraded, cx.t).into()
+        judge(cx.store, s, &cx.degraded, cx.t)
     }
 }
 
@@ -351,5 +380,31 @@ mod tests {
         let elsewhere = BTreeMap::from([("a".to_string(), "mlx5_0:1 (link down)".to_string())]);
         let found = evaluate(&store, &s, &elsewhere, 60 * S);
         assert!(!found[0].summary.contains("fabric"), "{}", found[0].summary);
+    }
+    #[test]
+    fn a_job_too_small_for_a_median_is_not_judged() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_straggler;
+        let mut b = Builder::new();
+        // Job 9 on two GPUs, one far behind: under the default 4, no median to judge by.
+        gpu(&mut b, "n", 0, 0.97, 300.0);
+        gpu(&mut b, "n", 1, 0.40, 100.0);
+        let e = judge(&b.build(), &s, &BTreeMap::new(), 60 * S);
+        assert!(e.findings.is_empty());
+        let got: Vec<(String, &str)> = e
+            .not_enough_data
+            .iter()
+            .map(|n| (gpu_title(&n.labels), n.missing.as_str()))
+            .collect();
+        let why = "2 working GPUs in its job, fewer than the 4 a median needs";
+        assert_eq!(
+            got,
+            [
+                ("n gpu0 (job 9)".to_string(), why),
+                ("n gpu1 (job 9)".to_string(), why)
+            ]
+        );
     }
 }

@@ -10,7 +10,10 @@ use gpuwatch_model::{AlertKind, Finding, Severity};
 use serde::{Deserialize, Serialize};
 
 use super::config::{dur, ratio, s};
-use super::window::{current, gpu_labels, gpu_series, gpu_title, share, value_at, Window};
+use super::detector::{Evaluation, NotEnoughData};
+use super::window::{
+    any_gpu_labels, current, gpu_labels, gpu_series, gpu_title, share, value_at, Window,
+};
 use crate::store::{Series, Store};
 
 /// `gpu_throttle`: sustained throttling for the listed reasons.
@@ -81,8 +84,15 @@ impl ThrottleConfig {
     }
 }
 
+#[cfg(test)]
 pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
+    judge(store, s, t).findings
+}
+
+/// `evaluate`, and the GPUs that report no throttle reasons at all.
+pub fn judge(store: &Store, s: &ThrottleSettings, t: i64) -> Evaluation {
     let mut out = Vec::new();
+    let mut unjudged = Vec::new();
     for gpu in store.gpus().values() {
         // Each GPU on its node's clock (`store::clock`).
         let t = store.gpu_time(gpu, t);
@@ -90,7 +100,9 @@ pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
         // The current series of each reason that counts (a GPU that changed job has one
         // per job), in one pass over the GPU's throttle series.
         let mut newest: BTreeMap<&str, (i64, &Series)> = BTreeMap::new();
+        let mut reported = false;
         for series in gpu_series(store, gpu, metric::GPU_THROTTLE, &[]) {
+            reported = true;
             let Some(reason) = series
                 .key
                 .get(attr::THROTTLE_REASON)
@@ -104,6 +116,14 @@ pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
             if newest.get(reason).is_none_or(|(seen, _)| ts > *seen) {
                 newest.insert(reason, (ts, series));
             }
+        }
+        if !reported {
+            unjudged.push(NotEnoughData {
+                kind: AlertKind::GpuThrottle,
+                labels: any_gpu_labels(store, gpu),
+                what: String::new(),
+                missing: "no throttle reasons".into(),
+            });
         }
         for (reason, (_, series)) in newest {
             let Some(held) = share(series, w, |v| v >= 0.5).filter(|x| *x >= s.min_share) else {
@@ -131,7 +151,10 @@ pub fn evaluate(store: &Store, s: &ThrottleSettings, t: i64) -> Vec<Finding> {
             });
         }
     }
-    out
+    Evaluation {
+        findings: out,
+        not_enough_data: unjudged,
+    }
 }
 
 /// The `throttle` detector in the one list (`detect.rs`).
@@ -148,7 +171,7 @@ impl super::detector::Detector for GpuThrottle {
         cx: &mut super::detector::Context<'_>,
         s: &Self::Settings,
     ) -> super::detector::Evaluation {
-        evaluate(cx.store, s, cx.t).into()
+        judge(cx.store, s, cx.t)
     }
 }
 
@@ -230,5 +253,41 @@ mod tests {
             assert_eq!(got, want, "{name}");
             same_on_any_clock(name, &store, |st, shift| evaluate(st, &s, 60 * S + shift));
         }
+    }
+    #[test]
+    fn a_gpu_without_throttle_reasons_is_not_judged() {
+        let s = AlertsConfig::default()
+            .validate()
+            .expect("defaults")
+            .gpu_throttle;
+        let thermal = [("gpuwatch.throttle.reason", "hw_thermal")];
+        let store = Builder::new()
+            // Reports its reasons: judged, never throttled.
+            .gpu(
+                "n",
+                0,
+                None,
+                metric::GPU_THROTTLE,
+                &thermal,
+                every(5, 0, 60, |_| 0.0),
+            )
+            // Reports no reason at all (a sender without them): not judged.
+            .gpu(
+                "n",
+                1,
+                None,
+                metric::GPU_UTILIZATION,
+                &[],
+                every(5, 0, 60, |_| 0.5),
+            )
+            .build();
+        let e = judge(&store, &s, 60 * S);
+        assert!(e.findings.is_empty());
+        let got: Vec<(String, &str)> = e
+            .not_enough_data
+            .iter()
+            .map(|n| (gpu_title(&n.labels), n.missing.as_str()))
+            .collect();
+        assert_eq!(got, [("n gpu1".to_string(), "no throttle reasons")]);
     }
 }
