@@ -375,9 +375,30 @@ fn sigterm_saves_everything_and_exits_0() {
     let config = write_config(&dir, ports, common::free_port(), "0s");
     let mut first = Collector::start(&config, ports.2);
     let mut node = Node::new(ports.1);
-    node.send_until(20);
-    // The evaluator's first step waits 2 s of wall time after the first point.
+    // Past a minute, so the cost ledger's windows hold more than the minute history
+    // is writing.
+    node.send_until(150);
+    // The evaluator's first step waits 2 s of wall time after the first point; then
+    // it catches up with what was sent.
     std::thread::sleep(Duration::from_secs(3));
+    let cost = |c: &Collector| -> Value {
+        let body = reqwest::blocking_get(&format!("{}/api/v1/cost?window=5m&by=node", c.api))
+            .expect("/api/v1/cost");
+        serde_json::from_str(&body).expect("json")
+    };
+    let mut spent = cost(&first);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let again = cost(&first);
+        if again == spent {
+            break;
+        }
+        spent = again;
+    }
+    assert!(
+        spent["total"]["gpu_hours"].as_f64().unwrap_or(0.0) > 0.0,
+        "{spent}"
+    );
     let points = first.metric("gpuwatch_store_points");
     let pid = first.child.id().to_string();
     let term = Command::new("kill")
@@ -404,6 +425,9 @@ fn sigterm_saves_everything_and_exits_0() {
     assert!(state["done_to"].is_i64(), "{state}");
     let second = Collector::start(&config, ports.2);
     assert_eq!(second.metric("gpuwatch_store_points"), points);
+    // The ledger's steps are accrued again from the replayed store: the same spend
+    // over the window, not only the last minute's.
+    assert_eq!(cost(&second), spent);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

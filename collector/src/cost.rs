@@ -153,8 +153,11 @@ impl Ledger {
     }
 
     /// Takes up an earlier run's totals, then accrues the rows (not the totals again)
-    /// of the steps of `last_step`'s minute from `store`, `step` apart.
-    pub(crate) fn restore(&mut self, saved: SavedLedger, store: &Store, step: i64) {
+    /// of every step, `step` apart up to `last_step`, that `store` still holds data of
+    /// (it was replayed from the write-ahead log) and that the ledger keeps: the
+    /// windows of `/api/v1/cost` and `idle_gpu_cost` within the store's retention are
+    /// whole again after a restart. Returns how many steps it accrued.
+    pub(crate) fn restore(&mut self, saved: SavedLedger, store: &Store, step: i64) -> usize {
         self.by_gpu = saved
             .accounts
             .iter()
@@ -165,16 +168,27 @@ impl Ledger {
         self.owners.clear();
         self.minutes.clear();
         self.last_step = saved.last_step;
-        let Some(last) = saved.last_step else { return };
-        // The history minute `(m, m + 1m]` that holds `last`; its steps lie on the
-        // evaluation grid.
-        let start = (last - 1).div_euclid(MINUTE) * MINUTE;
-        let mut t = (start.div_euclid(step) + 1) * step;
+        let (Some(last), Some(oldest)) = (saved.last_step, store.oldest_ts()) else {
+            return 0;
+        };
+        // From the first step on the evaluation grid that the store holds data of (as
+        // evaluation starts), not before the minutes the ledger keeps, nor after the
+        // start of `last`'s minute, so the minute history is writing is whole.
+        let minute = (last - 1).div_euclid(MINUTE) * MINUTE;
+        let kept = minute - (self.keep_minutes() - 1) * MINUTE;
+        let from = oldest.max(kept).min(minute);
+        let mut t = from.div_euclid(step) * step;
+        if t < from {
+            t += step;
+        }
+        let mut steps = 0;
         while t <= last {
             self.add_step(store, t, step, false);
+            steps += 1;
             t += step;
         }
         self.last_step = saved.last_step;
+        steps
     }
 
     pub fn new(settings: CostSettings) -> Self {

@@ -196,7 +196,13 @@ impl CollectorState {
         eval.manager.restore(saved.alerts);
         eval.references.restore(saved.references);
         let step = eval.settings.evaluation_interval;
-        eval.ledger.restore(saved.ledger, &store, step);
+        let started = std::time::Instant::now();
+        let steps = eval.ledger.restore(saved.ledger, &store, step);
+        tracing::info!(
+            steps,
+            seconds = started.elapsed().as_secs_f64(),
+            "accrued the cost ledger's steps again from the replayed store"
+        );
         eval.done_to = saved.done_to;
         tracing::info!(
             firing,

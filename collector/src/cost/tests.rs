@@ -319,3 +319,58 @@ fn a_gpu_in_mig_mode_is_priced_whole_and_idle_when_all_its_instances_are() {
     assert!(close(row("h").idle_cost_usd, 0.0), "{:?}", row("h"));
     assert_eq!(by_node.rows.len(), 2);
 }
+
+/// After a restart the ledger takes up its totals and accrues again the steps whose
+/// windows the replayed store still holds: `/api/v1/cost?window=` is whole again for
+/// those, and nothing is counted twice.
+#[test]
+fn a_restart_accrues_again_the_steps_the_store_still_holds() {
+    let store = store();
+    let fresh = || Ledger::new(CostConfig::default().validate().expect("defaults"));
+    // Evaluated as the collector does: from the first instant on the grid with data.
+    let mut before = fresh();
+    for t in (0..=600).step_by(5) {
+        before.accrue(&store, t * S, 5 * S);
+    }
+    let mut after = fresh();
+    let steps = after.restore(before.saved(), &store, 5 * S);
+    assert_eq!(steps, 121, "every 5 s step of the ten minutes");
+    for by in [By::Job, By::Node, By::Team] {
+        assert_eq!(after.totals(by), before.totals(by), "totals, not doubled");
+        for minutes in [1, 5, 10, 60] {
+            assert_eq!(
+                after.breakdown(minutes * 60 * S, by),
+                before.breakdown(minutes * 60 * S, by),
+                "{minutes} min by {by:?}"
+            );
+        }
+    }
+    // A store that kept only the last four minutes: those windows are whole again.
+    let mut b = Builder::new();
+    for (i, util) in [(0u32, 0.9), (1, 0.0)] {
+        b.gpu(
+            "n",
+            i,
+            Some("7"),
+            metric::GPU_UTILIZATION,
+            &[("hw.model", H100), ("gpuwatch.team", "ml")],
+            every(5, 360, 600, |_| util),
+        );
+    }
+    b.gpu(
+        "m",
+        0,
+        None,
+        metric::GPU_UTILIZATION,
+        &[("hw.model", "Tesla T4")],
+        every(5, 360, 600, |_| 0.5),
+    );
+    let recent = b.build();
+    let mut after = fresh();
+    after.restore(before.saved(), &recent, 5 * S);
+    assert_eq!(
+        after.breakdown(3 * 60 * S, By::Node),
+        before.breakdown(3 * 60 * S, By::Node)
+    );
+    assert_eq!(after.totals(By::Node), before.totals(By::Node));
+}
