@@ -235,14 +235,26 @@ pub async fn start_with_history(
         "API",
     ));
 
+    // What the last run's notifiers had not yet put in a notification, and the
+    // alerts still firing they had.
+    let outbox = state.take_outbox();
+    let told: Vec<gpuwatch_model::Alert> = state
+        .alerts(crate::alerts::StateFilter::Firing)
+        .into_iter()
+        .filter(|a| {
+            !outbox
+                .iter()
+                .any(|t| matches!(t, crate::alerts::Transition::Firing(f) if f.id == a.id))
+        })
+        .collect();
     let notifier = Notifier::start(
         &settings.notify,
         state.telemetry.notifications.clone(),
         &format!("{}://{api}", if tls.is_some() { "https" } else { "http" }),
+        &told,
     );
     let notify: NotifySender = notifier.sender();
-    // What the last run's notifiers had not yet put in a notification.
-    for t in state.take_outbox() {
+    for t in outbox {
         notify.submit(t);
     }
     let (history, resume) = sink.map(HistoryWriter::start).unzip();

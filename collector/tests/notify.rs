@@ -147,6 +147,7 @@ fn start(c: NotifierConfig) -> (Notifier, Arc<NotificationCounters>) {
         &settings(c, None),
         counters.clone(),
         "http://127.0.0.1:9464",
+        &[],
     );
     (n, counters)
 }

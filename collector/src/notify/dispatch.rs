@@ -112,11 +112,14 @@ struct Route {
 impl Notifier {
     /// Starts one sender per notifier and the grouping task, after queueing what an
     /// earlier run left in the spool. `external_url` is where receivers link back to
-    /// (the collector's API). Must run inside a tokio runtime.
+    /// (the collector's API). `told` are the alerts still firing that an earlier run
+    /// already told the notifiers about: back in their groups (`Groups::resume`). Must
+    /// run inside a tokio runtime.
     pub fn start(
         settings: &NotifySettings,
         counters: Arc<NotificationCounters>,
         external_url: &str,
+        told: &[gpuwatch_model::Alert],
     ) -> Notifier {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -148,10 +151,12 @@ impl Notifier {
                 external_url: external_url.to_string(),
             };
             tasks.spawn(sender.run(rx, stop_rx.clone()));
-            routes.push(Route {
-                groups: Groups::new(n.clone()),
-                tx,
-            });
+            let mut groups = Groups::new(n.clone());
+            let now = tokio::time::Instant::now();
+            for alert in told {
+                groups.resume(alert.clone(), now);
+            }
+            routes.push(Route { groups, tx });
         }
         for p in spool.load() {
             match routes

@@ -49,19 +49,48 @@ impl Groups {
         (s.kinds.is_empty() || s.kinds.contains(&alert.kind)) && alert.severity >= s.min_severity
     }
 
+    /// The group `alert` belongs to: its key and its `group_by` labels.
+    fn group_of(&self, alert: &Alert) -> (String, BTreeMap<String, String>) {
+        let labels: BTreeMap<String, String> = self
+            .settings
+            .group_by
+            .iter()
+            .filter_map(|name| group_value(alert, name).map(|v| (name.clone(), v)))
+            .collect();
+        let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        (
+            format!("{}:{{{}}}", self.settings.name, pairs.join(",")),
+            labels,
+        )
+    }
+
+    /// Takes up, after a restart, an alert still firing that an earlier run already
+    /// told this notifier about: back in its group, with nothing new to say, so it is
+    /// not sent again as new but repeats after `repeat_interval` (counted from now),
+    /// and a later notification of its group (its resolution, another alert) lists it
+    /// as Alertmanager would.
+    pub fn resume(&mut self, alert: Alert, now: Instant) {
+        if !self.wants(&alert) || alert.state == AlertState::Resolved {
+            return;
+        }
+        let (key, labels) = self.group_of(&alert);
+        let repeat = self.settings.repeat_interval;
+        let group = self.groups.entry(key).or_insert_with(|| Group {
+            labels,
+            alerts: BTreeMap::new(),
+            dirty: false,
+            next_flush: now + repeat,
+            last_flush: Some(now),
+        });
+        group.alerts.insert(alert.id.clone(), alert);
+    }
+
     /// Takes an alert that started firing or resolved.
     pub fn add(&mut self, alert: Alert, now: Instant) {
         if !self.wants(&alert) {
             return;
         }
-        let labels: BTreeMap<String, String> = self
-            .settings
-            .group_by
-            .iter()
-            .filter_map(|name| group_value(&alert, name).map(|v| (name.clone(), v)))
-            .collect();
-        let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-        let key = format!("{}:{{{}}}", self.settings.name, pairs.join(","));
+        let (key, labels) = self.group_of(&alert);
         let resolved = alert.state == AlertState::Resolved;
         let send_resolved = self.settings.send_resolved;
         let group_wait = self.settings.group_wait;

@@ -321,6 +321,33 @@ fn grouping_follows_group_wait_interval_and_repeat() {
     assert_eq!(again.len(), 2, "both groups repeat: {again:?}");
 }
 
+/// After a restart, alerts still firing that the last run told about are back in
+/// their group: nothing is sent again as new, the group repeats after
+/// `repeat_interval`, and a resolution lists the group's other firing alerts.
+#[test]
+fn a_resumed_group_says_nothing_new_repeats_and_lists_its_alerts() {
+    let mut g = groups("30s", "5m", "4h");
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    g.resume(alert(AlertKind::GpuHang, "a", AlertState::Firing), t0);
+    g.resume(alert(AlertKind::GpuHang, "b", AlertState::Firing), t0);
+    // Not wanted by a notifier, or already resolved: not taken up.
+    g.resume(alert(AlertKind::GpuHang, "c", AlertState::Resolved), t0);
+    assert!(g.flush(t0 + s(3600), false).is_empty(), "already told");
+    let again = g.flush(t0 + s(4 * 3600), false);
+    assert_eq!(again.len(), 1, "repeated after repeat_interval: {again:?}");
+    assert_eq!(again[0].alerts.len(), 2);
+    // One resolves: sent within group_interval, with the other still firing.
+    g.add(
+        alert(AlertKind::GpuHang, "a", AlertState::Resolved),
+        t0 + s(4 * 3600 + 10),
+    );
+    let sent = g.flush(t0 + s(4 * 3600 + 300), false);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let states: Vec<AlertState> = sent[0].alerts.iter().map(|a| a.state).collect();
+    assert_eq!(states, [AlertState::Firing, AlertState::Resolved]);
+}
+
 #[test]
 fn filters_and_send_resolved() {
     let mut c = notifier(NotifierKind::Webhook);
