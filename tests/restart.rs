@@ -162,6 +162,31 @@ impl Node {
     }
 }
 
+/// The points a collector holds after the node's first `requests` requests, stored by
+/// an in-process collector from the same encoding.
+fn points_of(requests: u64) -> u64 {
+    let settings = gpuwatch_collector::CollectorConfig::default()
+        .validate()
+        .expect("default config");
+    let state =
+        gpuwatch_collector::CollectorState::new(settings.store, settings.alerts, settings.cost);
+    let mut node = Node::new(common::free_port());
+    for _ in 0..requests {
+        let sample = node
+            .sampler
+            .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
+                (T0 + node.next) * 1_000_000_000,
+            ))
+            .expect("simulated sample");
+        node.next += 1;
+        state
+            .ingest_protobuf(&node.exporter.encode(&sample))
+            .expect("parses");
+    }
+    let points = state.store().usage().points;
+    points
+}
+
 /// `(status, fingerprints)` of each notification received within `wait`.
 fn notifications(rx: &mpsc::Receiver<Vec<u8>>, wait: Duration) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
@@ -205,6 +230,9 @@ otlp_http_listen = "127.0.0.1:{http}"
 api_listen = "127.0.0.1:{api}"
 data_dir = {data:?}
 notify_spool_dir = {spool:?}
+# A snapshot of the store every second: a restart reads the newest and replays only
+# the log written since.
+snapshot_interval = "1s"
 
 [collector.history]
 dir = {history:?}
@@ -267,9 +295,15 @@ fn kill_9_mid_incident_keeps_every_point_and_the_incident_resolves_once() {
 
     first.kill_9();
     let second = Collector::start(&config, api);
-    // Everything answered 200 is back, before the node sends anything new.
+    // Everything answered 200 is back, before the node sends anything new: from the
+    // newest snapshot, and the log written after it.
     assert_eq!(second.metric("gpuwatch_store_points"), points_before);
-    assert_eq!(second.metric("gpuwatch_wal_replayed_points"), points_before);
+    let loaded = second.metric("gpuwatch_store_snapshot_loaded_points");
+    assert!(loaded > 0.0, "the run took snapshots");
+    assert_eq!(
+        loaded + second.metric("gpuwatch_wal_replayed_points"),
+        points_before
+    );
     let firing_after = second.alerts("firing");
     let started = |alerts: &[Value]| -> Vec<(String, String)> {
         let mut v: Vec<_> = alerts
@@ -347,20 +381,27 @@ fn kill_9_while_a_sender_sends_loses_nothing_it_was_answered_200_for() {
             }
         }
     });
-    // Kill it mid-stream, a second or so after the sender has been answered.
+    // Kill it mid-stream, once it has written a snapshot of the store (taken while
+    // requests arrive), and a second or so after the sender has been answered.
     while answered_rx.recv().expect("answers") < 30 {}
+    while first.metric("gpuwatch_store_snapshot_timestamp_seconds") == 0.0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::thread::sleep(Duration::from_millis(700));
     first.kill_9();
     let answered = sender.join().expect("sender");
     assert!(answered > 30);
     let second = Collector::start(&config, ports.2);
-    let replayed = second.metric("gpuwatch_wal_replayed_requests") as u64;
+    assert!(second.metric("gpuwatch_store_snapshot_loaded_points") > 0.0);
     // Each request answered 200 was logged first; the one in flight may be logged too.
+    // The store holds exactly what those requests hold, whether it came back from the
+    // snapshot or from the log.
+    let points = second.metric("gpuwatch_store_points") as u64;
+    let want = [points_of(answered), points_of(answered + 1)];
     assert!(
-        (answered..=answered + 1).contains(&replayed),
-        "{answered} answered 200, {replayed} replayed"
+        want.contains(&points),
+        "{answered} answered 200: {points} points stored, want {want:?}"
     );
-    assert!(second.metric("gpuwatch_store_points") > 0.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -45,6 +45,10 @@ pub struct CollectorConfig {
     /// Where the collector keeps what a restart needs (`durable`): the write-ahead log
     /// of accepted points and the alerts' state. Empty keeps nothing on disk.
     pub data_dir: String,
+    /// How often the live store is written whole to `data_dir` (`store.snapshot`), so a
+    /// restart reads it and replays only the write-ahead log written since, and the
+    /// older log segments can go.
+    pub snapshot_interval: String,
     /// How long SIGTERM waits for requests in flight, the log, notifications, remote
     /// write and history before the collector exits anyway.
     pub shutdown_timeout: String,
@@ -72,6 +76,7 @@ impl Default for CollectorConfig {
             history: HistoryConfig::default(),
             remote_write: RemoteWriteConfig::default(),
             data_dir: "./gpuwatch-data".into(),
+            snapshot_interval: "5m".into(),
             shutdown_timeout: "10s".into(),
             notify_spool_dir: String::new(),
             notifiers: Vec::new(),
@@ -98,6 +103,7 @@ pub struct CollectorSettings {
     pub notify: NotifySettings,
     /// `collector.data_dir`; `None` keeps nothing on disk.
     pub data_dir: Option<std::path::PathBuf>,
+    pub snapshot_interval: std::time::Duration,
     pub shutdown_timeout: std::time::Duration,
 }
 
@@ -155,6 +161,11 @@ impl CollectorConfig {
             remote_write: self.remote_write.validate()?,
             notify: crate::notify::config::validate(&self.notifiers, &self.notify_spool_dir)?,
             shutdown_timeout: shutdown_timeout(&self.shutdown_timeout)?,
+            snapshot_interval: gpuwatch_model::config::duration_at_least(
+                "collector.snapshot_interval",
+                &self.snapshot_interval,
+                std::time::Duration::from_secs(1),
+            )?,
             data_dir: Some(self.data_dir.trim())
                 .filter(|d| !d.is_empty())
                 .map(std::path::PathBuf::from),

@@ -11,12 +11,15 @@
 //!   `SAVE_EVERY` besides, with the transitions the notifiers had not yet put in a
 //!   notification. A firing alert therefore stays firing across a restart without a
 //!   second notification, and resolves (once) when its condition is gone.
+//! - `store.snapshot`: the live store, every `collector.snapshot_interval`, with the
+//!   first log segment it does not hold; a restart reads it, then replays only the
+//!   segments from that one, and the older segments are removed once it is written.
 //! - `LOCK`: held while a collector runs, so two cannot share the directory.
 
 pub mod wal;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -35,6 +38,11 @@ pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 
 const STATE: &str = "state.json";
 const VERSION: u32 = 1;
+const SNAPSHOT: &str = "store.snapshot";
+/// A snapshot file: this magic, the first log segment it does not hold (u64, little
+/// endian), then the store's bytes (`Store::snapshot`) zlib-compressed (which checks
+/// them with its Adler-32).
+const SNAPSHOT_MAGIC: &[u8; 8] = b"GWSNAP1\n";
 
 /// The evaluator's state, as `state.json` holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -117,6 +125,63 @@ impl DataDir {
         File::open(&self.dir)?.sync_all()
     }
 
+    /// Writes a store snapshot (`Store::snapshot`'s bytes) whole, as `save` does, that
+    /// holds every log segment before `wal_from`. Returns the file's size.
+    pub(crate) fn save_snapshot(&self, wal_from: u64, store: &[u8]) -> io::Result<u64> {
+        let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
+        let mut file = io::BufWriter::new(File::create(&tmp)?);
+        file.write_all(SNAPSHOT_MAGIC)?;
+        file.write_all(&wal_from.to_le_bytes())?;
+        let mut z = flate2::write::ZlibEncoder::new(file, flate2::Compression::fast());
+        z.write_all(store)?;
+        let file = z.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let size = file.metadata()?.len();
+        fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(size)
+    }
+
+    /// The store snapshot an earlier run saved, with the first log segment it does not
+    /// hold. One that cannot be read is moved aside to `store.snapshot.corrupt` and
+    /// the error says so; the collector then replays the whole log.
+    pub(crate) fn load_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, String> {
+        let path = self.dir.join(SNAPSHOT);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let header = SNAPSHOT_MAGIC.len() + 8;
+        let why = if bytes.len() < header || &bytes[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
+            "it does not start as a gpuwatch store snapshot".to_string()
+        } else {
+            let mut from = [0u8; 8];
+            from.copy_from_slice(&bytes[SNAPSHOT_MAGIC.len()..header]);
+            let mut store = Vec::new();
+            match flate2::read::ZlibDecoder::new(&bytes[header..]).read_to_end(&mut store) {
+                Ok(_) => return Ok(Some((u64::from_le_bytes(from), store))),
+                Err(e) => e.to_string(),
+            }
+        };
+        Err(self.set_aside_snapshot(&why))
+    }
+
+    /// Moves a snapshot that cannot be used aside; says why and where.
+    pub(crate) fn set_aside_snapshot(&self, why: &str) -> String {
+        let path = self.dir.join(SNAPSHOT);
+        let aside = self.dir.join(format!("{SNAPSHOT}.corrupt"));
+        let moved = match fs::rename(&path, &aside) {
+            Ok(()) => format!("moved to {}", aside.display()),
+            Err(e) => format!("could not be moved aside: {e}"),
+        };
+        format!(
+            "{} cannot be used ({why}); {moved}; the store is replayed from the \
+             write-ahead log alone",
+            path.display()
+        )
+    }
+
     /// What an earlier run saved. A file that cannot be read as a state is moved
     /// aside to `state.json.corrupt` (so the next start does not trip on it again)
     /// and the error says so; the collector then starts from the log alone.
@@ -176,6 +241,14 @@ pub struct DurableStats {
     pub state_save_errors: AtomicU64,
     /// Wall time of the last state saved, Unix ns (0: none yet).
     pub state_saved_at: AtomicI64,
+    /// Series and points a store snapshot gave at start.
+    pub snapshot_loaded_series: AtomicU64,
+    pub snapshot_loaded_points: AtomicU64,
+    /// Size of the last store snapshot written.
+    pub snapshot_bytes: AtomicU64,
+    pub snapshot_errors: AtomicU64,
+    /// Wall time of the last store snapshot written, Unix ns (0: none yet).
+    pub snapshot_saved_at: AtomicI64,
 }
 
 impl DurableStats {

@@ -368,7 +368,7 @@ fn render_health(out: &mut String, store: &Store, t: &Telemetry) {
 /// What `collector.data_dir` did (zeros without one).
 fn render_durable(out: &mut String, d: &crate::durable::DurableStats) {
     use crate::durable::DurableStats as D;
-    let rows: [(&str, &str, &str, f64); 7] = [
+    let rows: [(&str, &str, &str, f64); 12] = [
         (
             "gpuwatch_wal_bytes",
             "gauge",
@@ -410,6 +410,38 @@ fn render_durable(out: &mut String, d: &crate::durable::DurableStats) {
             "gauge",
             "When the alerts' state was last saved (0: never).",
             d.state_saved_at.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9,
+        ),
+        (
+            "gpuwatch_store_snapshot_bytes",
+            "gauge",
+            "Size of the last snapshot of the live store written to collector.data_dir.",
+            D::get(&d.snapshot_bytes) as f64,
+        ),
+        (
+            "gpuwatch_store_snapshot_errors_total",
+            "counter",
+            "Snapshots of the live store that could not be written.",
+            D::get(&d.snapshot_errors) as f64,
+        ),
+        (
+            "gpuwatch_store_snapshot_timestamp_seconds",
+            "gauge",
+            "When the live store's snapshot was last written (0: never).",
+            d.snapshot_saved_at
+                .load(std::sync::atomic::Ordering::Relaxed) as f64
+                / 1e9,
+        ),
+        (
+            "gpuwatch_store_snapshot_loaded_series",
+            "gauge",
+            "Series read from the store snapshot at start.",
+            D::get(&d.snapshot_loaded_series) as f64,
+        ),
+        (
+            "gpuwatch_store_snapshot_loaded_points",
+            "gauge",
+            "Points read from the store snapshot at start.",
+            D::get(&d.snapshot_loaded_points) as f64,
         ),
     ];
     write_unlabelled(out, &rows);

@@ -261,12 +261,14 @@ pub async fn start_with_history(
     let history_tx = history.as_ref().and_then(HistoryWriter::sender);
     let mut rollup = Rollup::new(resume.flatten());
     let evaluator = state.clone();
+    let snapshot_interval = settings.snapshot_interval;
     let mut rx = stop_rx_for_eval;
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(EVALUATE_EVERY);
         let mut synced = tokio::time::Instant::now();
         let mut saved = tokio::time::Instant::now();
         let mut saved_unsent = 0;
+        let mut snapshot = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = rx.wait_for(|stop| *stop) => return,
@@ -276,6 +278,11 @@ pub async fn start_with_history(
                 synced = tokio::time::Instant::now();
                 let state = evaluator.clone();
                 let _ = tokio::task::spawn_blocking(move || state.sync_wal()).await;
+            }
+            if snapshot.elapsed() >= snapshot_interval {
+                snapshot = tokio::time::Instant::now();
+                let state = evaluator.clone();
+                let _ = tokio::task::spawn_blocking(move || state.snapshot_store()).await;
             }
             // The first step waits until the senders of the first second have all
             // spoken, so every clock is compared before "now" is trusted (`clock`).
@@ -381,9 +388,17 @@ impl RunningCollector {
             tracing::warn!("collector did not drain within {deadline:?}; cancelling");
             self.tasks.abort_all();
         }
-        // Everything accepted is in the log; sync it.
+        // Everything accepted is in the log; sync it, and write the store whole so the
+        // next start replays nothing (a snapshot cut short by the deadline leaves the
+        // last one and the log, which hold everything too).
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || state.sync_wal()).await;
+        let state = self.state.clone();
+        let left = deadline.saturating_sub(started.elapsed());
+        let snapshot = tokio::task::spawn_blocking(move || state.snapshot_store());
+        if tokio::time::timeout(left, snapshot).await.is_err() {
+            tracing::warn!("the store's snapshot did not finish within the shutdown deadline");
+        }
         let left = deadline.saturating_sub(started.elapsed());
         let notify = self.notifier.sender();
         self.notifier.shutdown(left).await;

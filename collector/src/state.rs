@@ -52,6 +52,7 @@ struct Durable {
     /// The last WAL append failed (warned once until one succeeds again).
     wal_failing: AtomicBool,
     save_failing: AtomicBool,
+    snapshot_failing: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -114,8 +115,9 @@ impl CollectorState {
         &self.auth
     }
 
-    /// A state kept in `data_dir` (`durable`): locks it, replays its write-ahead log
-    /// into the store and takes up the evaluator's saved state.
+    /// A state kept in `data_dir` (`durable`): locks it, reads its store snapshot,
+    /// replays the write-ahead log written since into the store and takes up the
+    /// evaluator's saved state.
     pub fn open(
         store: StoreSettings,
         alerts: AlertSettings,
@@ -130,6 +132,7 @@ impl CollectorState {
         };
         let keep_for = state.store().settings().retention_ns;
         let started = std::time::Instant::now();
+        let wal_from = state.load_snapshot(&dir);
         let mut progress = started;
         let (mut requests, mut points) = (0u64, 0u64);
         let (wal, replayed) = {
@@ -138,6 +141,7 @@ impl CollectorState {
                 &dir.wal_dir(),
                 keep_for,
                 gpuwatch_model::Timestamp::now().0,
+                wal_from,
                 |arrival, body| {
                     // What was accepted once parses again; a request that no longer does
                     // (a bug, or a log from another version) is skipped.
@@ -162,7 +166,7 @@ impl CollectorState {
         let stats = &state.telemetry.durable;
         stats.replayed_requests.store(requests, Ordering::Relaxed);
         stats.replayed_points.store(points, Ordering::Relaxed);
-        if requests > 0 {
+        if requests > 0 || wal_from > 0 {
             state.store().resume(gpuwatch_model::Timestamp::now().0);
             tracing::info!(
                 requests,
@@ -183,6 +187,7 @@ impl CollectorState {
             wal: Mutex::new(wal),
             wal_failing: AtomicBool::new(false),
             save_failing: AtomicBool::new(false),
+            snapshot_failing: AtomicBool::new(false),
         });
         state.note_wal_usage();
         Ok(state)
@@ -248,6 +253,93 @@ impl CollectorState {
                     tracing::error!(
                         "cannot save the collector's state in {}: {e}; alerts would start \
                          over after a restart until this is fixed (is the disk full?)",
+                        durable.dir.path().display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Reads the store snapshot in `dir` into the store, if there is one it can use;
+    /// returns the first log segment it does not hold (0: replay the whole log).
+    fn load_snapshot(&self, dir: &DataDir) -> u64 {
+        let started = std::time::Instant::now();
+        let (from, bytes) = match dir.load_snapshot() {
+            Ok(Some(found)) => found,
+            Ok(None) => return 0,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return 0;
+            }
+        };
+        let settings = self.store().settings().clone();
+        let store = match Store::from_snapshot(settings, &bytes) {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::warn!("{}", dir.set_aside_snapshot(&e));
+                return 0;
+            }
+        };
+        let (series, points) = (store.series().len(), store.usage().points);
+        *self.store() = store;
+        let stats = &self.telemetry.durable;
+        stats
+            .snapshot_loaded_series
+            .store(series as u64, Ordering::Relaxed);
+        stats
+            .snapshot_loaded_points
+            .store(points, Ordering::Relaxed);
+        tracing::info!(
+            series,
+            points,
+            seconds = started.elapsed().as_secs_f64(),
+            "read the store snapshot; the write-ahead log is replayed from segment {from}"
+        );
+        from
+    }
+
+    /// Writes a snapshot of the live store to the data directory, if there is one,
+    /// then removes the log segments it holds. The store is copied as bytes under its
+    /// lock (with the log's next segment begun there, so the snapshot and the log
+    /// neither miss nor repeat a request); compressing and writing run outside it. A
+    /// failure is counted and said once until a snapshot succeeds again; the log
+    /// still holds everything.
+    pub fn snapshot_store(&self) {
+        let Some(durable) = &self.durable else { return };
+        let stats = &self.telemetry.durable;
+        let taken = {
+            let store = self.store();
+            lock(&durable.wal)
+                .start_segment()
+                .map_err(|e| e.to_string())
+                .and_then(|from| Ok((from, store.snapshot()?)))
+        };
+        let written = taken.and_then(|(from, bytes)| {
+            let size = durable
+                .dir
+                .save_snapshot(from, &bytes)
+                .map_err(|e| e.to_string())?;
+            Ok((from, size))
+        });
+        match written {
+            Ok((from, size)) => {
+                lock(&durable.wal).drop_before(from);
+                self.note_wal_usage();
+                stats.snapshot_bytes.store(size, Ordering::Relaxed);
+                stats
+                    .snapshot_saved_at
+                    .store(gpuwatch_model::Timestamp::now().0, Ordering::Relaxed);
+                if durable.snapshot_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the store's snapshot is written again");
+                }
+            }
+            Err(e) => {
+                stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+                if !durable.snapshot_failing.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        "cannot write the store's snapshot in {}: {e}; the write-ahead log \
+                         still holds every point, but it grows and a restart replays all of \
+                         it until this is fixed (is the disk full?)",
                         durable.dir.path().display()
                     );
                 }

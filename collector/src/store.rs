@@ -10,6 +10,7 @@ mod gorilla;
 mod ring;
 mod scalars;
 mod settings;
+mod snapshot;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ pub const SERIES_OVERHEAD: usize =
 pub type SeriesId = u32;
 
 /// What kind of instrument a series came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SeriesKind {
     Gauge,
     /// Monotonic sum, stored cumulative (delta sums are accumulated on ingest).
@@ -57,7 +58,7 @@ impl SeriesKind {
 }
 
 /// One cumulative histogram observation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistogramPoint {
     pub count: u64,
     pub sum: f64,
@@ -66,7 +67,7 @@ pub struct HistogramPoint {
     pub counts: Vec<u64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum SeriesData {
     Scalar(Scalars),
     Histogram(Ring<HistogramPoint>),
@@ -141,7 +142,9 @@ pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
 pub const DEFAULT_MAX_ATTRIBUTE_LENGTH: usize = 1024;
 
 /// Why a data point was refused. Counted per reason, reported in `partial_success`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum RejectReason {
     /// The store holds `max_series` series already.
     CardinalityLimit,
@@ -230,7 +233,7 @@ pub struct Store {
 }
 
 /// Why points left the store: counted for `gpuwatch_store_evicted_points_total`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evicted {
     pub retention: u64,
     pub max_points: u64,

@@ -76,6 +76,7 @@ impl Record {
 
 #[derive(Debug)]
 struct Closed {
+    seq: u64,
     path: PathBuf,
     bytes: u64,
     newest: i64,
@@ -102,6 +103,8 @@ pub struct Replayed {
     pub cut: Vec<String>,
     /// Segments removed unread: everything in them was older than what is kept.
     pub expired: usize,
+    /// Segments removed unread: a store snapshot holds what they held.
+    pub in_snapshot: usize,
 }
 
 /// The log, open for appending.
@@ -240,19 +243,26 @@ fn create_segment(dir: &Path, seq: u64) -> io::Result<Open> {
 impl Wal {
     /// Opens the log in `dir` (created when missing): hands every record kept there to
     /// `each` in order (arrival, OTLP protobuf), cuts a torn tail, drops segments older
-    /// than `keep_for` behind `now`, then starts a new segment.
+    /// than `keep_for` behind `now` and those before `from_seq` (a store snapshot holds
+    /// them; 0 when there is none), then starts a new segment.
     pub fn open(
         dir: &Path,
         keep_for: i64,
         now: i64,
+        from_seq: u64,
         mut each: impl FnMut(i64, &[u8]),
     ) -> io::Result<(Wal, Replayed)> {
         fs::create_dir_all(dir)?;
         let mut replayed = Replayed::default();
         let mut closed = VecDeque::new();
         let found = segments(dir)?;
-        let next_seq = found.last().map_or(1, |(seq, _)| seq + 1);
-        for (_, path) in found {
+        let next_seq = found.last().map_or(1, |(seq, _)| seq + 1).max(from_seq);
+        for (seq, path) in found {
+            if seq < from_seq {
+                fs::remove_file(&path)?;
+                replayed.in_snapshot += 1;
+                continue;
+            }
             let data = fs::read(&path)?;
             // A segment's newest arrival is known only by reading it: its records are
             // checked first, then decoded and handed over only if it is still kept.
@@ -286,6 +296,7 @@ impl Wal {
             replayed.records += read.records;
             replayed.bytes += read.good;
             closed.push_back(Closed {
+                seq,
                 path,
                 bytes: read.good,
                 newest: read.newest.unwrap_or(i64::MIN),
@@ -327,6 +338,7 @@ impl Wal {
         let done = std::mem::replace(&mut self.open, next);
         let _ = done.file.sync_data();
         self.closed.push_back(Closed {
+            seq: done.seq,
             path: done.path,
             bytes: done.bytes,
             newest: done.newest,
@@ -341,6 +353,32 @@ impl Wal {
             }
         }
         Ok(())
+    }
+
+    /// Where a store snapshot taken now begins the log: every record appended so far
+    /// lies in a segment before the one returned, every later one in it or after (the
+    /// open segment is closed first when it holds any).
+    pub fn start_segment(&mut self) -> io::Result<u64> {
+        if self.open.oldest.is_some() {
+            self.rotate(self.open.newest)?;
+        }
+        Ok(self.open.seq)
+    }
+
+    /// Removes the segments before `seq`: a store snapshot on disk holds them. Returns
+    /// how many went.
+    pub fn drop_before(&mut self, seq: u64) -> usize {
+        let mut dropped = 0;
+        while self.closed.front().is_some_and(|c| c.seq < seq) {
+            if let Some(old) = self.closed.pop_front() {
+                // What cannot be removed now is removed unread at the next start.
+                if let Err(e) = fs::remove_file(&old.path) {
+                    tracing::warn!("cannot remove {}: {e}", old.path.display());
+                }
+                dropped += 1;
+            }
+        }
+        dropped
     }
 
     /// A handle on the open segment, to `sync_data` outside the caller's lock.

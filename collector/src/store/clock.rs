@@ -50,7 +50,7 @@ const MAX_STEP: i64 = 60 * S;
 /// Index of a source in `Clocks`.
 pub type SourceId = u32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SourceKind {
     /// A node, by `host.name`.
     Node,
@@ -58,7 +58,7 @@ pub enum SourceKind {
     Application,
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Source {
     name: String,
     kind: SourceKind,
@@ -98,13 +98,15 @@ impl Source {
 }
 
 /// Every source's clock, and the fleet's event time they give.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Clocks {
     sources: Vec<Source>,
     index: FxHashMap<(SourceKind, String), SourceId>,
     /// Sources that got points in the request being stored.
+    #[serde(skip)]
     touched: Vec<SourceId>,
     /// Wall time the request being stored arrived, between `begin` and `end`.
+    #[serde(skip)]
     arrival: Option<i64>,
     /// Wall time the first request arrived.
     first_arrival: Option<i64>,
@@ -129,6 +131,11 @@ pub struct SourceAt<'a> {
 }
 
 impl Clocks {
+    /// How long change points are kept (a snapshot read back under today's config).
+    pub(super) fn set_retention(&mut self, retention: i64) {
+        self.retention = retention;
+    }
+
     pub fn new(retention: i64) -> Self {
         Clocks {
             sources: Vec::new(),

@@ -7,7 +7,7 @@
 //! jitter of a few hundred microseconds fits the 20-bit bucket.
 
 /// Bits appended to a byte vector, most significant bit first.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct BitWriter {
     bytes: Vec<u8>,
     /// Bits used in the last byte, 0 when it is full (or there is none).
@@ -181,7 +181,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 /// previous integer (gauges) or, with `dod`, from the previous difference (counters),
 /// in buckets sized for the chunk's own spread (`width`). Anything else is
 /// XOR-compressed as Gorilla does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) enum Values {
     Xor,
     Decimal {
@@ -325,7 +325,7 @@ impl Values {
 const NO_WINDOW: u8 = u8::MAX;
 
 /// The open end of a chunk: points are appended in timestamp order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Encoder {
     bits: BitWriter,
     values: Values,

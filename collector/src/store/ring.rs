@@ -19,7 +19,7 @@ pub struct Dropped {
     pub max_points: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ring<T> {
     ts: VecDeque<i64>,
     vals: VecDeque<T>,

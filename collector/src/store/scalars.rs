@@ -19,7 +19,7 @@ use super::ring::{Dropped, Refusal};
 const CHUNK_POINTS: u32 = 120;
 
 /// A sealed chunk; its bytes are `bytes[start..]` up to the next chunk's start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Chunk {
     /// Index of the chunk's first point among every point the series has held.
     base: u64,
@@ -29,7 +29,7 @@ struct Chunk {
     count: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Scalars {
     sealed: VecDeque<Chunk>,
     /// The sealed chunks' bytes, oldest first.

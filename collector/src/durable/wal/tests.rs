@@ -25,7 +25,7 @@ fn payload(i: u8, long: bool) -> Vec<u8> {
 fn reopen(dir: &Path, now: i64) -> (Wal, Replayed, Vec<(i64, Vec<u8>)>) {
     let mut got = Vec::new();
     let (wal, replayed) =
-        Wal::open(dir, KEEP, now, |a, p| got.push((a, p.to_vec()))).expect("open");
+        Wal::open(dir, KEEP, now, 0, |a, p| got.push((a, p.to_vec()))).expect("open");
     (wal, replayed, got)
 }
 
@@ -177,4 +177,40 @@ fn segments_close_each_minute_and_go_once_older_than_kept() {
     assert!(got_late.is_empty());
     // ...with the empty one the open at `now` began.
     assert_eq!(replayed_late.expired, replayed.segments + 1);
+}
+
+/// A store snapshot begins the log at a new segment: what came before is in the
+/// snapshot (dropped once it is written, skipped and removed at start), what comes
+/// after is replayed.
+#[test]
+fn a_snapshot_starts_a_segment_and_the_older_ones_go() {
+    let dir = temp_dir("snapshot");
+    let (mut wal, _, _) = reopen(&dir, T0);
+    for i in 0..3u8 {
+        wal.append(&Record::new(T0 + i64::from(i) * S, &payload(i, true)))
+            .expect("append");
+    }
+    let from = wal.start_segment().expect("a new segment");
+    assert_eq!(
+        wal.start_segment().expect("nothing new"),
+        from,
+        "an empty open segment is already where a snapshot begins"
+    );
+    let after = payload(7, false);
+    wal.append(&Record::new(T0 + 10 * S, &after))
+        .expect("append");
+    // Before the snapshot is on disk, a restart replays all four.
+    drop(wal);
+    let (mut wal, _, got) = reopen(&dir, T0 + 11 * S);
+    assert_eq!(got.len(), 4);
+    assert_eq!(wal.drop_before(from), 1, "the segment the snapshot holds");
+    drop(wal);
+    let mut got = Vec::new();
+    let (_, replayed) = Wal::open(&dir, KEEP, T0 + 12 * S, from, |a, p| {
+        got.push((a, p.to_vec()))
+    })
+    .expect("open");
+    assert_eq!(got, [(T0 + 10 * S, after)]);
+    assert_eq!(replayed.in_snapshot, 0, "already gone");
+    let _ = fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,253 @@
+//! The live store as bytes and back, for `durable`'s snapshots: every series in id
+//! order (its key, kind, unit and its points as the store holds them: the compressed
+//! chunks and the open chunk's encoder, bit for bit), the senders' clocks and the
+//! counters. Read back, each series is created again the way ingest creates it
+//! (`Store::resolve`: the same id, index, GPU and interned key) and given its points,
+//! so a restored store reads, and goes on taking points, exactly as the one saved.
+//! The store's bounds come from the config at the restart, not from the snapshot.
+
+use std::collections::BTreeMap;
+
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::{
+    clock::Clocks, Evicted, RejectReason, Series, SeriesData, SeriesKind, Store, StoreSettings,
+};
+
+/// The layout's version: a snapshot of another is not read (the log is replayed).
+const VERSION: u32 = 1;
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// What is saved, borrowed from the store (no copy of its points).
+#[derive(Serialize)]
+struct ImageRef<'a> {
+    version: u32,
+    clocks: &'a Clocks,
+    series: AllSeries<'a>,
+    oldest_ts: Option<i64>,
+    points_accepted: u64,
+    rejected: &'a BTreeMap<RejectReason, u64>,
+    evicted: &'a Evicted,
+}
+
+/// What is read back: `ImageRef`'s fields, owned.
+#[derive(Deserialize)]
+struct Image {
+    version: u32,
+    clocks: Clocks,
+    series: Vec<SeriesImage>,
+    oldest_ts: Option<i64>,
+    points_accepted: u64,
+    rejected: BTreeMap<RejectReason, u64>,
+    evicted: Evicted,
+}
+
+struct AllSeries<'a>(&'a [Series]);
+
+impl Serialize for AllSeries<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for series in self.0 {
+            seq.serialize_element(&SeriesRef {
+                identity: series.identity,
+                metric: series.key.metric(),
+                unit: &series.unit,
+                kind: series.kind,
+                attrs: Attrs(series),
+                data: &series.data,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct SeriesRef<'a> {
+    identity: u128,
+    metric: &'a str,
+    unit: &'a str,
+    kind: SeriesKind,
+    attrs: Attrs<'a>,
+    data: &'a SeriesData,
+}
+
+#[derive(Deserialize)]
+struct SeriesImage {
+    identity: u128,
+    metric: String,
+    unit: String,
+    kind: SeriesKind,
+    attrs: Vec<(String, String)>,
+    data: SeriesData,
+}
+
+/// A key's attributes as `(name, value)` pairs.
+struct Attrs<'a>(&'a Series);
+
+impl Serialize for Attrs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.key.attrs.iter().map(|(k, v)| (&**k, &**v)))
+    }
+}
+
+impl Store {
+    /// The store as bytes (`Store::from_snapshot` reads them back). Quick enough to
+    /// run under the store's lock: the points are copied as they are held.
+    pub fn snapshot(&self) -> Result<Vec<u8>, String> {
+        let image = ImageRef {
+            version: VERSION,
+            clocks: &self.clocks,
+            series: AllSeries(&self.series),
+            oldest_ts: self.oldest_ts,
+            points_accepted: self.points_accepted,
+            rejected: &self.rejected,
+            evicted: &self.evicted,
+        };
+        bincode::serde::encode_to_vec(&image, config()).map_err(|e| e.to_string())
+    }
+
+    /// The store `snapshot` saved, under `settings` (today's config). A series the
+    /// settings no longer allow (past `max_series`) is left out, and said.
+    pub fn from_snapshot(settings: StoreSettings, bytes: &[u8]) -> Result<Store, String> {
+        let (image, _): (Image, usize) = bincode::serde::decode_from_slice(bytes, config())
+            .map_err(|e| format!("not a store snapshot gpuwatch can read: {e}"))?;
+        if image.version != VERSION {
+            return Err(format!(
+                "a store snapshot of layout {}, not {VERSION}",
+                image.version
+            ));
+        }
+        let mut store = Store::new(settings);
+        let mut clocks = image.clocks;
+        clocks.set_retention(store.settings.retention_ns);
+        store.clocks = clocks;
+        let total = image.series.len();
+        for s in image.series {
+            let attrs: Vec<(&str, std::borrow::Cow<'_, str>)> = s
+                .attrs
+                .iter()
+                .map(|(k, v)| (k.as_str(), std::borrow::Cow::Borrowed(v.as_str())))
+                .collect();
+            let Ok(id) = store.resolve(s.identity, &s.metric, &s.unit, s.kind, &attrs) else {
+                tracing::warn!(
+                    kept = store.series.len(),
+                    saved = total,
+                    "the store snapshot holds more series than collector.store.max_series \
+                     allows now; the rest are left out"
+                );
+                break;
+            };
+            if let Some(series) = store.series.get_mut(id as usize) {
+                series.data = s.data;
+            }
+        }
+        store.oldest_ts = image.oldest_ts;
+        store.points_accepted = image.points_accepted;
+        store.rejected = image.rejected;
+        store.evicted = image.evicted;
+        Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::builder::{every, Builder, S};
+    use crate::store::PointValue;
+    use gpuwatch_model::names::metric;
+
+    /// Every series' key, kind, unit, source and points, in id order.
+    fn contents(store: &Store) -> Vec<String> {
+        store
+            .series()
+            .iter()
+            .map(|s| {
+                let points: Vec<String> = match &s.data {
+                    SeriesData::Scalar(r) => r
+                        .window(i64::MIN, i64::MAX)
+                        .map(|(t, v)| format!("{t}={v}"))
+                        .collect(),
+                    SeriesData::Histogram(r) => r
+                        .iter()
+                        .map(|(t, h)| format!("{t}={}/{:?}", h.count, h.counts))
+                        .collect(),
+                };
+                format!(
+                    "{} {:?} {} {:?} [{}]",
+                    s.key,
+                    s.kind,
+                    s.unit,
+                    s.source,
+                    points.join(" ")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restored_store_reads_and_goes_on_as_the_saved_one() {
+        let mut b = Builder::new();
+        b.skew("node-1", 3)
+            .gpu(
+                "node-1",
+                0,
+                Some("7"),
+                metric::GPU_UTILIZATION,
+                &[],
+                every(1, 3, 303, |t| (t % 7) as f64 / 10.0),
+            )
+            .gpu(
+                "node-1",
+                0,
+                Some("7"),
+                metric::POWER,
+                &[],
+                every(1, 3, 303, |t| 400.0 + t as f64 * 0.25),
+            )
+            .series(
+                metric::CPU_UTILIZATION,
+                &[("host.name", "node-2"), ("cpu.mode", "idle")],
+                every(5, 0, 300, |_| 0.9),
+            )
+            .histogram(
+                metric::MODEL_PREDICTION,
+                &[("gpuwatch.model", "fraud")],
+                &[0.1, 1.0],
+                (0..300)
+                    .step_by(10)
+                    .map(|t| (t, vec![t as u64, 2 * t as u64, 1])),
+            );
+        let mut saved = b.build();
+        let bytes = saved.snapshot().expect("encodes");
+        let mut restored = Store::from_snapshot(saved.settings().clone(), &bytes).expect("decodes");
+        assert_eq!(contents(&restored), contents(&saved));
+        assert_eq!(contents(&saved).len(), 4);
+        assert_eq!(restored.gpus().len(), 1);
+        assert_eq!(restored.oldest_ts(), saved.oldest_ts());
+        assert_eq!(restored.newest_ts(), saved.newest_ts());
+        assert_eq!(restored.usage().points, saved.usage().points);
+        // node-1's clock is 3 s ahead, in both.
+        let gpu = |s: &Store| s.gpus().values().next().cloned().expect("a GPU");
+        assert_eq!(restored.gpu_time(&gpu(&restored), 200 * S), 203 * S);
+        assert_eq!(saved.gpu_time(&gpu(&saved), 200 * S), 203 * S);
+        // The open chunks were restored bit for bit: both take the same next points.
+        for store in [&mut saved, &mut restored] {
+            for t in 304..500 {
+                let v = PointValue::Number((t % 5) as f64 / 10.0);
+                store.insert(0, t * S, v, false).expect("stored");
+            }
+        }
+        assert_eq!(contents(&restored), contents(&saved));
+    }
+
+    #[test]
+    fn bytes_that_are_no_snapshot_are_refused_with_a_reason() {
+        let err = Store::from_snapshot(StoreSettings::defaults(), b"not a snapshot")
+            .expect_err("garbage");
+        assert!(err.contains("not a store snapshot"), "{err}");
+    }
+}
