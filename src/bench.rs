@@ -547,6 +547,50 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
         times.last().copied().unwrap_or_default(),
         times.len()
     );
+    snapshot_figures(&store)
+}
+
+/// The store's snapshot (`collector.snapshot_interval`) of `store`, as the collector
+/// takes it: the copy made under the store's lock, the file written (compressed,
+/// synced), and a start's reading it back.
+fn snapshot_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<()> {
+    use gpuwatch_collector::durable::DataDir;
+    use gpuwatch_collector::store::Store;
+
+    let dir = std::env::temp_dir().join(format!("gpuwatch-bench-snapshot-{}", std::process::id()));
+    let data = DataDir::open(&dir)?;
+    let start = Instant::now();
+    let bytes = store.snapshot().map_err(anyhow::Error::msg)?;
+    let copied = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let size = data.save_snapshot(1, &bytes)?;
+    let written = start.elapsed().as_secs_f64();
+    drop(bytes);
+    let start = Instant::now();
+    let (_, bytes) = data
+        .load_snapshot()
+        .map_err(anyhow::Error::msg)?
+        .ok_or_else(|| anyhow::anyhow!("the snapshot just written is not there"))?;
+    let back =
+        Store::from_snapshot(store.settings().clone(), &bytes).map_err(anyhow::Error::msg)?;
+    let read = start.elapsed().as_secs_f64();
+    drop(data);
+    let _ = std::fs::remove_dir_all(&dir);
+    let points = store.usage().points;
+    anyhow::ensure!(
+        back.usage().points == points,
+        "the snapshot read back holds {} points, not {points}",
+        back.usage().points
+    );
+    println!(
+        "store snapshot of it: copied in {:.0} ms under the store's lock, written in {:.0} ms \
+         ({:.2} MB, {:.2} bytes a point), read back in {:.0} ms",
+        copied * 1e3,
+        written * 1e3,
+        size as f64 / 1e6,
+        size as f64 / points.max(1) as f64,
+        read * 1e3
+    );
     Ok(())
 }
 

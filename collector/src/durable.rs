@@ -127,7 +127,7 @@ impl DataDir {
 
     /// Writes a store snapshot (`Store::snapshot`'s bytes) whole, as `save` does, that
     /// holds every log segment before `wal_from`. Returns the file's size.
-    pub(crate) fn save_snapshot(&self, wal_from: u64, store: &[u8]) -> io::Result<u64> {
+    pub fn save_snapshot(&self, wal_from: u64, store: &[u8]) -> io::Result<u64> {
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         let mut file = io::BufWriter::new(File::create(&tmp)?);
         file.write_all(SNAPSHOT_MAGIC)?;
@@ -145,7 +145,7 @@ impl DataDir {
     /// The store snapshot an earlier run saved, with the first log segment it does not
     /// hold. One that cannot be read is moved aside to `store.snapshot.corrupt` and
     /// the error says so; the collector then replays the whole log.
-    pub(crate) fn load_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, String> {
+    pub fn load_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, String> {
         let path = self.dir.join(SNAPSHOT);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,

@@ -9,6 +9,7 @@
 /// Bits appended to a byte vector, most significant bit first.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct BitWriter {
+    #[serde(with = "super::snapshot::as_bytes")]
     bytes: Vec<u8>,
     /// Bits used in the last byte, 0 when it is full (or there is none).
     used: u8,

@@ -33,6 +33,7 @@ struct Chunk {
 pub struct Scalars {
     sealed: VecDeque<Chunk>,
     /// The sealed chunks' bytes, oldest first.
+    #[serde(with = "super::snapshot::as_bytes")]
     bytes: Vec<u8>,
     /// How the newest sealed chunk wrote its values: the open chunk's hint.
     hint: Values,

@@ -12,11 +12,46 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{
-    clock::Clocks, Evicted, RejectReason, Series, SeriesData, SeriesKind, Store, StoreSettings,
+    attr_hash, clock::Clocks, identity_hash, Evicted, RejectReason, Series, SeriesData, SeriesKind,
+    Store, StoreSettings,
 };
 
 /// The layout's version: a snapshot of another is not read (the log is replayed).
 const VERSION: u32 = 1;
+
+/// A byte buffer as one run of bytes, not a sequence of numbers (serde's default).
+pub(super) mod as_bytes {
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+    }
+}
 
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
@@ -53,7 +88,6 @@ impl Serialize for AllSeries<'_> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for series in self.0 {
             seq.serialize_element(&SeriesRef {
-                identity: series.identity,
                 metric: series.key.metric(),
                 unit: &series.unit,
                 kind: series.kind,
@@ -67,7 +101,6 @@ impl Serialize for AllSeries<'_> {
 
 #[derive(Serialize)]
 struct SeriesRef<'a> {
-    identity: u128,
     metric: &'a str,
     unit: &'a str,
     kind: SeriesKind,
@@ -77,7 +110,6 @@ struct SeriesRef<'a> {
 
 #[derive(Deserialize)]
 struct SeriesImage {
-    identity: u128,
     metric: String,
     unit: String,
     kind: SeriesKind,
@@ -132,7 +164,12 @@ impl Store {
                 .iter()
                 .map(|(k, v)| (k.as_str(), std::borrow::Cow::Borrowed(v.as_str())))
                 .collect();
-            let Ok(id) = store.resolve(s.identity, &s.metric, &s.unit, s.kind, &attrs) else {
+            // The identity as ingest computes it, so later points find the series.
+            let sum = attrs
+                .iter()
+                .fold(0u128, |a, (k, v)| a.wrapping_add(attr_hash(k, v)));
+            let identity = identity_hash(&s.metric, sum);
+            let Ok(id) = store.resolve(identity, &s.metric, &s.unit, s.kind, &attrs) else {
                 tracing::warn!(
                     kept = store.series.len(),
                     saved = total,
