@@ -270,6 +270,10 @@ fn store_bytes_per_point(settings: &StoreSettings) -> anyhow::Result<()> {
     ] {
         let store = fill_store(settings, shape)?;
         print_bytes_per_point(&store.usage(), what);
+        if let Shape::Nvml = shape {
+            print!("        ");
+            snapshot_figures(&store)?;
+        }
         let mut metrics: Vec<(String, Usage)> = store.usage_by_metric().into_iter().collect();
         metrics.sort_by_key(|(_, u)| std::cmp::Reverse(u.point_bytes));
         let costliest: Vec<String> = metrics
@@ -547,6 +551,7 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
         times.last().copied().unwrap_or_default(),
         times.len()
     );
+    print!("store snapshot of it: ");
     snapshot_figures(&store)
 }
 
@@ -583,7 +588,7 @@ fn snapshot_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<
         back.usage().points
     );
     println!(
-        "store snapshot of it: copied in {:.0} ms under the store's lock, written in {:.0} ms \
+        "snapshot copied in {:.1} ms under the store's lock, written in {:.0} ms \
          ({:.2} MB, {:.2} bytes a point), read back in {:.0} ms",
         copied * 1e3,
         written * 1e3,
