@@ -551,8 +551,38 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
         times.last().copied().unwrap_or_default(),
         times.len()
     );
+    api_gpus_figures(&store)?;
     print!("store snapshot of it: ");
     snapshot_figures(&store)
+}
+
+/// What `GET /api/v1/gpus` does over `store` with nothing else running: the listing
+/// built under the store's lock, its JSON, and the gzip a client that asks gets.
+fn api_gpus_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    let start = Instant::now();
+    let (body, total) = gpuwatch_collector::view::gpus_where(store, &Default::default(), &[]);
+    let built = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let json = serde_json::to_vec(&body)?;
+    let encoded = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&json)?;
+    let packed = gz.finish()?;
+    let zipped = start.elapsed().as_secs_f64();
+    println!(
+        "/api/v1/gpus over it ({total} GPUs), uncontended: built in {:.0} ms under the \
+         store's lock, JSON in {:.0} ms ({:.1} MB), gzip in {:.0} ms ({:.2} MB): {:.0} ms",
+        built * 1e3,
+        encoded * 1e3,
+        json.len() as f64 / 1e6,
+        zipped * 1e3,
+        packed.len() as f64 / 1e6,
+        (built + encoded + zipped) * 1e3
+    );
+    Ok(())
 }
 
 /// The store's snapshot (`collector.snapshot_interval`) of `store`, as the collector

@@ -125,39 +125,46 @@ pub(crate) fn gpu_view(store: &Store, node: &str, id: &str, entry: &GpuEntry) ->
     let mut fields: [Newest; 10] = Default::default();
     let mut newest_ts = i64::MIN;
     let mut labels_ts = i64::MIN;
+    // The series the labels are read from, once, at the end (reading them from each
+    // newer series in turn cost most of a large listing).
+    let mut labels: Option<&Series> = None;
     for s in entry.series.iter().filter_map(|&sid| store.get(sid)) {
         let Some(ts) = s.last_ts() else { continue };
         newest_ts = newest_ts.max(ts);
         if ts >= labels_ts {
             labels_ts = ts;
-            apply_labels(&mut view, s);
+            // Process series carry their own job.
+            if s.key.metric() != metric::GPU_PROCESS_MEMORY {
+                labels = Some(s);
+            }
         }
-        let last = s.last_scalar().map(|(_, v)| v);
-        let slot = match (
-            s.key.metric(),
-            s.key.get(attr::LINK),
-            s.key.get(attr::IO_DIRECTION),
-        ) {
-            (metric::GPU_UTILIZATION, ..) => match s.key.get(attr::GPU_TASK) {
-                None | Some(value::TASK_GENERAL) => Some((0, last)),
+        let last = || s.last_scalar().map(|(_, v)| v);
+        // The metric first: a series' attributes are looked up only where they matter.
+        let slot = match s.key.metric() {
+            metric::GPU_UTILIZATION => match s.key.get(attr::GPU_TASK) {
+                None | Some(value::TASK_GENERAL) => Some((0, last())),
                 _ => None,
             },
-            (metric::GPU_MEMORY_USAGE, ..) => Some((1, last)),
-            (metric::GPU_MEMORY_LIMIT, ..) => Some((2, last)),
-            (metric::POWER, ..) => Some((3, last)),
-            (metric::GPU_POWER_LIMIT, ..) => Some((4, last)),
-            (metric::GPU_TEMPERATURE, ..) => Some((5, last)),
-            (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::TRANSMIT)) => {
-                Some((6, s.rate()))
-            }
-            (metric::GPU_IO, Some(value::LINK_NVLINK), Some(value::RECEIVE)) => Some((7, s.rate())),
-            (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::TRANSMIT)) => Some((8, s.rate())),
-            (metric::GPU_IO, Some(value::LINK_PCIE), Some(value::RECEIVE)) => Some((9, s.rate())),
+            metric::GPU_MEMORY_USAGE => Some((1, last())),
+            metric::GPU_MEMORY_LIMIT => Some((2, last())),
+            metric::POWER => Some((3, last())),
+            metric::GPU_POWER_LIMIT => Some((4, last())),
+            metric::GPU_TEMPERATURE => Some((5, last())),
+            metric::GPU_IO => match (s.key.get(attr::LINK), s.key.get(attr::IO_DIRECTION)) {
+                (Some(value::LINK_NVLINK), Some(value::TRANSMIT)) => Some((6, s.rate())),
+                (Some(value::LINK_NVLINK), Some(value::RECEIVE)) => Some((7, s.rate())),
+                (Some(value::LINK_PCIE), Some(value::TRANSMIT)) => Some((8, s.rate())),
+                (Some(value::LINK_PCIE), Some(value::RECEIVE)) => Some((9, s.rate())),
+                _ => None,
+            },
             _ => None,
         };
         if let Some((i, v)) = slot {
             fields[i].offer(ts, v);
         }
+    }
+    if let Some(s) = labels {
+        apply_labels(&mut view, s);
     }
     let [util, mem, mem_limit, power, power_limit, temp, nv_tx, nv_rx, pcie_tx, pcie_rx] = fields;
     view.utilization = util.value;
@@ -174,11 +181,8 @@ pub(crate) fn gpu_view(store: &Store, node: &str, id: &str, entry: &GpuEntry) ->
     view
 }
 
-/// Labels come from the GPU's newest series; process series carry their own job.
+/// Labels come from the GPU's newest series other than its processes'.
 fn apply_labels(view: &mut GpuView, s: &Series) {
-    if s.key.metric() == metric::GPU_PROCESS_MEMORY {
-        return;
-    }
     let get = |k: &str| s.key.get(k).map(str::to_string);
     view.name = get(attr::HW_NAME).unwrap_or_default();
     view.model = get(attr::HW_MODEL);

@@ -336,3 +336,41 @@ fn inference_rates_quantiles_and_scores_per_model() {
     assert_eq!(ranker.drift.len(), 1);
     assert_eq!(ranker.drift[0].method, "psi");
 }
+
+/// A GPU's labels come from its newest series other than its processes': a newer
+/// process point of another job does not relabel the GPU, a newer series of the GPU's
+/// own does.
+#[test]
+fn a_gpu_is_labelled_by_its_newest_series_not_its_processes() {
+    let mut b = Builder::new();
+    b.gpu(
+        "n",
+        0,
+        Some("old"),
+        metric::GPU_UTILIZATION,
+        &[],
+        every(10, 0, 100, |_| 0.5),
+    )
+    .gpu(
+        "n",
+        0,
+        Some("new"),
+        metric::GPU_MEMORY_USAGE,
+        &[],
+        every(10, 0, 110, |_| GIB),
+    )
+    .gpu(
+        "n",
+        0,
+        Some("other"),
+        metric::GPU_PROCESS_MEMORY,
+        &[(attr::PROCESS_PID, "7")],
+        every(10, 0, 120, |_| GIB),
+    );
+    let store = b.build();
+    let (body, _) = gpus_where(&store, &GpuFilter::default(), &[]);
+    assert_eq!(body.gpus.len(), 1);
+    assert_eq!(body.gpus[0].job.as_deref(), Some("new"));
+    assert_eq!(body.gpus[0].utilization, Some(0.5));
+    assert_eq!(body.gpus[0].last_seen_unix_ms, 120_000);
+}
