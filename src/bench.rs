@@ -606,8 +606,13 @@ fn snapshot_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<
         .load_snapshot()
         .map_err(anyhow::Error::msg)?
         .ok_or_else(|| anyhow::anyhow!("the snapshot just written is not there"))?;
-    let back =
-        Store::from_snapshot(store.settings().clone(), &bytes).map_err(anyhow::Error::msg)?;
+    let back = Store::from_snapshot(
+        store.settings().clone(),
+        &bytes,
+        gpuwatch_model::Timestamp::now().0,
+    )
+    .map_err(anyhow::Error::msg)?
+    .ok_or_else(|| anyhow::anyhow!("the snapshot just taken reads as too old"))?;
     let read = start.elapsed().as_secs_f64();
     drop(data);
     let _ = std::fs::remove_dir_all(&dir);

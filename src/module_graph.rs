@@ -1,4 +1,4 @@
-//! A check that the collector's and the dashboard's top-level modules form no cycle:
+//! A check that the collector's, the dashboard's and the agent's top-level modules form no cycle:
 //! each module's code (comments and test modules left out) names the modules it uses
 //! as `crate::NAME`, and following those names never leads back. A leaf module (the
 //! screen's geometry, the health counters) is how two modules share something without
@@ -125,9 +125,9 @@ fn cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 }
 
 #[test]
-fn collector_and_tui_modules_form_no_cycle() {
+fn collector_tui_and_agent_modules_form_no_cycle() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for krate in ["collector", "tui"] {
+    for krate in ["collector", "tui", "agent"] {
         let edges = graph(&root.join(krate).join("src"));
         assert!(edges.len() > 5, "{krate}: {edges:?}");
         if let Some(found) = cycle(&edges) {

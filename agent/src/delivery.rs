@@ -38,9 +38,7 @@
 //!   killed outright loses at most the request in flight. Without a spool, what is
 //!   queued at shutdown is lost, counted and logged.
 
-mod backoff;
 mod queue;
 mod spool;
 
-pub(crate) use backoff::Backoff;
 pub(crate) use queue::{ExportQueue, Next, Restored};

@@ -7,6 +7,7 @@
 //!
 //! Samplers know nothing of OTLP; the exporter knows nothing of where samples come from.
 
+mod backoff;
 pub mod credentials;
 pub mod delivery;
 pub mod export;
@@ -14,6 +15,7 @@ pub mod host;
 pub mod inference;
 pub mod jobs;
 pub mod nvml;
+pub mod readings;
 pub mod runtime;
 pub mod sampler;
 pub mod simulated;

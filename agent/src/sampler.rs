@@ -34,7 +34,7 @@ pub trait Sampler: Send {
     /// The fabric ports and network file systems of the last sample, for a sampler
     /// that makes them up itself (the simulator); taken, so the next call is `None`
     /// until the next sample. The default is `None`.
-    fn take_host_io(&mut self) -> Option<crate::host::HostIo> {
+    fn take_host_io(&mut self) -> Option<crate::readings::HostIo> {
         None
     }
 }
@@ -125,7 +125,7 @@ impl Sampler for CombinedSampler {
         self.parts.iter().any(|p| p.reads_host())
     }
 
-    fn take_host_io(&mut self) -> Option<crate::host::HostIo> {
+    fn take_host_io(&mut self) -> Option<crate::readings::HostIo> {
         self.parts.iter_mut().find_map(|p| p.take_host_io())
     }
 }

@@ -31,10 +31,10 @@
 //! no fabric ports at all. A file that exists but cannot be read or parsed is left out
 //! with one warning per file; it never stops the other files or ports.
 
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::files::Files;
+pub use crate::readings::FabricPort;
 
 /// The `counters/` files counted as errors, by name.
 pub const PORT_ERROR_COUNTERS: [&str; 6] = [
@@ -51,40 +51,6 @@ pub const HW_ERROR_COUNTERS: [&str; 3] = ["out_of_sequence", "packet_seq_err", "
 
 /// The `hw_counters/` files counted as congestion notifications, by name.
 pub const CONGESTION_COUNTERS: [&str; 2] = ["np_cnp_sent", "rp_cnp_handled"];
-
-/// One port of an RDMA device, as far as its driver shows it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct FabricPort {
-    /// The RDMA device, e.g. `mlx5_0`.
-    pub device: String,
-    /// The port number, from 1.
-    pub port: u32,
-    /// `InfiniBand` or `Ethernet` (RoCE).
-    pub link_layer: Option<String>,
-    /// The network interface on the port: `ib0` (IPoIB), `ens1f0np0` (RoCE).
-    pub netdev: Option<String>,
-    /// Bytes sent (`port_xmit_data` × 4).
-    pub tx_bytes: Option<u64>,
-    /// Bytes received (`port_rcv_data` × 4).
-    pub rx_bytes: Option<u64>,
-    pub tx_packets: Option<u64>,
-    pub rx_packets: Option<u64>,
-    /// Error counters present, as `(file name, count)`.
-    pub errors: Vec<(&'static str, u64)>,
-    /// Congestion notification counters present, as `(file name, count)`.
-    pub congestion: Vec<(&'static str, u64)>,
-    /// The link's signalling rate, bytes per second.
-    pub rate_bytes_per_second: Option<f64>,
-    /// `state` ACTIVE and `phys_state` LinkUp; `None` when either cannot be read.
-    pub up: Option<bool>,
-}
-
-impl FabricPort {
-    /// `hw.id`: `<device>:<port>`, e.g. `mlx5_0:1`.
-    pub fn hw_id(&self) -> String {
-        format!("{}:{}", self.device, self.port)
-    }
-}
 
 /// A counter file's text: one unsigned integer and a newline. `None` for anything else.
 pub fn parse_counter(text: &str) -> Option<u64> {

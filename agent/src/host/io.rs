@@ -6,18 +6,11 @@
 //! their metrics to the sample's request (`OtlpExporter::encode_with`). Reading them
 //! never fails: what cannot be read is left out (see each module).
 
-use serde::Serialize;
 use std::path::Path;
 
-use super::fabric::{FabricPort, FabricReader};
-use super::netfs::{FilesystemIo, NetfsReader};
-
-/// The fabric ports and network file systems at one instant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct HostIo {
-    pub fabric: Vec<FabricPort>,
-    pub filesystems: Vec<FilesystemIo>,
-}
+use super::fabric::FabricReader;
+use super::netfs::NetfsReader;
+pub use crate::readings::HostIo;
 
 /// Reads [`HostIo`] from `sys_root` (normally `/sys`) and `proc_root` (`/proc`).
 #[derive(Debug)]

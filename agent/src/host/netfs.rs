@@ -25,34 +25,16 @@
 mod lustre;
 mod mountstats;
 
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::files::Files;
 
+pub use crate::readings::{FilesystemIo, RpcOperation, RpcTransport};
 pub use lustre::{fsname, parse_llite_stats, LustreIo};
-pub use mountstats::{parse_mountstats, MountStats, NfsStats, RpcOperation, RpcTransport};
+pub use mountstats::{parse_mountstats, MountStats, NfsStats};
 
 /// NFS operations always exported while the mount lists them.
 pub const NFS_OPERATIONS: [&str; 5] = ["READ", "WRITE", "GETATTR", "LOOKUP", "ACCESS"];
-
-/// One mounted network file system's counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FilesystemIo {
-    /// `server:/export` for NFS, the llite instance (`scratch-ffff8a1b2c3d4000`) for
-    /// Lustre.
-    pub device: String,
-    /// Where it is mounted; `None` for a Lustre instance whose mount is not known.
-    pub mountpoint: Option<String>,
-    /// `nfs`, `nfs4`, `lustre`.
-    pub fstype: String,
-    pub read_bytes: Option<u64>,
-    pub write_bytes: Option<u64>,
-    /// NFS only: the RPC transports, summed.
-    pub transport: Option<RpcTransport>,
-    /// NFS only: the operations kept (see the module's doc).
-    pub operations: Vec<RpcOperation>,
-}
 
 /// Whether an NFS operation is exported.
 pub fn keep_operation(op: &RpcOperation) -> bool {

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::map::{self, MeanLatency, ScrapedHistogram, ServerKind, TritonState};
 use super::parse;
-use crate::delivery::Backoff;
+use crate::backoff::Backoff;
 
 /// The longest wait between two tries at a failing target.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);

@@ -9,7 +9,8 @@ use tokio::task::JoinHandle;
 
 use super::status::AgentStatus;
 use super::warn::WarnLimiter;
-use crate::delivery::{Backoff, ExportQueue, Next};
+use crate::backoff::Backoff;
+use crate::delivery::{ExportQueue, Next};
 use crate::export::{OtlpExporter, SendOutcome};
 
 /// A backlog is replayed this many times faster than new exports arrive.

@@ -19,7 +19,7 @@
 //! Every mount has a `device` line; only NFS mounts have the rest. A line that is not in
 //! this format is skipped; it never fails the file.
 
-use serde::Serialize;
+pub use crate::readings::{RpcOperation, RpcTransport};
 
 /// One mount of `mountstats`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,37 +44,6 @@ pub struct NfsStats {
     pub transport: Option<RpcTransport>,
     /// Per-operation RPC counters, in the file's order.
     pub operations: Vec<RpcOperation>,
-}
-
-/// The `xprt:` lines of a mount, summed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RpcTransport {
-    /// Requests sent.
-    pub sends: u64,
-    /// The backlog queue's length summed at each send (`bklog_u`): its rate over the
-    /// rate of `sends` is the mean backlog a request met.
-    pub backlog: u64,
-}
-
-/// One line of `per-op statistics`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RpcOperation {
-    /// `READ`, `WRITE`, `GETATTR`, ...
-    pub method: String,
-    pub operations: u64,
-    /// Transmissions: the first send of each operation and every retransmission.
-    pub transmissions: u64,
-    /// Time requests waited before they were sent, milliseconds in all.
-    pub queue_ms: u64,
-    /// Time from send to reply, milliseconds in all.
-    pub rtt_ms: u64,
-}
-
-impl RpcOperation {
-    /// Transmissions beyond the first of each operation.
-    pub fn retransmissions(&self) -> u64 {
-        self.transmissions.saturating_sub(self.operations)
-    }
 }
 
 /// Reads every mount of `mountstats`; malformed lines are skipped.
