@@ -273,8 +273,15 @@ impl CollectorState {
             }
         };
         let settings = self.store().settings().clone();
-        let store = match Store::from_snapshot(settings, &bytes) {
-            Ok(store) => store,
+        let now = gpuwatch_model::Timestamp::now().0;
+        let store = match Store::from_snapshot(settings, &bytes, now) {
+            Ok(Some(store)) => store,
+            Ok(None) => {
+                tracing::info!(
+                    "the store snapshot is older than collector.store.retention; not read"
+                );
+                return 0;
+            }
             Err(e) => {
                 tracing::warn!("{}", dir.set_aside_snapshot(&e));
                 return 0;

@@ -61,6 +61,8 @@ fn config() -> bincode::config::Configuration {
 #[derive(Serialize)]
 struct ImageRef<'a> {
     version: u32,
+    /// Wall time it was taken, Unix ns.
+    taken_at: i64,
     clocks: &'a Clocks,
     series: AllSeries<'a>,
     oldest_ts: Option<i64>,
@@ -73,6 +75,7 @@ struct ImageRef<'a> {
 #[derive(Deserialize)]
 struct Image {
     version: u32,
+    taken_at: i64,
     clocks: Clocks,
     series: Vec<SeriesImage>,
     oldest_ts: Option<i64>,
@@ -132,6 +135,7 @@ impl Store {
     pub fn snapshot(&self) -> Result<Vec<u8>, String> {
         let image = ImageRef {
             version: VERSION,
+            taken_at: gpuwatch_model::Timestamp::now().0,
             clocks: &self.clocks,
             series: AllSeries(&self.series),
             oldest_ts: self.oldest_ts,
@@ -142,9 +146,15 @@ impl Store {
         bincode::serde::encode_to_vec(&image, config()).map_err(|e| e.to_string())
     }
 
-    /// The store `snapshot` saved, under `settings` (today's config). A series the
+    /// The store `snapshot` saved, under `settings` (today's config); `None` when it
+    /// was taken longer than the retention before `now` (wall time, Unix ns), as the
+    /// write-ahead log's segments that old are not replayed either. A series the
     /// settings no longer allow (past `max_series`) is left out, and said.
-    pub fn from_snapshot(settings: StoreSettings, bytes: &[u8]) -> Result<Store, String> {
+    pub fn from_snapshot(
+        settings: StoreSettings,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<Option<Store>, String> {
         let (image, _): (Image, usize) = bincode::serde::decode_from_slice(bytes, config())
             .map_err(|e| format!("not a store snapshot gpuwatch can read: {e}"))?;
         if image.version != VERSION {
@@ -152,6 +162,9 @@ impl Store {
                 "a store snapshot of layout {}, not {VERSION}",
                 image.version
             ));
+        }
+        if image.taken_at < now.saturating_sub(settings.retention_ns) {
+            return Ok(None);
         }
         let mut store = Store::new(settings);
         let mut clocks = image.clocks;
@@ -186,7 +199,7 @@ impl Store {
         store.points_accepted = image.points_accepted;
         store.rejected = image.rejected;
         store.evicted = image.evicted;
-        Ok(store)
+        Ok(Some(store))
     }
 }
 
@@ -260,7 +273,17 @@ mod tests {
             );
         let mut saved = b.build();
         let bytes = saved.snapshot().expect("encodes");
-        let mut restored = Store::from_snapshot(saved.settings().clone(), &bytes).expect("decodes");
+        let now = gpuwatch_model::Timestamp::now().0;
+        let mut restored = Store::from_snapshot(saved.settings().clone(), &bytes, now)
+            .expect("decodes")
+            .expect("taken just now");
+        let retention = saved.settings().retention_ns;
+        assert!(
+            Store::from_snapshot(saved.settings().clone(), &bytes, now + retention + S)
+                .expect("decodes")
+                .is_none(),
+            "older than the retention: not read, as the log's old segments are not"
+        );
         assert_eq!(contents(&restored), contents(&saved));
         assert_eq!(contents(&saved).len(), 4);
         assert_eq!(restored.gpus().len(), 1);
@@ -283,7 +306,7 @@ mod tests {
 
     #[test]
     fn bytes_that_are_no_snapshot_are_refused_with_a_reason() {
-        let err = Store::from_snapshot(StoreSettings::defaults(), b"not a snapshot")
+        let err = Store::from_snapshot(StoreSettings::defaults(), b"not a snapshot", 0)
             .expect_err("garbage");
         assert!(err.contains("not a store snapshot"), "{err}");
     }
