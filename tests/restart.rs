@@ -140,15 +140,26 @@ impl Node {
         }
     }
 
+    /// The node's sample at `second` of event time.
+    fn sample_at(&mut self, second: u64) -> gpuwatch_model::NodeSample {
+        self.sampler
+            .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
+                (T0 + second) * 1_000_000_000,
+            ))
+            .expect("simulated sample")
+    }
+
+    /// The sample of the next event second, counted as sent.
+    fn next_sample(&mut self) -> gpuwatch_model::NodeSample {
+        let sample = self.sample_at(self.next);
+        self.next += 1;
+        sample
+    }
+
     /// Sends event seconds up to `until`, each answered 200 before the next.
     fn send_until(&mut self, until: u64) {
         while self.next <= until {
-            let sample = self
-                .sampler
-                .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
-                    (T0 + self.next) * 1_000_000_000,
-                ))
-                .expect("simulated sample");
+            let sample = self.sample_at(self.next);
             // The first send after a restart may find the old connection closed; the
             // agent's delivery queue retries it, as this does.
             let mut tries = 0;
@@ -172,13 +183,7 @@ fn points_of(requests: u64) -> u64 {
         gpuwatch_collector::CollectorState::new(settings.store, settings.alerts, settings.cost);
     let mut node = Node::new(common::free_port());
     for _ in 0..requests {
-        let sample = node
-            .sampler
-            .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
-                (T0 + node.next) * 1_000_000_000,
-            ))
-            .expect("simulated sample");
-        node.next += 1;
+        let sample = node.next_sample();
         state
             .ingest_protobuf(&node.exporter.encode(&sample))
             .expect("parses");
@@ -365,13 +370,7 @@ fn kill_9_while_a_sender_sends_loses_nothing_it_was_answered_200_for() {
         let mut node = Node::new(ports.1);
         let mut answered = 0u64;
         loop {
-            let sample = node
-                .sampler
-                .sample(gpuwatch_model::Timestamp::from_unix_nanos_u64(
-                    (T0 + node.next) * 1_000_000_000,
-                ))
-                .expect("simulated sample");
-            node.next += 1;
+            let sample = node.next_sample();
             match node.rt.block_on(node.exporter.export(&sample)) {
                 Ok(()) => {
                     answered += 1;

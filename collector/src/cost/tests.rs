@@ -5,6 +5,11 @@ const H100: &str = "NVIDIA H100 80GB HBM3";
 
 /// Two H100s of job 7 for ten minutes: gpu0 busy, gpu1 idle; and a T4 without a job.
 fn store() -> Store {
+    store_over(0, 600)
+}
+
+/// `store()`'s GPUs from second `from` to `to`.
+fn store_over(from: i64, to: i64) -> Store {
     let mut b = Builder::new();
     for (i, util) in [(0u32, 0.9), (1, 0.0)] {
         b.gpu(
@@ -13,7 +18,7 @@ fn store() -> Store {
             Some("7"),
             metric::GPU_UTILIZATION,
             &[("hw.model", H100), ("gpuwatch.team", "ml")],
-            every(5, 0, 600, |_| util),
+            every(5, from, to, |_| util),
         );
     }
     b.gpu(
@@ -22,7 +27,7 @@ fn store() -> Store {
         None,
         metric::GPU_UTILIZATION,
         &[("hw.model", "Tesla T4")],
-        every(5, 0, 600, |_| 0.5),
+        every(5, from, to, |_| 0.5),
     );
     b.build()
 }
@@ -346,26 +351,7 @@ fn a_restart_accrues_again_the_steps_the_store_still_holds() {
         }
     }
     // A store that kept only the last four minutes: those windows are whole again.
-    let mut b = Builder::new();
-    for (i, util) in [(0u32, 0.9), (1, 0.0)] {
-        b.gpu(
-            "n",
-            i,
-            Some("7"),
-            metric::GPU_UTILIZATION,
-            &[("hw.model", H100), ("gpuwatch.team", "ml")],
-            every(5, 360, 600, |_| util),
-        );
-    }
-    b.gpu(
-        "m",
-        0,
-        None,
-        metric::GPU_UTILIZATION,
-        &[("hw.model", "Tesla T4")],
-        every(5, 360, 600, |_| 0.5),
-    );
-    let recent = b.build();
+    let recent = store_over(360, 600);
     let mut after = fresh();
     after.restore(before.saved(), &recent, 5 * S);
     assert_eq!(

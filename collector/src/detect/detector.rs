@@ -47,6 +47,15 @@ impl Evaluation {
         self.findings.extend(other.findings);
         self.not_enough_data.extend(other.not_enough_data);
     }
+
+    /// `(node gpuN, what was missing)` of each GPU not judged, for tests.
+    #[cfg(test)]
+    pub(crate) fn unjudged_gpus(&self) -> Vec<(String, &str)> {
+        self.not_enough_data
+            .iter()
+            .map(|n| (super::window::gpu_title(&n.labels), n.missing.as_str()))
+            .collect()
+    }
 }
 
 impl From<Vec<Finding>> for Evaluation {

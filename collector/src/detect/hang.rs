@@ -485,11 +485,7 @@ mod tests {
         gpu(&mut b, "n", 2, None, 0.99, 650.0, 150e9);
         let e = judge(&b.build(), &s, 60 * S);
         assert!(e.findings.is_empty());
-        let got: Vec<(String, &str)> = e
-            .not_enough_data
-            .iter()
-            .map(|n| (gpu_title(&n.labels), n.missing.as_str()))
-            .collect();
+        let got = e.unjudged_gpus();
         assert_eq!(
             got,
             [

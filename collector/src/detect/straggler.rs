@@ -393,11 +393,7 @@ mod tests {
         gpu(&mut b, "n", 1, 0.40, 100.0);
         let e = judge(&b.build(), &s, &BTreeMap::new(), 60 * S);
         assert!(e.findings.is_empty());
-        let got: Vec<(String, &str)> = e
-            .not_enough_data
-            .iter()
-            .map(|n| (gpu_title(&n.labels), n.missing.as_str()))
-            .collect();
+        let got = e.unjudged_gpus();
         let why = "2 working GPUs in its job, fewer than the 4 a median needs";
         assert_eq!(
             got,

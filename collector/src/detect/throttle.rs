@@ -283,11 +283,7 @@ mod tests {
             .build();
         let e = judge(&store, &s, 60 * S);
         assert!(e.findings.is_empty());
-        let got: Vec<(String, &str)> = e
-            .not_enough_data
-            .iter()
-            .map(|n| (gpu_title(&n.labels), n.missing.as_str()))
-            .collect();
+        let got = e.unjudged_gpus();
         assert_eq!(got, [("n gpu1".to_string(), "no throttle reasons")]);
     }
 }
