@@ -71,15 +71,13 @@ pub struct NodeAbsent;
 
 impl super::detector::Detector for NodeAbsent {
     const KINDS: &'static [AlertKind] = &[AlertKind::NodeAbsent];
-    type Settings = super::config::AlertSettings;
-    fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
-        all
+    /// `node_absent.after`, nanoseconds.
+    type Settings = i64;
+    fn settings(all: &super::config::AlertSettings) -> &i64 {
+        &all.node_absent_after
     }
-    fn evaluate(
-        cx: &mut super::detector::Context<'_>,
-        s: &Self::Settings,
-    ) -> super::detector::Evaluation {
-        evaluate(cx.store, s.node_absent_after, cx.t).into()
+    fn evaluate(cx: &mut super::detector::Context<'_>, after: &i64) -> super::detector::Evaluation {
+        evaluate(cx.store, *after, cx.t).into()
     }
 }
 
