@@ -185,9 +185,10 @@ pub struct AgentArgs {
     /// Sample every interval and print a line per sample, exporting nothing.
     #[arg(long, conflicts_with = "once")]
     pub dry_run: bool,
-    /// Output format of --once.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
-    pub format: OutputFormat,
+    /// Accepted so that scripts written for it go on working: `--once` prints JSON,
+    /// the one format there is.
+    #[arg(long, value_enum, hide = true)]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Clone, Args)]

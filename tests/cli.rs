@@ -110,8 +110,13 @@ fn duration_needs_headless() {
 
 #[test]
 fn agent_once_prints_one_sample_as_json() {
-    let out = gpuwatch(&["agent", "--once", "--format", "json", "--simulate", "2"]);
+    let out = gpuwatch(&["agent", "--once", "--simulate", "2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The one format there is, no longer listed, still taken.
+    let help = gpuwatch(&["agent", "--help"]);
+    assert!(!text(&help.stdout).contains("--format"));
+    let old = gpuwatch(&["agent", "--once", "--format", "json", "--simulate", "1"]);
+    assert!(old.status.success(), "{}", text(&old.stderr));
     let sample: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let gpus = sample["gpus"].as_array().expect("gpus");
     assert_eq!(gpus.len(), 2);
