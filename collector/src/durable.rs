@@ -58,6 +58,10 @@ pub(crate) struct Saved {
     /// Transitions the notifiers had not yet put in a notification: handed over again.
     #[serde(default)]
     pub outbox: Vec<crate::alerts::Transition>,
+    /// When each notifier group was last notified (wall time, Unix ns), by group key:
+    /// `repeat_interval` goes on from there.
+    #[serde(default)]
+    pub told: std::collections::BTreeMap<String, i64>,
 }
 
 /// Why the data directory cannot be used.
@@ -217,6 +221,7 @@ impl Saved {
         ledger: SavedLedger,
         references: SavedReferences,
         outbox: Vec<crate::alerts::Transition>,
+        told: std::collections::BTreeMap<String, i64>,
     ) -> Saved {
         Saved {
             version: VERSION,
@@ -226,6 +231,7 @@ impl Saved {
             ledger,
             references,
             outbox,
+            told,
         }
     }
 }

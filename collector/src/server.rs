@@ -238,6 +238,7 @@ pub async fn start_with_history(
     // What the last run's notifiers had not yet put in a notification, and the
     // alerts still firing they had.
     let outbox = state.take_outbox();
+    let told_at = state.take_told();
     let told: Vec<gpuwatch_model::Alert> = state
         .alerts(crate::alerts::StateFilter::Firing)
         .into_iter()
@@ -252,6 +253,7 @@ pub async fn start_with_history(
         state.telemetry.notifications.clone(),
         &format!("{}://{api}", if tls.is_some() { "https" } else { "http" }),
         &told,
+        &told_at,
     );
     let notify: NotifySender = notifier.sender();
     for t in outbox {
@@ -308,7 +310,9 @@ pub async fn start_with_history(
                     saved = tokio::time::Instant::now();
                     saved_unsent = unsent.len();
                     let state = evaluator.clone();
-                    let _ = tokio::task::spawn_blocking(move || state.save_state(unsent)).await;
+                    let told = notify.told();
+                    let _ =
+                        tokio::task::spawn_blocking(move || state.save_state(unsent, told)).await;
                 }
                 if let Some(tx) = &history_tx {
                     for minute in evaluator.with_ledger(|l, s| rollup.catch_up(l, s)) {
@@ -404,7 +408,8 @@ impl RunningCollector {
         self.notifier.shutdown(left).await;
         // Then where evaluation got to, with what the notifiers could not spool.
         let (state, unsent) = (self.state.clone(), notify.unsent());
-        let _ = tokio::task::spawn_blocking(move || state.save_state(unsent)).await;
+        let told = notify.told();
+        let _ = tokio::task::spawn_blocking(move || state.save_state(unsent, told)).await;
         if let Some(rw) = self.remote_write.take() {
             let left = deadline.saturating_sub(started.elapsed());
             rw.finish(left.max(Duration::from_secs(1))).await;

@@ -43,6 +43,8 @@ pub struct CollectorState {
     /// Transitions an earlier run had not yet put in a notification, until the
     /// notifiers are started and take them (`take_outbox`).
     outbox: Mutex<Vec<Transition>>,
+    /// When each notifier group was last notified by an earlier run (`take_told`).
+    told: Mutex<std::collections::BTreeMap<String, i64>>,
 }
 
 #[derive(Debug)]
@@ -89,6 +91,7 @@ impl CollectorState {
             durable: None,
             auth: crate::auth::Auth::default(),
             outbox: Mutex::new(Vec::new()),
+            told: Mutex::new(Default::default()),
             limiter: crate::limiter::Limiter::new(
                 crate::limiter::LimitsConfig::default()
                     .validate()
@@ -198,6 +201,7 @@ impl CollectorState {
         let store = self.store();
         let firing = saved.alerts.firing();
         *lock(&self.outbox) = saved.outbox;
+        *lock(&self.told) = saved.told;
         eval.manager.restore(saved.alerts);
         eval.references.restore(saved.references);
         let step = eval.settings.evaluation_interval;
@@ -222,10 +226,20 @@ impl CollectorState {
         std::mem::take(&mut *lock(&self.outbox))
     }
 
+    /// When each notifier group was last notified by an earlier run (wall time, Unix
+    /// ns), by group key, to hand to the notifiers (once).
+    pub fn take_told(&self) -> std::collections::BTreeMap<String, i64> {
+        std::mem::take(&mut *lock(&self.told))
+    }
+
     /// Saves the evaluator's state, with the transitions not yet in a notification
     /// (`outbox`), to the data directory, if there is one. A failure is counted and
     /// said once until a save succeeds again; the collector goes on.
-    pub fn save_state(&self, outbox: Vec<Transition>) {
+    pub fn save_state(
+        &self,
+        outbox: Vec<Transition>,
+        told: std::collections::BTreeMap<String, i64>,
+    ) {
         let Some(durable) = &self.durable else { return };
         let saved = {
             let eval = lock(&self.alerts);
@@ -235,6 +249,7 @@ impl CollectorState {
                 eval.ledger.saved(),
                 eval.references.saved(),
                 outbox,
+                told,
             )
         };
         let stats = &self.telemetry.durable;

@@ -148,6 +148,7 @@ fn start(c: NotifierConfig) -> (Notifier, Arc<NotificationCounters>) {
         counters.clone(),
         "http://127.0.0.1:9464",
         &[],
+        &Default::default(),
     );
     (n, counters)
 }

@@ -44,6 +44,7 @@ fn the_state_comes_back_as_saved_and_a_broken_one_is_set_aside() {
         SavedLedger::default(),
         Vec::new(),
         Vec::new(),
+        [("oncall:{}".to_string(), 1_795_860_000_000_000_000)].into(),
     );
     data.save(&saved).expect("save");
     assert_eq!(data.load(), Ok(Some(saved.clone())));

@@ -2,6 +2,7 @@
 //! and counts, so evaluation never waits), are grouped per notifier, and each due group
 //! becomes a notification that is spooled and handed to that notifier's sender.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Outbox {
     entries: Mutex<Vec<(u64, Transition)>>,
     next: Mutex<u64>,
+    /// Each group's last notification, wall time (Unix ns), by group key.
+    told: Mutex<BTreeMap<String, i64>>,
 }
 
 impl Outbox {
@@ -55,10 +58,15 @@ impl Outbox {
     }
 
     /// Forgets what the notifier task has taken (up to `received`) and no route still
-    /// holds unsent.
+    /// holds unsent, and notes when each group was last notified.
     fn settle(&self, received: u64, routes: &[Route]) {
         self.lock()
             .retain(|(seq, t)| *seq > received || routes.iter().any(|r| r.groups.holds_unsent(t)));
+        let (now, wall_now) = (Instant::now(), gpuwatch_model::Timestamp::now().0);
+        *self.told.lock().unwrap_or_else(PoisonError::into_inner) = routes
+            .iter()
+            .flat_map(|r| r.groups.told(now, wall_now))
+            .collect();
     }
 }
 
@@ -75,6 +83,16 @@ impl NotifySender {
     /// Transitions not yet in any notification.
     pub fn unsent(&self) -> Vec<Transition> {
         self.outbox.unsent()
+    }
+
+    /// When each group was last notified (wall time, Unix ns), by group key, for
+    /// `state.json`.
+    pub fn told(&self) -> BTreeMap<String, i64> {
+        self.outbox
+            .told
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Queues `t`; when the queue is full it is dropped and counted for every
@@ -113,13 +131,15 @@ impl Notifier {
     /// Starts one sender per notifier and the grouping task, after queueing what an
     /// earlier run left in the spool. `external_url` is where receivers link back to
     /// (the collector's API). `told` are the alerts still firing that an earlier run
-    /// already told the notifiers about: back in their groups (`Groups::resume`). Must
-    /// run inside a tokio runtime.
+    /// already told the notifiers about, `told_at` when each group was last notified
+    /// (wall time, Unix ns): back in their groups (`Groups::resume`). Must run inside a
+    /// tokio runtime.
     pub fn start(
         settings: &NotifySettings,
         counters: Arc<NotificationCounters>,
         external_url: &str,
         told: &[gpuwatch_model::Alert],
+        told_at: &BTreeMap<String, i64>,
     ) -> Notifier {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -153,8 +173,16 @@ impl Notifier {
             tasks.spawn(sender.run(rx, stop_rx.clone()));
             let mut groups = Groups::new(n.clone());
             let now = tokio::time::Instant::now();
+            let wall_now = gpuwatch_model::Timestamp::now().0;
+            let told_ago: BTreeMap<String, Duration> = told_at
+                .iter()
+                .map(|(key, at)| {
+                    let ago = u64::try_from(wall_now.saturating_sub(*at)).unwrap_or(0);
+                    (key.clone(), Duration::from_nanos(ago))
+                })
+                .collect();
             for alert in told {
-                groups.resume(alert.clone(), now);
+                groups.resume(alert.clone(), now, &told_ago);
             }
             routes.push(Route { groups, tx });
         }

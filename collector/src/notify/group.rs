@@ -66,23 +66,46 @@ impl Groups {
 
     /// Takes up, after a restart, an alert still firing that an earlier run already
     /// told this notifier about: back in its group, with nothing new to say, so it is
-    /// not sent again as new but repeats after `repeat_interval` (counted from now),
-    /// and a later notification of its group (its resolution, another alert) lists it
-    /// as Alertmanager would.
-    pub fn resume(&mut self, alert: Alert, now: Instant) {
+    /// not sent again as new but repeats `repeat_interval` after the group's last
+    /// notification (`told_ago` of each group key, as `told` gave them; from now when
+    /// unknown), and a later notification of its group (its resolution, another alert)
+    /// lists it as Alertmanager would.
+    pub fn resume(
+        &mut self,
+        alert: Alert,
+        now: Instant,
+        told_ago: &BTreeMap<String, std::time::Duration>,
+    ) {
         if !self.wants(&alert) || alert.state == AlertState::Resolved {
             return;
         }
         let (key, labels) = self.group_of(&alert);
         let repeat = self.settings.repeat_interval;
+        let last = told_ago
+            .get(&key)
+            .and_then(|ago| now.checked_sub(*ago))
+            .unwrap_or(now);
         let group = self.groups.entry(key).or_insert_with(|| Group {
             labels,
             alerts: BTreeMap::new(),
             dirty: false,
-            next_flush: now + repeat,
-            last_flush: Some(now),
+            next_flush: last + repeat,
+            last_flush: Some(last),
         });
         group.alerts.insert(alert.id.clone(), alert);
+    }
+
+    /// When each group was last notified, as wall time (Unix ns) given `now` and the
+    /// wall clock's `wall_now`: what a restart needs to keep `repeat_interval`.
+    pub fn told(&self, now: Instant, wall_now: i64) -> Vec<(String, i64)> {
+        self.groups
+            .iter()
+            .filter_map(|(key, g)| {
+                let ago = now.saturating_duration_since(g.last_flush?);
+                let ago = i64::try_from(ago.as_nanos()).unwrap_or(i64::MAX);
+                Some((key.clone(), wall_now.saturating_sub(ago)))
+            })
+            .collect()
     }
 
     /// Takes an alert that started firing or resolved.

@@ -329,10 +329,23 @@ fn a_resumed_group_says_nothing_new_repeats_and_lists_its_alerts() {
     let mut g = groups("30s", "5m", "4h");
     let t0 = Instant::now();
     let s = Duration::from_secs;
-    g.resume(alert(AlertKind::GpuHang, "a", AlertState::Firing), t0);
-    g.resume(alert(AlertKind::GpuHang, "b", AlertState::Firing), t0);
+    let unknown = BTreeMap::new();
+    g.resume(
+        alert(AlertKind::GpuHang, "a", AlertState::Firing),
+        t0,
+        &unknown,
+    );
+    g.resume(
+        alert(AlertKind::GpuHang, "b", AlertState::Firing),
+        t0,
+        &unknown,
+    );
     // Not wanted by a notifier, or already resolved: not taken up.
-    g.resume(alert(AlertKind::GpuHang, "c", AlertState::Resolved), t0);
+    g.resume(
+        alert(AlertKind::GpuHang, "c", AlertState::Resolved),
+        t0,
+        &unknown,
+    );
     assert!(g.flush(t0 + s(3600), false).is_empty(), "already told");
     let again = g.flush(t0 + s(4 * 3600), false);
     assert_eq!(again.len(), 1, "repeated after repeat_interval: {again:?}");
@@ -346,6 +359,25 @@ fn a_resumed_group_says_nothing_new_repeats_and_lists_its_alerts() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     let states: Vec<AlertState> = sent[0].alerts.iter().map(|a| a.state).collect();
     assert_eq!(states, [AlertState::Firing, AlertState::Resolved]);
+}
+
+/// A group notified three hours before the restart (`repeat_interval` 4h) repeats an
+/// hour after it, not four; what `told` says of it is what a restart reads back.
+#[test]
+fn a_resumed_group_repeats_on_from_its_last_notification() {
+    let mut g = groups("30s", "5m", "4h");
+    let firing = alert(AlertKind::GpuHang, "a", AlertState::Firing);
+    let s = Duration::from_secs;
+    let t0 = Instant::now() + s(4 * 3600);
+    let mut probe = groups("30s", "5m", "4h");
+    probe.resume(firing.clone(), t0, &BTreeMap::new());
+    let (key, _) = probe.told(t0, 0).pop().expect("a group");
+    g.resume(firing, t0, &BTreeMap::from([(key.clone(), s(3 * 3600))]));
+    assert!(g.flush(t0 + s(3500), false).is_empty(), "not yet");
+    assert_eq!(g.flush(t0 + s(3600), false).len(), 1, "4h after the last");
+    // Told just now, wall time 1000 s: 10 s later it reads 1000 s.
+    let told = g.told(t0 + s(3610), 1_010_000_000_000);
+    assert_eq!(told, [(key, 1_000_000_000_000)]);
 }
 
 #[test]
