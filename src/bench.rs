@@ -559,8 +559,6 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
 /// What `GET /api/v1/gpus` does over `store` with nothing else running: the listing
 /// built under the store's lock, its JSON, and the gzip a client that asks gets.
 fn api_gpus_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<()> {
-    use std::io::Write;
-
     let start = Instant::now();
     let (body, total) = gpuwatch_collector::view::gpus_where(store, &Default::default(), &[]);
     let built = start.elapsed().as_secs_f64();
@@ -568,9 +566,7 @@ fn api_gpus_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<
     let json = serde_json::to_vec(&body)?;
     let encoded = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&json)?;
-    let packed = gz.finish()?;
+    let packed = gpuwatch_collector::api::gzip(&json)?;
     let zipped = start.elapsed().as_secs_f64();
     println!(
         "/api/v1/gpus over it ({total} GPUs), uncontended: built in {:.0} ms under the \

@@ -148,15 +148,21 @@ fn json<T: Serialize>(headers: &HeaderMap, body: &T) -> Response {
     }
 }
 
+/// `bytes` gzipped as the API sends them (fast level).
+pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 6),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(bytes)?;
+    gz.finish()
+}
+
 /// `bytes` with `content_type`, gzipped (fast level) when `Accept-Encoding` allows
 /// gzip and the body is worth it.
 fn negotiated(headers: &HeaderMap, content_type: &'static str, bytes: Vec<u8>) -> Response {
     let mut response = if bytes.len() >= GZIP_FROM_BYTES && accepts_gzip(headers) {
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(bytes.len() / 6),
-            flate2::Compression::fast(),
-        );
-        match gz.write_all(&bytes).and_then(|()| gz.finish()) {
+        match gzip(&bytes) {
             Ok(compressed) => {
                 let mut r = compressed.into_response();
                 r.headers_mut()

@@ -177,10 +177,8 @@ impl Ledger {
         let minute = (last - 1).div_euclid(MINUTE) * MINUTE;
         let kept = minute - (self.keep_minutes() - 1) * MINUTE;
         let from = oldest.max(kept).min(minute);
-        let mut t = from.div_euclid(step) * step;
-        if t < from {
-            t += step;
-        }
+        // The first instant on the grid at or after `from`, as evaluation starts.
+        let mut t = (from + step - 1).div_euclid(step) * step;
         let mut steps = 0;
         while t <= last {
             self.add_step(store, t, step, false);

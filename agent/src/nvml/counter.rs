@@ -31,49 +31,27 @@ mod tests {
 
     const SECOND: u64 = 1_000_000_000;
 
+    /// `nanos` after the epoch.
+    fn at(nanos: u64) -> Timestamp {
+        Timestamp::from_unix_nanos_u64(nanos)
+    }
+
     #[test]
     fn starts_at_zero_and_integrates_the_trapezoid() {
         let mut bytes = RateIntegrator::default();
-        assert_eq!(
-            bytes.add(Timestamp::from_unix_nanos_u64(10 * SECOND), 1000.0),
-            0
-        );
-        assert_eq!(
-            bytes.add(Timestamp::from_unix_nanos_u64(12 * SECOND), 1000.0),
-            2000
-        );
-        assert_eq!(
-            bytes.add(Timestamp::from_unix_nanos_u64(13 * SECOND), 3000.0),
-            4000
-        );
-        assert_eq!(
-            bytes.add(
-                Timestamp::from_unix_nanos_u64(13 * SECOND + SECOND / 2),
-                3000.0
-            ),
-            5500
-        );
+        assert_eq!(bytes.add(at(10 * SECOND), 1000.0), 0);
+        assert_eq!(bytes.add(at(12 * SECOND), 1000.0), 2000);
+        assert_eq!(bytes.add(at(13 * SECOND), 3000.0), 4000);
+        assert_eq!(bytes.add(at(13 * SECOND + SECOND / 2), 3000.0), 5500);
     }
 
     #[test]
     fn a_clock_stepping_back_adds_nothing_and_restarts() {
         let mut bytes = RateIntegrator::default();
-        bytes.add(Timestamp::from_unix_nanos_u64(10 * SECOND), 1000.0);
-        assert_eq!(
-            bytes.add(Timestamp::from_unix_nanos_u64(11 * SECOND), 1000.0),
-            1000
-        );
-        assert_eq!(
-            bytes.add(Timestamp::from_unix_nanos_u64(5 * SECOND), 1000.0),
-            1000
-        );
-        assert_eq!(
-            bytes.add(Timestamp::from_unix_nanos_u64(5 * SECOND), 1000.0),
-            1000
-        );
-        assert_eq!(
-            bytes.add(Timestamp::from_unix_nanos_u64(6 * SECOND), 3000.0),
-            3000
-        );
+        bytes.add(at(10 * SECOND), 1000.0);
+        assert_eq!(bytes.add(at(11 * SECOND), 1000.0), 1000);
+        assert_eq!(bytes.add(at(5 * SECOND), 1000.0), 1000);
+        assert_eq!(bytes.add(at(5 * SECOND), 1000.0), 1000);
+        assert_eq!(bytes.add(at(6 * SECOND), 3000.0), 3000);
     }
 }

@@ -70,7 +70,6 @@ pub fn evaluate(store: &Store, after: i64, t: i64) -> Vec<Finding> {
 pub struct NodeAbsent;
 
 impl super::detector::Detector for NodeAbsent {
-    const KINDS: &'static [AlertKind] = &[AlertKind::NodeAbsent];
     /// `node_absent.after`, nanoseconds.
     type Settings = i64;
     fn settings(all: &super::config::AlertSettings) -> &i64 {

@@ -374,7 +374,6 @@ pub fn evaluate(store: &Store, s: &BottleneckSettings, t: i64) -> Vec<Finding> {
 pub struct DataBottleneck;
 
 impl super::detector::Detector for DataBottleneck {
-    const KINDS: &'static [AlertKind] = &[AlertKind::DataBottleneck];
     type Settings = BottleneckSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         &all.data_bottleneck

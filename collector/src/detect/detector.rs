@@ -25,6 +25,17 @@ pub struct NotEnoughData {
 }
 
 impl NotEnoughData {
+    /// A GPU, named by `labels` (`window::gpu_labels`), not judged for want of
+    /// `missing`.
+    pub fn gpu(kind: AlertKind, labels: BTreeMap<String, String>, missing: &str) -> Self {
+        NotEnoughData {
+            kind,
+            labels,
+            what: String::new(),
+            missing: missing.to_string(),
+        }
+    }
+
     /// As the API shows it, under the GPU or model it concerns.
     pub fn to_api(&self) -> gpuwatch_model::api::NotJudged {
         gpuwatch_model::api::NotJudged {
@@ -82,8 +93,6 @@ pub struct Context<'a> {
 
 /// One detector: its settings and its evaluation.
 pub trait Detector {
-    /// The kinds of alert its findings carry.
-    const KINDS: &'static [AlertKind];
     type Settings;
     /// Its section of the validated `[collector.alerts]`.
     fn settings(all: &AlertSettings) -> &Self::Settings;

@@ -23,7 +23,7 @@ pub(crate) use reference::SavedReferences;
 use super::config::{dur, positive, s};
 use super::detector::{Evaluation, NotEnoughData};
 use crate::drift::stats::{
-    jensen_shannon, kolmogorov_smirnov, psi, wasserstein_normalized, Buckets, Drift,
+    enough, jensen_shannon, kolmogorov_smirnov, psi, wasserstein_normalized, Buckets, Drift,
 };
 use crate::store::{Series, Store};
 
@@ -308,14 +308,12 @@ pub fn judge(
         let missing = match (&pair.reference, &pair.current) {
             (None, _) => Some("no reference window yet".to_string()),
             (_, None) => Some("nothing observed in the current window".to_string()),
-            (Some(r), Some(c)) if r.total().min(c.total()) < cfg.min_count.max(1.0) => {
-                Some(format!(
-                    "fewer than {:.0} observations ({:.0} now, {:.0} in the reference)",
-                    cfg.min_count.max(1.0),
-                    c.total(),
-                    r.total()
-                ))
-            }
+            (Some(r), Some(c)) if !enough(r, c, cfg.min_count) => Some(format!(
+                "fewer than {:.0} observations ({:.0} now, {:.0} in the reference)",
+                cfg.min_count.max(1.0),
+                c.total(),
+                r.total()
+            )),
             _ => None,
         };
         if let Some(missing) = missing {
@@ -467,7 +465,6 @@ pub fn latency_quantiles(store: &Store, window: i64, t: i64) -> Vec<(String, Str
 pub struct ModelDrift;
 
 impl super::detector::Detector for ModelDrift {
-    const KINDS: &'static [AlertKind] = &[AlertKind::ModelDrift, AlertKind::LatencyRegression];
     type Settings = super::config::AlertSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         all

@@ -369,7 +369,6 @@ pub fn degraded_ports(findings: &[Finding]) -> BTreeMap<String, String> {
 pub struct FabricDegraded;
 
 impl super::detector::Detector for FabricDegraded {
-    const KINDS: &'static [AlertKind] = &[AlertKind::FabricDegraded];
     type Settings = FabricSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         &all.fabric_degraded

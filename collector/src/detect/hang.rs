@@ -126,12 +126,11 @@ pub fn evaluate(store: &Store, s: &HangSettings, t: i64) -> Vec<Finding> {
 pub fn judge(store: &Store, s: &HangSettings, t: i64) -> Evaluation {
     let mut unjudged = Vec::new();
     let mut cannot = |gpu, missing: &str| {
-        unjudged.push(NotEnoughData {
-            kind: AlertKind::GpuHang,
-            labels: any_gpu_labels(store, gpu),
-            what: String::new(),
-            missing: missing.to_string(),
-        });
+        unjudged.push(NotEnoughData::gpu(
+            AlertKind::GpuHang,
+            any_gpu_labels(store, gpu),
+            missing,
+        ));
     };
     let mut hung: Vec<Hung> = Vec::new();
     // GPUs per job at t, hung or not, to tell a whole-job hang.
@@ -275,7 +274,6 @@ fn job_finding(job: &str, gpus: &[Hung], certain: bool) -> Finding {
 pub struct GpuHang;
 
 impl super::detector::Detector for GpuHang {
-    const KINDS: &'static [AlertKind] = &[AlertKind::GpuHang];
     type Settings = HangSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         &all.gpu_hang

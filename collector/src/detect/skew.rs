@@ -91,7 +91,6 @@ pub fn evaluate(store: &Store, s: &ClockSkewSettings, absent_after: i64, t: i64)
 pub struct ClockSkew;
 
 impl super::detector::Detector for ClockSkew {
-    const KINDS: &'static [AlertKind] = &[AlertKind::ClockSkew];
     type Settings = super::config::AlertSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         all

@@ -89,12 +89,11 @@ pub fn judge(store: &Store, s: &StallSettings, t: i64) -> Evaluation {
             continue;
         };
         let Some(util_series) = utilization(store, gpu, t) else {
-            unjudged.push(NotEnoughData {
-                kind: AlertKind::GpuStalled,
-                labels: any_gpu_labels(store, gpu),
-                what: String::new(),
-                missing: "no utilization".into(),
-            });
+            unjudged.push(NotEnoughData::gpu(
+                AlertKind::GpuStalled,
+                any_gpu_labels(store, gpu),
+                "no utilization",
+            ));
             continue;
         };
         let Some(util) = mean(util_series, w).filter(|u| *u < s.max_utilization) else {
@@ -131,7 +130,6 @@ pub fn judge(store: &Store, s: &StallSettings, t: i64) -> Evaluation {
 pub struct GpuStalled;
 
 impl super::detector::Detector for GpuStalled {
-    const KINDS: &'static [AlertKind] = &[AlertKind::GpuStalled];
     type Settings = StallSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         &all.gpu_stalled

@@ -150,12 +150,11 @@ pub fn judge(
                 if n == 1 { "" } else { "s" },
                 s.min_gpus
             );
-            unjudged.extend(members.into_iter().map(|m| NotEnoughData {
-                kind: AlertKind::GpuStraggler,
-                labels: m.labels,
-                what: String::new(),
-                missing: missing.clone(),
-            }));
+            unjudged.extend(
+                members
+                    .into_iter()
+                    .map(|m| NotEnoughData::gpu(AlertKind::GpuStraggler, m.labels, &missing)),
+            );
             continue;
         }
         let Some(util_median) = median(&mut members.iter().map(|m| m.util).collect::<Vec<_>>())
@@ -212,7 +211,6 @@ pub fn judge(
 pub struct GpuStraggler;
 
 impl super::detector::Detector for GpuStraggler {
-    const KINDS: &'static [AlertKind] = &[AlertKind::GpuStraggler];
     type Settings = StragglerSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         &all.gpu_straggler

@@ -51,28 +51,15 @@ pub struct ThrottleSettings {
     pub reasons: Vec<String>,
 }
 
-const THROTTLE_REASONS: [&str; 5] = [
-    "hw_thermal",
-    "sw_thermal",
-    "sw_power_cap",
-    "hw_power_brake",
-    "hw_slowdown",
-];
-
 impl ThrottleConfig {
     pub fn validate(&self) -> Result<ThrottleSettings, ConfigError> {
         let k = |name: &str| format!("collector.alerts.gpu_throttle.{name}");
-        if let Some(bad) = self
-            .reasons
-            .iter()
-            .find(|r| !THROTTLE_REASONS.contains(&r.as_str()))
-        {
+        // The contract's reasons, as the agent sends them.
+        let known = gpuwatch_model::ThrottleReason::ALL.map(gpuwatch_model::ThrottleReason::as_str);
+        if let Some(bad) = self.reasons.iter().find(|r| !known.contains(&r.as_str())) {
             return Err(ConfigError::new(
                 k("reasons"),
-                format!(
-                    "must list values of {}, got {bad:?}",
-                    THROTTLE_REASONS.join(", ")
-                ),
+                format!("must list values of {}, got {bad:?}", known.join(", ")),
             ));
         }
         Ok(ThrottleSettings {
@@ -118,12 +105,11 @@ pub fn judge(store: &Store, s: &ThrottleSettings, t: i64) -> Evaluation {
             }
         }
         if !reported {
-            unjudged.push(NotEnoughData {
-                kind: AlertKind::GpuThrottle,
-                labels: any_gpu_labels(store, gpu),
-                what: String::new(),
-                missing: "no throttle reasons".into(),
-            });
+            unjudged.push(NotEnoughData::gpu(
+                AlertKind::GpuThrottle,
+                any_gpu_labels(store, gpu),
+                "no throttle reasons",
+            ));
         }
         for (reason, (_, series)) in newest {
             let Some(held) = share(series, w, |v| v >= 0.5).filter(|x| *x >= s.min_share) else {
@@ -162,7 +148,6 @@ pub fn judge(store: &Store, s: &ThrottleSettings, t: i64) -> Evaluation {
 pub struct GpuThrottle;
 
 impl super::detector::Detector for GpuThrottle {
-    const KINDS: &'static [AlertKind] = &[AlertKind::GpuThrottle];
     type Settings = ThrottleSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         &all.gpu_throttle

@@ -139,7 +139,6 @@ pub fn evaluate(store: &Store, s: &XidSettings, t: i64) -> Vec<Finding> {
 pub struct GpuXid;
 
 impl super::detector::Detector for GpuXid {
-    const KINDS: &'static [AlertKind] = &[AlertKind::GpuXid];
     type Settings = XidSettings;
     fn settings(all: &super::config::AlertSettings) -> &Self::Settings {
         &all.gpu_xid

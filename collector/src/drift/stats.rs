@@ -140,7 +140,8 @@ pub fn align(a: &Buckets, b: &Buckets) -> (Buckets, Buckets) {
     (a.onto(&bounds), b.onto(&bounds))
 }
 
-fn enough(reference: &Buckets, current: &Buckets, min_count: f64) -> bool {
+/// Whether both windows hold at least `min_count` observations (and one).
+pub(crate) fn enough(reference: &Buckets, current: &Buckets, min_count: f64) -> bool {
     reference.total() >= min_count.max(1.0) && current.total() >= min_count.max(1.0)
 }
 

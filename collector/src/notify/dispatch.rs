@@ -159,6 +159,16 @@ impl Notifier {
             }
         };
         let spool = Arc::new(Spool::new(settings.spool_dir.clone()));
+        // How long ago each group was last notified, once for every notifier.
+        let now = tokio::time::Instant::now();
+        let wall_now = gpuwatch_model::Timestamp::now().0;
+        let told_ago: BTreeMap<String, Duration> = told_at
+            .iter()
+            .map(|(key, at)| {
+                let ago = u64::try_from(wall_now.saturating_sub(*at)).unwrap_or(0);
+                (key.clone(), Duration::from_nanos(ago))
+            })
+            .collect();
         let mut routes = Vec::new();
         for n in &settings.notifiers {
             counters.register(&n.name);
@@ -172,15 +182,6 @@ impl Notifier {
             };
             tasks.spawn(sender.run(rx, stop_rx.clone()));
             let mut groups = Groups::new(n.clone());
-            let now = tokio::time::Instant::now();
-            let wall_now = gpuwatch_model::Timestamp::now().0;
-            let told_ago: BTreeMap<String, Duration> = told_at
-                .iter()
-                .map(|(key, at)| {
-                    let ago = u64::try_from(wall_now.saturating_sub(*at)).unwrap_or(0);
-                    (key.clone(), Duration::from_nanos(ago))
-                })
-                .collect();
             for alert in told {
                 groups.resume(alert.clone(), now, &told_ago);
             }

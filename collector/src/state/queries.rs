@@ -43,10 +43,9 @@ impl CollectorState {
         window: i64,
         steps: usize,
     ) -> Option<GpuDetailResponse> {
-        // The alerts before the store, as `evaluate` takes them.
-        let eval = lock(&self.alerts);
-        let mut out = view::gpu_detail(&self.store(), node, id, window, steps)?;
-        out.not_judged = eval
+        // Read, and let go of, before the store is taken for the charts: evaluation
+        // waits on neither longer than it must.
+        let not_judged = lock(&self.alerts)
             .not_judged
             .iter()
             .filter(|n| {
@@ -55,6 +54,8 @@ impl CollectorState {
             })
             .map(|n| n.to_api())
             .collect();
+        let mut out = view::gpu_detail(&self.store(), node, id, window, steps)?;
+        out.not_judged = not_judged;
         Some(out)
     }
 }
