@@ -407,10 +407,17 @@ fn fill_store(settings: &StoreSettings, shape: Shape) -> anyhow::Result<Store> {
 }
 
 /// Rounds a sample's GPU readings to the units NVML reports them in, converted as the
-/// agent's NVML sampler converts them (whole percents / 100, milliwatts / 1000).
+/// agent's NVML sampler converts them (whole percents / 100, milliwatts / 1000). NVLink
+/// counters are NVML's KiB fields times 1024; PCIe is read as whole KB/s, which the
+/// agent's trapezoid over a 1 s interval turns into steps of 500 bytes.
 pub(crate) fn at_nvml_resolution(sample: &mut gpuwatch_model::NodeSample) {
     let per = |v: f64, units: f64| (v * units).round() / units;
+    let steps = |b: Option<u64>, step: u64| b.map(|b| b / step * step);
     for g in &mut sample.gpus {
+        g.nvlink_tx_bytes = steps(g.nvlink_tx_bytes, 1024);
+        g.nvlink_rx_bytes = steps(g.nvlink_rx_bytes, 1024);
+        g.pcie_tx_bytes = steps(g.pcie_tx_bytes, 500);
+        g.pcie_rx_bytes = steps(g.pcie_rx_bytes, 500);
         g.utilization = per(g.utilization, 100.0);
         g.encoder_utilization = g.encoder_utilization.map(|v| per(v, 100.0));
         g.decoder_utilization = g.decoder_utilization.map(|v| per(v, 100.0));

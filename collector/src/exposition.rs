@@ -56,11 +56,11 @@ fn labels<'a>(pairs: impl IntoIterator<Item = (String, &'a str)>) -> String {
 /// on a clash after sanitising, the first attribute wins.
 pub(crate) fn series_labels(s: &Series) -> Vec<(String, &str)> {
     let mut out: BTreeMap<String, &str> = BTreeMap::new();
-    for (k, v) in s.key.attrs.iter() {
+    for (k, v) in s.key.pairs() {
         if NOT_LABELS.iter().any(|p| k.starts_with(p)) {
             continue;
         }
-        out.entry(label_name(k)).or_insert(&**v);
+        out.entry(label_name(k)).or_insert(v);
     }
     out.into_iter().collect()
 }

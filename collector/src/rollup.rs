@@ -114,8 +114,7 @@ fn labelled(s: &Series, m: i64) -> SeriesMinute {
     let get = |k: &str| s.key.get(k).map(str::to_string);
     let labels = s
         .key
-        .attrs
-        .iter()
+        .pairs()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");

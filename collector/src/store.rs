@@ -669,8 +669,10 @@ impl Store {
 #[derive(Debug, Default)]
 struct Interner {
     strings: rustc_hash::FxHashSet<Arc<str>>,
+    /// Each `key=value` pair, by its `attr_hash`.
+    pairs: FxHashMap<u128, Attr>,
     sets: rustc_hash::FxHashSet<Arc<[Attr]>>,
-    /// Bytes of the strings and the sets' slices.
+    /// Bytes of the strings, the pairs and the sets' slices.
     held: usize,
 }
 
@@ -682,6 +684,20 @@ impl gpuwatch_model::series::Interner for Interner {
         let new: Arc<str> = Arc::from(s);
         self.held += s.len() + ARC_COUNTS;
         self.strings.insert(Arc::clone(&new));
+        new
+    }
+
+    fn attr(&mut self, key: &str, value: &str) -> Attr {
+        let hash = attr_hash(key, value);
+        match self.pairs.get(&hash) {
+            Some(have) if have.pair() == (key, value) => return have.clone(),
+            // Another pair with the same 128-bit hash: held unshared.
+            Some(_) => return Attr::new(self.string(key), self.string(value)),
+            None => {}
+        }
+        let new = Attr::new(self.string(key), self.string(value));
+        self.held += std::mem::size_of::<(Arc<str>, Arc<str>)>() + ARC_COUNTS;
+        self.pairs.insert(hash, new.clone());
         new
     }
 
@@ -704,6 +720,7 @@ impl Interner {
     fn bytes(&self) -> usize {
         self.held
             + self.strings.capacity() * std::mem::size_of::<Arc<str>>()
+            + self.pairs.capacity() * std::mem::size_of::<(u128, Attr)>()
             + self.sets.capacity() * std::mem::size_of::<Arc<[Attr]>>()
     }
 }
@@ -795,6 +812,44 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(store.series().len(), 2);
         assert_eq!(store.gpus().len(), 2);
+    }
+
+    #[test]
+    fn series_share_their_attribute_pairs_and_sets() {
+        let mut store = Store::new(settings(10));
+        let gpu = [("host.name", "n0"), ("hw.id", "GPU-0")];
+        let power = resolve(&mut store, "hw.power", &gpu).expect("room");
+        let temp = resolve(&mut store, "gpuwatch.gpu.temperature", &gpu).expect("room");
+        let link = resolve(
+            &mut store,
+            "hw.gpu.io",
+            &[
+                ("host.name", "n0"),
+                ("hw.id", "GPU-0"),
+                ("gpuwatch.link", "nvlink"),
+            ],
+        )
+        .expect("room");
+        let key = |id: SeriesId| &store.series()[id as usize].key;
+        // The same set: one copy.
+        assert!(Arc::ptr_eq(&key(power).attrs, &key(temp).attrs));
+        // Another set, its pairs shared with the first.
+        assert!(!Arc::ptr_eq(&key(power).attrs, &key(link).attrs));
+        assert!(key(power).attrs[0].is_shared_with(&key(link).attrs[1]));
+        assert_eq!(key(link).attrs[1].pair(), ("host.name", "n0"));
+        assert!(key(power).attrs[1].is_shared_with(&key(link).attrs[2]));
+        assert_eq!(
+            key(link).pairs().collect::<Vec<_>>(),
+            [
+                ("gpuwatch.link", "nvlink"),
+                ("host.name", "n0"),
+                ("hw.id", "GPU-0")
+            ]
+        );
+        // Equal to an unshared key of the same attributes.
+        let plain = SeriesKey::new("hw.power", gpu);
+        assert_eq!(key(power), &plain);
+        assert!(!key(power).attrs[0].is_shared_with(&plain.attrs[0]));
     }
 
     #[test]

@@ -218,8 +218,7 @@ pub fn series(store: &Store, metric: &str) -> SeriesResponse {
             SeriesView {
                 attributes: s
                     .key
-                    .attrs
-                    .iter()
+                    .pairs()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 kind: match s.kind {

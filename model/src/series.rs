@@ -13,12 +13,67 @@ pub struct SeriesKey {
     pub attrs: Arc<[Attr]>,
 }
 
-/// One attribute of a series: key and value.
-pub type Attr = (Arc<str>, Arc<str>);
+/// One attribute of a series: its key and value. Shared, like the strings: a store
+/// interns each pair, so an attribute set holds one pointer per attribute (8 bytes)
+/// instead of two strings (32), and the many series of one GPU point at the same
+/// `host.name` and `hw.id` pairs.
+#[derive(Debug, Clone)]
+pub struct Attr(Arc<(Arc<str>, Arc<str>)>);
+
+impl Attr {
+    pub fn new(key: Arc<str>, value: Arc<str>) -> Self {
+        Attr(Arc::new((key, value)))
+    }
+
+    pub fn key(&self) -> &str {
+        &self.0 .0
+    }
+
+    pub fn value(&self) -> &str {
+        &self.0 .1
+    }
+
+    pub fn pair(&self) -> (&str, &str) {
+        (self.key(), self.value())
+    }
+
+    /// Whether both are the one shared copy (not merely equal).
+    pub fn is_shared_with(&self, other: &Attr) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl PartialEq for Attr {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.pair() == other.pair()
+    }
+}
+
+impl Eq for Attr {}
+
+impl std::hash::Hash for Attr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialOrd for Attr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Attr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.pair().cmp(&other.pair())
+    }
+}
 
 /// Where `SeriesKey::interned` takes its shared copies from.
 pub trait Interner {
     fn string(&mut self, s: &str) -> Arc<str>;
+    /// The attribute `key=value`, shared where an equal one is held already.
+    fn attr(&mut self, key: &str, value: &str) -> Attr;
     /// The attribute set, shared where an equal one is held already.
     fn attrs(&mut self, attrs: Vec<Attr>) -> Arc<[Attr]>;
 }
@@ -29,6 +84,10 @@ struct Unshared;
 impl Interner for Unshared {
     fn string(&mut self, s: &str) -> Arc<str> {
         Arc::from(s)
+    }
+
+    fn attr(&mut self, key: &str, value: &str) -> Attr {
+        Attr::new(Arc::from(key), Arc::from(value))
     }
 
     fn attrs(&mut self, attrs: Vec<Attr>) -> Arc<[Attr]> {
@@ -56,13 +115,17 @@ impl SeriesKey {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut out: Vec<Attr> = Vec::new();
-        for (k, v) in attrs {
-            let (k, v) = (k.as_ref(), v.as_ref());
-            match out.binary_search_by(|(have, _)| (**have).cmp(k)) {
-                Ok(i) => out[i].1 = intern.string(v),
-                Err(i) => out.insert(i, (intern.string(k), intern.string(v))),
+        let given: Vec<(K, V)> = attrs.into_iter().collect();
+        // Stable, so of equal keys the one given last comes last in its run.
+        let mut order: Vec<usize> = (0..given.len()).collect();
+        order.sort_by(|&a, &b| given[a].0.as_ref().cmp(given[b].0.as_ref()));
+        let key_of = |i: usize| given[i].0.as_ref();
+        let mut out: Vec<Attr> = Vec::with_capacity(order.len());
+        for (n, &i) in order.iter().enumerate() {
+            if order.get(n + 1).is_some_and(|&j| key_of(j) == key_of(i)) {
+                continue;
             }
+            out.push(intern.attr(key_of(i), given[i].1.as_ref()));
         }
         SeriesKey {
             metric: intern.string(metric),
@@ -76,9 +139,14 @@ impl SeriesKey {
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.attrs
-            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .binary_search_by(|a| a.key().cmp(key))
             .ok()
-            .map(|i| &*self.attrs[i].1)
+            .map(|i| self.attrs[i].value())
+    }
+
+    /// The attributes as `(key, value)`, sorted by key.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.attrs.iter().map(Attr::pair)
     }
 
     /// The model a series belongs to: `gen_ai.request.model` where present, else
@@ -92,7 +160,7 @@ impl SeriesKey {
 impl std::fmt::Display for SeriesKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}{{", self.metric)?;
-        for (i, (k, v)) in self.attrs.iter().enumerate() {
+        for (i, (k, v)) in self.pairs().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
@@ -112,7 +180,7 @@ mod tests {
             "hw.power",
             [("hw.id", "GPU-1"), ("host.name", "a"), ("hw.id", "GPU-2")],
         );
-        let attrs: Vec<(&str, &str)> = key.attrs.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let attrs: Vec<(&str, &str)> = key.pairs().collect();
         assert_eq!(attrs, vec![("host.name", "a"), ("hw.id", "GPU-2")]);
         assert_eq!(key.get("hw.id"), Some("GPU-2"));
         assert_eq!(key.get("nope"), None);

@@ -171,9 +171,8 @@ fn copy(store: &Store, variant: Variant<'_>) -> Store {
         let reversed = matches!(variant, Variant::Late(h) if host.as_deref() == Some(h));
         let attrs: Vec<(&str, Cow<str>)> = series
             .key
-            .attrs
-            .iter()
-            .map(|(k, v)| (&**k, Cow::Borrowed(&**v)))
+            .pairs()
+            .map(|(k, v)| (k, Cow::Borrowed(v)))
             .collect();
         let sum = attrs
             .iter()

@@ -125,7 +125,7 @@ struct Attrs<'a>(&'a Series);
 
 impl Serialize for Attrs<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.key.attrs.iter().map(|(k, v)| (&**k, &**v)))
+        s.collect_seq(self.0.key.pairs())
     }
 }
 
