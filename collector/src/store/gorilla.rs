@@ -5,6 +5,12 @@
 //!
 //! The delta-of-delta buckets are sized for nanosecond timestamps: an agent's sampling
 //! jitter of a few hundred microseconds fits the 20-bit bucket.
+//!
+//! A sealed chunk whose points lie on a regular grid (as an agent stamps them) writes no
+//! time at all: its reader steps from the first timestamp to the last in equal parts.
+//! One whose value also never changes writes only the first. Such a chunk starts with a
+//! `Form` marker, five bits no chunk written before could start with (a decimal's
+//! scale is at most 9), so chunks in older snapshots still read as they were written.
 
 /// Bits appended to a byte vector, most significant bit first.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -313,6 +319,14 @@ impl Values {
         }
     }
 
+    /// The value a chunk written this way holds as `raw` (bits, or the integer).
+    fn value_of(self, raw: u64) -> f64 {
+        match self {
+            Values::Xor => f64::from_bits(raw),
+            Values::Decimal { scale, .. } => raw as i64 as f64 / POW10[usize::from(scale)],
+        }
+    }
+
     /// The buckets its differences are written in.
     fn buckets(self) -> [u8; 4] {
         match self {
@@ -324,6 +338,67 @@ impl Values {
 
 /// `leading` when no XOR window has been written yet.
 const NO_WINDOW: u8 = u8::MAX;
+
+/// What a chunk writes for each point after the first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Form {
+    /// Its time (delta-of-delta) and its value.
+    #[default]
+    Plain,
+    /// Its value only: the timestamps are evenly spaced.
+    Regular,
+    /// Nothing: evenly spaced, and every value is the first to the bit.
+    Constant,
+}
+
+impl Form {
+    /// Points a chunk needs before it is written regular (the marker's five bits
+    /// against a bit a point saved).
+    const MIN_REGULAR: usize = 8;
+
+    /// The marker a non-plain chunk starts with: a decimal header (`1`) whose scale
+    /// nibble no decimal has.
+    fn marker(self) -> Option<u64> {
+        match self {
+            Form::Plain => None,
+            Form::Regular => Some(0b11111),
+            Form::Constant => Some(0b11110),
+        }
+    }
+
+    /// Reads a marker, if the chunk starts with one.
+    fn read(r: &mut BitReader<'_>) -> Form {
+        let mut peek = r.clone();
+        let form = match peek.bits(5) {
+            0b11111 => Form::Regular,
+            0b11110 => Form::Constant,
+            _ => return Form::Plain,
+        };
+        *r = peek;
+        form
+    }
+
+    /// The tightest form for `points`, in timestamp order.
+    fn of(points: &[(i64, f64)]) -> Form {
+        let [(t0, v0), (t1, _), ..] = *points else {
+            return Form::Plain;
+        };
+        let delta = t1.wrapping_sub(t0);
+        if points.len() < Self::MIN_REGULAR
+            || delta <= 0
+            || points
+                .windows(2)
+                .any(|w| w[1].0.wrapping_sub(w[0].0) != delta)
+        {
+            return Form::Plain;
+        }
+        if points.iter().all(|p| p.1.to_bits() == v0.to_bits()) {
+            Form::Constant
+        } else {
+            Form::Regular
+        }
+    }
+}
 
 /// The open end of a chunk: points are appended in timestamp order.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -342,6 +417,10 @@ pub(super) struct Encoder {
     trailing: u8,
     /// Whether `values` is a hint the first value may change, rather than fitted.
     hinted: bool,
+    /// Only sealed chunks are other than plain, and the open chunk is the only one
+    /// saved as an encoder.
+    #[serde(skip)]
+    form: Form,
 }
 
 impl Encoder {
@@ -360,6 +439,7 @@ impl Encoder {
             leading: NO_WINDOW,
             trailing: 0,
             hinted: true,
+            form: Form::Plain,
         }
     }
 
@@ -370,8 +450,13 @@ impl Encoder {
     }
 
     fn encode(points: &[(i64, f64)], values: Values) -> Self {
+        Self::encode_as(points, values, Form::Plain)
+    }
+
+    fn encode_as(points: &[(i64, f64)], values: Values, form: Form) -> Self {
         let mut e = Encoder::new(points.len() * 2 + 16, values);
         e.hinted = false;
+        e.form = form;
         for &(t, v) in points {
             let appended = e.try_push(t, v);
             debug_assert!(appended, "a fitted encoding holds its own points");
@@ -400,7 +485,7 @@ impl Encoder {
     }
 
     fn points(&self) -> Vec<(i64, f64)> {
-        Decoder::new(self.bytes(), self.count, self.first_ts).collect()
+        Decoder::new(self.bytes(), self.count, self.first_ts, self.last_ts).collect()
     }
 
     /// Appends a point later than every point already in the chunk, encoding the
@@ -457,6 +542,9 @@ impl Encoder {
                 },
                 Values::Xor => None,
             };
+            if let Some(marker) = self.form.marker() {
+                self.bits.bits(marker, 5);
+            }
             self.values.write(&mut self.bits);
             match k {
                 Some(k) => {
@@ -484,8 +572,16 @@ impl Encoder {
                 }
             };
             let delta = ts.wrapping_sub(self.last_ts);
-            write_bucketed(&mut self.bits, delta.wrapping_sub(self.delta), &DOD_BITS);
+            if self.form == Form::Plain {
+                write_bucketed(&mut self.bits, delta.wrapping_sub(self.delta), &DOD_BITS);
+            }
             self.delta = delta;
+            if self.form == Form::Constant {
+                debug_assert_eq!(value.to_bits(), self.decoded_value().to_bits());
+                self.last_ts = ts;
+                self.count += 1;
+                return true;
+            }
             match xor {
                 None => {
                     let bits = value.to_bits();
@@ -513,6 +609,11 @@ impl Encoder {
         matches!(self.values, Values::Decimal { dod: true, .. })
     }
 
+    /// The last value written, as a reader gets it.
+    fn decoded_value(&self) -> f64 {
+        self.values.value_of(self.value)
+    }
+
     fn write_xor(&mut self, x: u64) {
         if x == 0 {
             self.bits.bit(false);
@@ -538,11 +639,13 @@ impl Encoder {
     }
 
     /// The chunk, closed: encoded again to fit its values when they are decimals (the
-    /// open chunk writes them as its hint said), its bytes shrunk to what they hold.
+    /// open chunk writes them as its hint said) and without its timestamps when they
+    /// are evenly spaced, its bytes shrunk to what they hold.
     pub(super) fn seal(self) -> Sealed {
-        let best = match self.values {
-            Values::Xor => self,
-            Values::Decimal { .. } => Self::from_points(&self.points()),
+        let points = self.points();
+        let best = match (Form::of(&points), self.values) {
+            (Form::Plain, Values::Xor) => self,
+            (form, _) => Self::encode_as(&points, Values::fit(&points), form),
         };
         Sealed {
             first_ts: best.first_ts,
@@ -569,8 +672,11 @@ pub(super) struct Sealed {
 #[derive(Debug, Clone)]
 pub(super) struct Decoder<'a> {
     r: BitReader<'a>,
+    count: u32,
     remaining: u32,
+    last_ts: i64,
     started: bool,
+    form: Form,
     values: Values,
     ts: i64,
     delta: i64,
@@ -581,12 +687,15 @@ pub(super) struct Decoder<'a> {
 }
 
 impl<'a> Decoder<'a> {
-    /// The `count` points of a chunk whose first timestamp is `first_ts`.
-    pub(super) fn new(bytes: &'a [u8], count: u32, first_ts: i64) -> Self {
+    /// The `count` points of a chunk from `first_ts` to `last_ts`.
+    pub(super) fn new(bytes: &'a [u8], count: u32, first_ts: i64, last_ts: i64) -> Self {
         Decoder {
             r: BitReader { bytes, pos: 0 },
+            count,
             remaining: count,
+            last_ts,
             started: false,
+            form: Form::Plain,
             values: Values::Xor,
             ts: first_ts,
             delta: 0,
@@ -611,10 +720,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn value(&self) -> f64 {
-        match self.values {
-            Values::Xor => f64::from_bits(self.value),
-            Values::Decimal { scale, .. } => self.value as i64 as f64 / POW10[usize::from(scale)],
-        }
+        self.values.value_of(self.value)
     }
 }
 
@@ -628,6 +734,12 @@ impl Iterator for Decoder<'_> {
         self.remaining -= 1;
         if !self.started {
             self.started = true;
+            self.form = Form::read(&mut self.r);
+            if self.form != Form::Plain {
+                // Evenly spaced from the first to the last.
+                let gaps = i64::from(self.count.saturating_sub(1)).max(1);
+                self.delta = self.last_ts.wrapping_sub(self.ts) / gaps;
+            }
             self.values = Values::read(&mut self.r);
             self.value = match self.values {
                 Values::Xor => self.r.bits(64),
@@ -635,10 +747,15 @@ impl Iterator for Decoder<'_> {
             };
             return Some((self.ts, self.value()));
         }
-        self.delta = self
-            .delta
-            .wrapping_add(read_bucketed(&mut self.r, &DOD_BITS));
+        if self.form == Form::Plain {
+            self.delta = self
+                .delta
+                .wrapping_add(read_bucketed(&mut self.r, &DOD_BITS));
+        }
         self.ts = self.ts.wrapping_add(self.delta);
+        if self.form == Form::Constant {
+            return Some((self.ts, self.value()));
+        }
         match self.values {
             Values::Xor => self.value ^= self.read_xor(),
             Values::Decimal { step, dod, .. } => {
@@ -660,8 +777,8 @@ impl Iterator for Decoder<'_> {
 mod tests {
     use super::*;
 
-    fn decoded(bytes: &[u8], count: u32, first_ts: i64) -> Vec<(i64, u64)> {
-        Decoder::new(bytes, count, first_ts)
+    fn decoded(bytes: &[u8], count: u32, first_ts: i64, last_ts: i64) -> Vec<(i64, u64)> {
+        Decoder::new(bytes, count, first_ts, last_ts)
             .map(|(t, v)| (t, v.to_bits()))
             .collect()
     }
@@ -672,8 +789,9 @@ mod tests {
     fn round_trip(points: &[(i64, f64)]) -> usize {
         let want: Vec<(i64, u64)> = points.iter().map(|&(t, v)| (t, v.to_bits())).collect();
         let first = points.first().map_or(0, |p| p.0);
+        let last = points.last().map_or(0, |p| p.0);
         let e = Encoder::from_points(points);
-        assert_eq!(decoded(e.bytes(), e.count(), first), want, "fitted");
+        assert_eq!(decoded(e.bytes(), e.count(), first, last), want, "fitted");
         let decimal = |scale, step, dod, width| Values::Decimal {
             scale,
             step,
@@ -693,13 +811,13 @@ mod tests {
                 e.push(t, v);
             }
             assert_eq!(
-                decoded(e.bytes(), e.count(), first),
+                decoded(e.bytes(), e.count(), first, last),
                 want,
                 "pushed, {hint:?}"
             );
             let s = e.seal();
             assert_eq!(
-                decoded(&s.bytes, s.count, s.first_ts),
+                decoded(&s.bytes, s.count, s.first_ts, s.last_ts),
                 want,
                 "sealed, {hint:?}"
             );
@@ -728,14 +846,69 @@ mod tests {
     }
 
     #[test]
-    fn a_regular_unchanging_series_costs_about_two_bits_a_point() {
+    fn a_regular_unchanging_series_costs_its_first_value() {
         let points: Vec<(i64, f64)> = (0..120)
             .map(|i| (1_700_000_000_000_000_000 + i * 1_000_000_000, 42.0))
             .collect();
+        let plain = Encoder::from_points(&points).bytes().len();
         let bytes = round_trip(&points);
-        // The header and first value in 3 bytes, a 37-bit first delta, then 2 bits a
-        // point.
-        assert!(bytes <= 3 + 6 + 30, "{bytes} bytes");
+        // The marker, the header and the first value: 34 bits. Written point by
+        // point, the first delta's 41 bits and 2 bits a point.
+        assert_eq!(bytes, 5);
+        assert!(plain >= 35, "{plain} bytes plain");
+        assert_eq!(Form::of(&points), Form::Constant);
+    }
+
+    #[test]
+    fn evenly_spaced_points_are_sealed_without_their_timestamps() {
+        let mut next = crate::store::xorshift(0x51_7cc1_b727_220a);
+        let points: Vec<(i64, f64)> = (0..120)
+            .map(|i| {
+                (
+                    T0 + i * 15 * SECOND,
+                    (600_000 + next() % 1000) as f64 / 1000.0,
+                )
+            })
+            .collect();
+        assert_eq!(Form::of(&points), Form::Regular);
+        let plain = Encoder::from_points(&points).bytes().len();
+        let sealed = round_trip(&points);
+        // 119 delta-of-delta bits and the first delta's 41 go, the marker's 5 come:
+        // 155 bits, give or take each end's byte.
+        let saved = (plain - sealed) * 8;
+        assert!((155 - 8..=155 + 8).contains(&saved), "{saved} bits saved");
+        // One point off the grid, or too few to pay for the marker: written as before.
+        let mut off = points.clone();
+        off[60].0 += 1;
+        assert_eq!(Form::of(&off), Form::Plain);
+        round_trip(&off);
+        assert_eq!(Form::of(&points[..Form::MIN_REGULAR - 1]), Form::Plain);
+        assert_eq!(Form::of(&points[..Form::MIN_REGULAR]), Form::Regular);
+        round_trip(&points[..Form::MIN_REGULAR]);
+    }
+
+    #[test]
+    fn chunks_written_before_the_forms_still_read() {
+        // No plain chunk starts with a marker: Xor starts with 0, a decimal with 1 and
+        // a scale of at most 9 (1001).
+        for values in [
+            Values::Xor,
+            Values::Decimal {
+                scale: 9,
+                step: u64::MAX,
+                dod: true,
+                width: 40,
+            },
+        ] {
+            let mut w = BitWriter::default();
+            values.write(&mut w);
+            let mut r = BitReader {
+                bytes: w.as_slice(),
+                pos: 0,
+            };
+            assert_eq!(Form::read(&mut r), Form::Plain);
+            assert_eq!(r.pos, 0);
+        }
     }
 
     #[test]

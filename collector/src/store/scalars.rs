@@ -294,14 +294,14 @@ impl Scalars {
             .partition_point(|c| c.first_ts <= ts)
             .saturating_sub(1);
         let in_head = self.head.count() > 0 && ts >= self.head.first_ts() || self.sealed.is_empty();
-        let (bytes, count, first_ts) = if in_head {
+        let (bytes, count, first_ts, last_ts) = if in_head {
             let h = &self.head;
-            (h.bytes(), h.count(), h.first_ts())
+            (h.bytes(), h.count(), h.first_ts(), h.last_ts())
         } else {
             let c = &self.sealed[i];
-            (&self.bytes[self.span(i)], c.count, c.first_ts)
+            (&self.bytes[self.span(i)], c.count, c.first_ts, c.last_ts)
         };
-        let mut points: Vec<(i64, f64)> = Decoder::new(bytes, count, first_ts).collect();
+        let mut points: Vec<(i64, f64)> = Decoder::new(bytes, count, first_ts, last_ts).collect();
         let at = points.partition_point(|&(t, _)| t < ts);
         let added = match points.get_mut(at) {
             Some(p) if p.0 == ts => {
@@ -344,7 +344,8 @@ impl Scalars {
         let n = self.chunk_count();
         for i in (0..n).rev() {
             let c = self.chunk(i);
-            let points: Vec<(i64, f64)> = Decoder::new(c.bytes, c.count, c.first_ts).collect();
+            let points: Vec<(i64, f64)> =
+                Decoder::new(c.bytes, c.count, c.first_ts, c.last_ts).collect();
             for &p in points.iter().rev() {
                 if tail.len() < 2 {
                     tail.push(p);
@@ -435,7 +436,10 @@ impl Iterator for Points<'_> {
             if c.last_ts < self.from || c.base + u64::from(c.count) <= self.ring.min_index {
                 continue;
             }
-            self.current = Some((Decoder::new(c.bytes, c.count, c.first_ts), c.base));
+            self.current = Some((
+                Decoder::new(c.bytes, c.count, c.first_ts, c.last_ts),
+                c.base,
+            ));
         }
     }
 }
