@@ -40,9 +40,12 @@ const STATE: &str = "state.json";
 const VERSION: u32 = 1;
 const SNAPSHOT: &str = "store.snapshot";
 /// A snapshot file: this magic, the first log segment it does not hold (u64, little
-/// endian), then the store's bytes (`Store::snapshot`) zlib-compressed (which checks
-/// them with its Adler-32).
-const SNAPSHOT_MAGIC: &[u8; 8] = b"GWSNAP1\n";
+/// endian), then the store's bytes (`Store::snapshot`) as a zstd frame with its
+/// checksum.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"GWSNAP2\n";
+/// A snapshot written before zstd: the same, its store zlib-compressed (checked by its
+/// Adler-32). Still read.
+const SNAPSHOT_MAGIC_ZLIB: &[u8; 8] = b"GWSNAP1\n";
 
 /// The evaluator's state, as `state.json` holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -136,7 +139,8 @@ impl DataDir {
         let mut file = io::BufWriter::new(File::create(&tmp)?);
         file.write_all(SNAPSHOT_MAGIC)?;
         file.write_all(&wal_from.to_le_bytes())?;
-        let mut z = flate2::write::ZlibEncoder::new(file, flate2::Compression::fast());
+        let mut z = zstd::stream::write::Encoder::new(file, 1)?;
+        z.include_checksum(true)?;
         z.write_all(store)?;
         let file = z.finish()?.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
@@ -157,13 +161,21 @@ impl DataDir {
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
         let header = SNAPSHOT_MAGIC.len() + 8;
-        let why = if bytes.len() < header || &bytes[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
+        let magic = bytes.get(..SNAPSHOT_MAGIC.len());
+        let zstd = magic == Some(SNAPSHOT_MAGIC);
+        let why = if bytes.len() < header || !(zstd || magic == Some(SNAPSHOT_MAGIC_ZLIB)) {
             "it does not start as a gpuwatch store snapshot".to_string()
         } else {
             let mut from = [0u8; 8];
             from.copy_from_slice(&bytes[SNAPSHOT_MAGIC.len()..header]);
             let mut store = Vec::new();
-            match flate2::read::ZlibDecoder::new(&bytes[header..]).read_to_end(&mut store) {
+            let body = &bytes[header..];
+            let read = if zstd {
+                zstd::stream::read::Decoder::new(body).and_then(|mut d| d.read_to_end(&mut store))
+            } else {
+                flate2::read::ZlibDecoder::new(body).read_to_end(&mut store)
+            };
+            match read {
                 Ok(_) => return Ok(Some((u64::from_le_bytes(from), store))),
                 Err(e) => e.to_string(),
             }

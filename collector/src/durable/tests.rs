@@ -68,3 +68,34 @@ fn the_state_comes_back_as_saved_and_a_broken_one_is_set_aside() {
     let err = data.load().expect_err("another version");
     assert!(err.contains("version"), "{err}");
 }
+
+#[test]
+fn a_snapshot_comes_back_as_saved_in_either_format_and_a_broken_one_is_set_aside() {
+    use std::io::Write as _;
+    let dir = temp_dir("snapshot");
+    let data = DataDir::open(&dir).expect("open");
+    assert_eq!(data.load_snapshot(), Ok(None));
+    let store: Vec<u8> = (0..100_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    let size = data.save_snapshot(7, &store).expect("save");
+    assert!(size < store.len() as u64 / 10, "{size} bytes");
+    assert_eq!(data.load_snapshot(), Ok(Some((7, store.clone()))));
+    // As a collector before zstd wrote it: zlib.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&store).expect("into a Vec");
+    let mut old = SNAPSHOT_MAGIC_ZLIB.to_vec();
+    old.extend_from_slice(&9u64.to_le_bytes());
+    old.extend_from_slice(&z.finish().expect("into a Vec"));
+    fs::write(dir.join(SNAPSHOT), &old).expect("write");
+    assert_eq!(data.load_snapshot(), Ok(Some((9, store.clone()))));
+    // A byte flipped inside the frame: the checksum catches it.
+    data.save_snapshot(7, &store).expect("save");
+    let mut bytes = fs::read(dir.join(SNAPSHOT)).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    fs::write(dir.join(SNAPSHOT), &bytes).expect("write");
+    let err = data.load_snapshot().expect_err("corrupt");
+    assert!(err.contains("store.snapshot.corrupt"), "{err}");
+    assert!(!dir.join(SNAPSHOT).exists());
+}

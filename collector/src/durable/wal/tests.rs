@@ -57,11 +57,32 @@ fn records_come_back_in_order_across_restarts() {
 }
 
 #[test]
-fn long_payloads_are_deflated_short_ones_kept() {
+fn long_payloads_are_compressed_short_ones_kept() {
     let long = Record::new(T0, &payload(1, true));
     let short = Record::new(T0, &payload(1, false));
+    assert_eq!(long.bytes[16], CODEC_ZSTD);
     assert!(long.len() < 4000 / 4, "{} bytes", long.len());
     assert_eq!(short.len(), HEADER + 40);
+    assert_eq!(short.bytes[16], CODEC_RAW);
+}
+
+#[test]
+fn records_deflated_before_zstd_still_replay() {
+    use std::io::Write as _;
+    let dir = temp_dir("deflated");
+    let (mut wal, _, _) = reopen(&dir, T0);
+    let old = payload(3, true);
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&old).expect("into a Vec");
+    let deflated = z.finish().expect("into a Vec");
+    wal.append(&Record::framed(T0, CODEC_DEFLATE, &deflated))
+        .expect("append");
+    let new = payload(4, true);
+    wal.append(&Record::new(T0 + S, &new)).expect("append");
+    drop(wal);
+    let (_, replayed, got) = reopen(&dir, T0 + 2 * S);
+    assert_eq!(got, vec![(T0, old), (T0 + S, new)]);
+    assert!(replayed.cut.is_empty());
 }
 
 #[test]
