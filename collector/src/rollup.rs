@@ -157,8 +157,8 @@ fn series_minute(s: &Series, m: i64) -> Option<SeriesMinute> {
             let mut row = labelled(s, m);
             // Without an earlier point the series started in this minute: from zero.
             let (count, sum, buckets) = match ring.last_at(from - 1) {
-                Some((_, before)) => increase(before, last),
-                None => counts(last),
+                Some((_, before)) => increase(&before, &last),
+                None => counts(&last),
             };
             row.count = count;
             row.mean = if count > 0 {

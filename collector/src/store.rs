@@ -7,6 +7,7 @@
 pub mod builder;
 pub mod clock;
 mod gorilla;
+mod histograms;
 mod ring;
 mod scalars;
 mod settings;
@@ -22,6 +23,7 @@ use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_128;
 
 pub use clock::{Clocks, SourceAt, SourceId, SourceKind};
+pub use histograms::Histograms;
 pub use ring::{Dropped, Refusal, Ring};
 pub use scalars::{Points, Scalars};
 pub use settings::{ByteSize, StoreConfig, StoreSettings};
@@ -67,10 +69,10 @@ pub struct HistogramPoint {
     pub counts: Vec<u64>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub enum SeriesData {
     Scalar(Scalars),
-    Histogram(Ring<HistogramPoint>),
+    Histogram(Histograms),
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +129,7 @@ impl Series {
         }
     }
 
-    pub fn histograms(&self) -> Option<&Ring<HistogramPoint>> {
+    pub fn histograms(&self) -> Option<&Histograms> {
         match &self.data {
             SeriesData::Histogram(r) => Some(r),
             SeriesData::Scalar(_) => None,
@@ -378,7 +380,7 @@ impl Store {
         let data = if kind.is_scalar() {
             SeriesData::Scalar(Scalars::default())
         } else {
-            SeriesData::Histogram(Ring::default())
+            SeriesData::Histogram(Histograms::default())
         };
         if self.series.len() == self.series.capacity() {
             // By an eighth, not double: a table of a million series holds 300 MB.
@@ -444,13 +446,10 @@ impl Store {
         let width = (self.settings.retention_ns / BUCKETS as i64).max(1);
         let mut by_age = [0usize; BUCKETS + 1];
         let bucket = |age: i64| usize::try_from(age / width).unwrap_or(0).min(BUCKETS);
-        let histogram_bytes = |h: &HistogramPoint| h.counts.capacity() * 8;
         for s in &self.series {
             match &s.data {
                 SeriesData::Scalar(r) => r.sealed_ages(|age, b| by_age[bucket(age)] += b),
-                SeriesData::Histogram(r) => {
-                    r.ages(histogram_bytes, |age, b| by_age[bucket(age)] += b)
-                }
+                SeriesData::Histogram(r) => r.chunk_ages(|age, b| by_age[bucket(age)] += b),
             }
         }
         let mut freed = 0;
@@ -636,7 +635,7 @@ impl Store {
                 }
                 SeriesData::Histogram(r) => {
                     u.points += r.len() as u64;
-                    u.point_bytes += r.bytes(|h| h.counts.capacity() * std::mem::size_of::<u64>());
+                    u.point_bytes += r.bytes();
                 }
             }
             u.series_bytes += std::mem::size_of::<Series>();
@@ -656,9 +655,15 @@ impl Store {
         let mut out: BTreeMap<String, Usage> = BTreeMap::new();
         for s in &self.series {
             let u = out.entry(s.key.metric.to_string()).or_default();
-            if let SeriesData::Scalar(r) = &s.data {
-                u.points += r.stored_points();
-                u.point_bytes += r.bytes();
+            match &s.data {
+                SeriesData::Scalar(r) => {
+                    u.points += r.stored_points();
+                    u.point_bytes += r.bytes();
+                }
+                SeriesData::Histogram(r) => {
+                    u.points += r.len() as u64;
+                    u.point_bytes += r.bytes();
+                }
             }
         }
         out

@@ -12,8 +12,8 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{
-    attr_hash, clock::Clocks, identity_hash, Evicted, RejectReason, Series, SeriesData, SeriesKind,
-    Store, StoreSettings,
+    attr_hash, clock::Clocks, identity_hash, Evicted, HistogramPoint, Histograms, RejectReason,
+    Ring, Scalars, Series, SeriesData, SeriesKind, Store, StoreSettings,
 };
 
 /// The layout's version: a snapshot of another is not read (the log is replayed).
@@ -95,7 +95,10 @@ impl Serialize for AllSeries<'_> {
                 unit: &series.unit,
                 kind: series.kind,
                 attrs: Attrs(series),
-                data: &series.data,
+                data: match &series.data {
+                    SeriesData::Scalar(s) => DataRef::Scalar(s),
+                    SeriesData::Histogram(h) => DataRef::Histograms(h),
+                },
             })?;
         }
         seq.end()
@@ -108,7 +111,42 @@ struct SeriesRef<'a> {
     unit: &'a str,
     kind: SeriesKind,
     attrs: Attrs<'a>,
-    data: &'a SeriesData,
+    data: DataRef<'a>,
+}
+
+/// A series' points as a snapshot holds them. Variants keep their places: a snapshot
+/// from before compressed histograms holds `Histogram`, read into `Histograms`.
+#[derive(Serialize)]
+enum DataRef<'a> {
+    Scalar(&'a Scalars),
+    #[allow(dead_code)]
+    Histogram(()),
+    Histograms(&'a Histograms),
+}
+
+#[derive(Deserialize)]
+enum DataImage {
+    Scalar(Scalars),
+    /// Before compressed histograms: the plain ring.
+    Histogram(Ring<HistogramPoint>),
+    Histograms(Histograms),
+}
+
+impl DataImage {
+    fn into_data(self) -> SeriesData {
+        match self {
+            DataImage::Scalar(s) => SeriesData::Scalar(s),
+            DataImage::Histograms(h) => SeriesData::Histogram(h),
+            DataImage::Histogram(ring) => {
+                // Every point it held; the store's bounds apply from the next insert.
+                let mut h = Histograms::default();
+                for (t, p) in ring.iter() {
+                    let _ = h.insert(t, p.clone(), usize::MAX, i64::MAX);
+                }
+                SeriesData::Histogram(h)
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -117,7 +155,7 @@ struct SeriesImage {
     unit: String,
     kind: SeriesKind,
     attrs: Vec<(String, String)>,
-    data: SeriesData,
+    data: DataImage,
 }
 
 /// A key's attributes as `(name, value)` pairs.
@@ -192,7 +230,7 @@ impl Store {
                 break;
             };
             if let Some(series) = store.series.get_mut(id as usize) {
-                series.data = s.data;
+                series.data = s.data.into_data();
             }
         }
         store.oldest_ts = image.oldest_ts;
@@ -236,6 +274,82 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// A snapshot as a collector before compressed histograms wrote it: its
+    /// histograms a plain ring.
+    #[test]
+    fn a_snapshot_with_plain_histogram_rings_still_reads() {
+        #[derive(Serialize)]
+        enum OldData {
+            #[allow(dead_code)]
+            Scalar(Scalars),
+            Histogram(Ring<HistogramPoint>),
+        }
+        #[derive(Serialize)]
+        struct OldSeries {
+            metric: String,
+            unit: String,
+            kind: SeriesKind,
+            attrs: Vec<(String, String)>,
+            data: OldData,
+        }
+        #[derive(Serialize)]
+        struct OldImage {
+            version: u32,
+            taken_at: i64,
+            clocks: Clocks,
+            series: Vec<OldSeries>,
+            oldest_ts: Option<i64>,
+            points_accepted: u64,
+            rejected: BTreeMap<RejectReason, u64>,
+            evicted: Evicted,
+        }
+        let settings = crate::store::StoreConfig::default()
+            .validate()
+            .expect("defaults");
+        let bounds: std::sync::Arc<[f64]> = std::sync::Arc::from(vec![0.1, 1.0]);
+        let mut ring = Ring::default();
+        let t0 = 1_800_000_000 * S;
+        for i in 0..100u64 {
+            let counts = vec![i, 2 * i, 3];
+            let p = HistogramPoint {
+                count: counts.iter().sum(),
+                sum: i as f64 * 0.5,
+                bounds: std::sync::Arc::clone(&bounds),
+                counts,
+            };
+            ring.insert(t0 + i as i64 * S, p, 3600, settings.retention_ns)
+                .expect("in order");
+        }
+        let want: Vec<(i64, HistogramPoint)> = ring.iter().map(|(t, p)| (t, p.clone())).collect();
+        let now = gpuwatch_model::Timestamp::now().0;
+        let old = OldImage {
+            version: VERSION,
+            taken_at: now,
+            clocks: Clocks::new(settings.retention_ns),
+            series: vec![OldSeries {
+                metric: metric::MODEL_PREDICTION.into(),
+                unit: "1".into(),
+                kind: SeriesKind::Histogram,
+                attrs: vec![("gpuwatch.model".into(), "fraud".into())],
+                data: OldData::Histogram(ring),
+            }],
+            oldest_ts: Some(t0),
+            points_accepted: 100,
+            rejected: BTreeMap::new(),
+            evicted: Evicted::default(),
+        };
+        let bytes = bincode::serde::encode_to_vec(&old, config()).expect("encodes");
+        let restored = Store::from_snapshot(settings, &bytes, now)
+            .expect("decodes")
+            .expect("taken just now");
+        let got: Vec<(i64, HistogramPoint)> = restored.series()[0]
+            .histograms()
+            .expect("a histogram")
+            .iter()
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
