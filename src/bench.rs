@@ -559,8 +559,29 @@ pub fn detect_bench(gpus: usize, passes: usize) -> anyhow::Result<()> {
         times.len()
     );
     api_gpus_figures(&store)?;
+    rollup_figures(&store)?;
     print!("store snapshot of it: ");
     snapshot_figures(&store)
+}
+
+/// A minute's history rollup of `store` (its first minute) as the collector makes one
+/// each minute: read under the store's lock, its rows labelled outside it.
+fn rollup_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<()> {
+    use gpuwatch_collector::cost::{CostConfig, Ledger};
+    let ledger = Ledger::new(CostConfig::default().validate()?);
+    let start = Instant::now();
+    let pending = gpuwatch_collector::rollup::pending_minute(&ledger, store, 0);
+    let read = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let rollup = pending.finish();
+    println!(
+        "a minute's history rollup of it: {} series rows read in {:.0} ms under the store's \
+         lock, labelled in {:.0} ms outside it",
+        thousands(rollup.series.len() as u64),
+        read * 1e3,
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
 }
 
 /// What `GET /api/v1/gpus` does over `store` with nothing else running: the listing

@@ -19,6 +19,8 @@ use gpuwatch_model::names::attr;
 pub use config::{HistoryConfig, HistorySettings};
 
 use crate::cost::Ledger;
+use gpuwatch_model::SeriesKey;
+
 use crate::store::{HistogramPoint, Series, SeriesData, Store};
 
 /// The minute `(m, m + 1m]` that holds the instant `t`.
@@ -41,8 +43,9 @@ impl Rollup {
         }
     }
 
-    /// Every minute the ledger has finished since the last call.
-    pub fn catch_up(&mut self, ledger: &Ledger, store: &Store) -> Vec<MinuteRollup> {
+    /// Every minute the ledger has finished since the last call, as read under the
+    /// store's lock (`PendingMinute::finish` completes each outside it).
+    pub fn catch_up(&mut self, ledger: &Ledger, store: &Store) -> Vec<PendingMinute> {
         let Some(done) = ledger.last_step() else {
             return Vec::new();
         };
@@ -53,7 +56,7 @@ impl Rollup {
         let mut m = self.next.unwrap_or(i64::MIN).max(minute_of(first));
         let mut out = Vec::new();
         while m + MINUTE_NS <= done {
-            let rollup = minute(ledger, store, m);
+            let rollup = pending_minute(ledger, store, m);
             if !rollup.cost.is_empty() || !rollup.series.is_empty() {
                 out.push(rollup);
             }
@@ -64,8 +67,42 @@ impl Rollup {
     }
 }
 
+/// A minute's rollup as read under the store's lock: each row's numbers with its
+/// series' key (two shared pointers). The rows' strings are written by `finish`, so the
+/// lock is not held while a few hundred thousand of them are formatted.
+#[derive(Debug)]
+pub struct PendingMinute {
+    minute: i64,
+    series: Vec<(SeriesKey, SeriesMinute)>,
+    cost: Vec<GpuMinuteCost>,
+}
+
+impl PendingMinute {
+    pub fn minute(&self) -> i64 {
+        self.minute
+    }
+
+    /// The rollup, every row labelled.
+    pub fn finish(self) -> MinuteRollup {
+        MinuteRollup {
+            minute: self.minute,
+            series: self
+                .series
+                .into_iter()
+                .map(|(key, row)| labelled(&key, row))
+                .collect(),
+            cost: self.cost,
+        }
+    }
+}
+
 /// The rollup of the minute `(m, m + 1m]`.
 pub fn minute(ledger: &Ledger, store: &Store, m: i64) -> MinuteRollup {
+    pending_minute(ledger, store, m).finish()
+}
+
+/// `minute`, its rows not yet labelled.
+pub fn pending_minute(ledger: &Ledger, store: &Store, m: i64) -> PendingMinute {
     let (from, to) = (m, m + MINUTE_NS);
     let mut cost: Vec<GpuMinuteCost> = Vec::new();
     let mut rows: BTreeMap<(&str, &str, Option<&str>), usize> = BTreeMap::new();
@@ -101,33 +138,40 @@ pub fn minute(ledger: &Ledger, store: &Store, m: i64) -> MinuteRollup {
     let series = store
         .series()
         .iter()
-        .filter_map(|s| series_minute(s, m))
+        .filter_map(|s| Some((s.key.clone(), series_minute(s, m)?)))
         .collect();
-    MinuteRollup {
+    PendingMinute {
         minute: m,
         series,
         cost,
     }
 }
 
-fn labelled(s: &Series, m: i64) -> SeriesMinute {
-    let get = |k: &str| s.key.get(k).map(str::to_string);
-    let labels = s
-        .key
+/// `row` with the strings of its series' `key`.
+fn labelled(key: &SeriesKey, row: SeriesMinute) -> SeriesMinute {
+    let get = |k: &str| key.get(k).map(str::to_string);
+    let labels = key
         .pairs()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
     SeriesMinute {
-        minute: m,
-        metric: s.key.metric.to_string(),
+        metric: key.metric.to_string(),
         node: get(attr::HOST_NAME),
         gpu: get(attr::HW_ID),
         job: get(attr::JOB_ID),
         team: get(attr::TEAM),
-        model: s.key.model().map(str::to_string),
+        model: key.model().map(str::to_string),
         task: get(attr::GPU_TASK),
         labels,
+        ..row
+    }
+}
+
+/// A row of the minute `m`, its strings left for `labelled`.
+fn unlabelled(m: i64) -> SeriesMinute {
+    SeriesMinute {
+        minute: m,
         ..SeriesMinute::default()
     }
 }
@@ -139,7 +183,7 @@ fn series_minute(s: &Series, m: i64) -> Option<SeriesMinute> {
         SeriesData::Scalar(ring) => {
             let mut points = ring.window(from, to).peekable();
             points.peek()?;
-            let mut row = labelled(s, m);
+            let mut row = unlabelled(m);
             let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
             for (_, v) in points {
                 row.count += 1;
@@ -154,7 +198,7 @@ fn series_minute(s: &Series, m: i64) -> Option<SeriesMinute> {
         }
         SeriesData::Histogram(ring) => {
             let (_, last) = ring.window(from, to).last()?;
-            let mut row = labelled(s, m);
+            let mut row = unlabelled(m);
             // Without an earlier point the series started in this minute: from zero.
             let (count, sum, buckets) = match ring.last_at(from - 1) {
                 Some((_, before)) => increase(&before, &last),

@@ -315,8 +315,9 @@ pub async fn start_with_history(
                         tokio::task::spawn_blocking(move || state.save_state(unsent, told)).await;
                 }
                 if let Some(tx) = &history_tx {
+                    // Read under the locks, labelled outside them.
                     for minute in evaluator.with_ledger(|l, s| rollup.catch_up(l, s)) {
-                        let _ = tx.send(minute);
+                        let _ = tx.send(minute.finish());
                     }
                 }
                 if caught_up {

@@ -54,7 +54,11 @@ fn minutes_roll_up_series_and_spend() {
     let store = fleet();
     let ledger = ledger_over(&store, 180 * S);
     let mut rollup = Rollup::new(None);
-    let minutes = rollup.catch_up(&ledger, &store);
+    let minutes: Vec<MinuteRollup> = rollup
+        .catch_up(&ledger, &store)
+        .into_iter()
+        .map(PendingMinute::finish)
+        .collect();
     assert_eq!(
         minutes.iter().map(|m| m.minute).collect::<Vec<_>>(),
         vec![0, MINUTE_NS, 2 * MINUTE_NS]
@@ -109,7 +113,10 @@ fn a_restart_goes_on_after_the_stored_minute() {
     let ledger = ledger_over(&store, 180 * S);
     let minutes = Rollup::new(Some(MINUTE_NS)).catch_up(&ledger, &store);
     assert_eq!(
-        minutes.iter().map(|m| m.minute).collect::<Vec<_>>(),
+        minutes
+            .iter()
+            .map(PendingMinute::minute)
+            .collect::<Vec<_>>(),
         vec![2 * MINUTE_NS]
     );
 }

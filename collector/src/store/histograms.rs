@@ -479,7 +479,11 @@ mod tests {
                     0 => t - (next() % 30) as i64 * S,
                     1 => t,
                     _ => {
-                        t += if next().is_multiple_of(7) { S + 1234 } else { S };
+                        t += if next().is_multiple_of(7) {
+                            S + 1234
+                        } else {
+                            S
+                        };
                         t
                     }
                 };
