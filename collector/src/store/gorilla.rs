@@ -223,11 +223,17 @@ fn bucketed_cost(bits: usize, buckets: &[u8]) -> usize {
 /// The width whose buckets write these differences in the fewest bits, and the bits.
 /// `lengths[n]` counts the nonzero differences of `n` bits.
 fn best_width(lengths: &[usize; 65]) -> (u8, usize) {
+    // Only the lengths that occur: a chunk's differences have a handful.
+    let seen: Vec<(usize, usize)> = (1..65)
+        .filter(|&n| lengths[n] > 0)
+        .map(|n| (n, lengths[n]))
+        .collect();
     WIDTHS
         .map(|w| {
             let b = buckets(w);
-            let bits = (1..65)
-                .map(|n| lengths[n] * bucketed_cost(n, &b))
+            let bits = seen
+                .iter()
+                .map(|&(n, count)| count * bucketed_cost(n, &b))
                 .sum::<usize>();
             (w, bits)
         })
