@@ -47,6 +47,13 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"GWSNAP2\n";
 /// Adler-32). Still read.
 const SNAPSHOT_MAGIC_ZLIB: &[u8; 8] = b"GWSNAP1\n";
 
+/// A snapshot written to its temporary file, not yet synced or in place.
+#[derive(Debug)]
+pub struct WrittenSnapshot {
+    tmp: PathBuf,
+    file: File,
+}
+
 /// The evaluator's state, as `state.json` holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Saved {
@@ -135,14 +142,37 @@ impl DataDir {
     /// Writes a store snapshot (`Store::snapshot`'s bytes) whole, as `save` does, that
     /// holds every log segment before `wal_from`. Returns the file's size.
     pub fn save_snapshot(&self, wal_from: u64, store: &[u8]) -> io::Result<u64> {
+        let written = self.write_snapshot(wal_from, |w| w.write_all(store))?;
+        self.commit_snapshot(written)
+    }
+
+    /// Writes a store snapshot that holds every log segment before `wal_from` to a
+    /// temporary file, compressed as `write` hands it the store's bytes
+    /// (`Store::write_snapshot`), so no copy of the store is made in memory. Not yet
+    /// on the disk: `commit_snapshot` syncs it and puts it in place (outside the
+    /// store's lock).
+    pub fn write_snapshot(
+        &self,
+        wal_from: u64,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<WrittenSnapshot> {
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         let mut file = io::BufWriter::new(File::create(&tmp)?);
         file.write_all(SNAPSHOT_MAGIC)?;
         file.write_all(&wal_from.to_le_bytes())?;
         let mut z = zstd::stream::write::Encoder::new(file, 1)?;
         z.include_checksum(true)?;
-        z.write_all(store)?;
+        // The store's bytes come in many small writes: batched before zstd sees them.
+        let mut batched = io::BufWriter::with_capacity(1 << 16, z);
+        write(&mut batched)?;
+        let z = batched.into_inner().map_err(|e| e.into_error())?;
         let file = z.finish()?.into_inner().map_err(|e| e.into_error())?;
+        Ok(WrittenSnapshot { tmp, file })
+    }
+
+    /// Syncs a written snapshot and puts it in place of the last. Returns its size.
+    pub fn commit_snapshot(&self, written: WrittenSnapshot) -> io::Result<u64> {
+        let WrittenSnapshot { tmp, file } = written;
         file.sync_all()?;
         let size = file.metadata()?.len();
         fs::rename(&tmp, self.dir.join(SNAPSHOT))?;

@@ -321,25 +321,30 @@ impl CollectorState {
     }
 
     /// Writes a snapshot of the live store to the data directory, if there is one,
-    /// then removes the log segments it holds. The store is copied as bytes under its
-    /// lock (with the log's next segment begun there, so the snapshot and the log
-    /// neither miss nor repeat a request); compressing and writing run outside it. A
-    /// failure is counted and said once until a snapshot succeeds again; the log
-    /// still holds everything.
+    /// then removes the log segments it holds. The store is written compressed to the
+    /// snapshot's temporary file under its lock (with the log's next segment begun
+    /// there, so the snapshot and the log neither miss nor repeat a request), with no
+    /// copy of it in memory; the sync to the disk runs outside the lock. A failure is
+    /// counted and said once until a snapshot succeeds again; the log still holds
+    /// everything.
     pub fn snapshot_store(&self) {
         let Some(durable) = &self.durable else { return };
         let stats = &self.telemetry.durable;
         let taken = {
             let store = self.store();
-            lock(&durable.wal)
-                .start_segment()
-                .map_err(|e| e.to_string())
-                .and_then(|from| Ok((from, store.snapshot()?)))
+            let from = lock(&durable.wal).start_segment();
+            from.and_then(|from| {
+                let written = durable
+                    .dir
+                    .write_snapshot(from, |w| store.write_snapshot(w))?;
+                Ok((from, written))
+            })
+            .map_err(|e| e.to_string())
         };
-        let written = taken.and_then(|(from, bytes)| {
+        let written = taken.and_then(|(from, written)| {
             let size = durable
                 .dir
-                .save_snapshot(from, &bytes)
+                .commit_snapshot(written)
                 .map_err(|e| e.to_string())?;
             Ok((from, size))
         });

@@ -168,10 +168,22 @@ impl Serialize for Attrs<'_> {
 }
 
 impl Store {
-    /// The store as bytes (`Store::from_snapshot` reads them back). Quick enough to
-    /// run under the store's lock: the points are copied as they are held.
+    /// The store as bytes (`Store::from_snapshot` reads them back).
     pub fn snapshot(&self) -> Result<Vec<u8>, String> {
-        let image = ImageRef {
+        bincode::serde::encode_to_vec(self.image(), config()).map_err(|e| e.to_string())
+    }
+
+    /// `snapshot`'s bytes written to `w` as they are made, with no copy of the store
+    /// in memory.
+    pub fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut w = w;
+        bincode::serde::encode_into_std_write(self.image(), &mut w, config())
+            .map(|_| ())
+            .map_err(std::io::Error::other)
+    }
+
+    fn image(&self) -> ImageRef<'_> {
+        ImageRef {
             version: VERSION,
             taken_at: gpuwatch_model::Timestamp::now().0,
             clocks: &self.clocks,
@@ -180,8 +192,7 @@ impl Store {
             points_accepted: self.points_accepted,
             rejected: &self.rejected,
             evicted: &self.evicted,
-        };
-        bincode::serde::encode_to_vec(&image, config()).map_err(|e| e.to_string())
+        }
     }
 
     /// The store `snapshot` saved, under `settings` (today's config); `None` when it
