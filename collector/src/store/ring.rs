@@ -1,5 +1,7 @@
 //! A columnar ring of points in event-time order: timestamps and values in separate
-//! arrays, bounded by count and by age relative to the series' newest point.
+//! arrays, bounded by count and by age relative to the series' newest point. The
+//! compressed stores (`Scalars`, `Histograms`) keep its contract and are tested
+//! against it; snapshots written before compressed histograms hold it.
 
 use std::collections::VecDeque;
 
@@ -112,37 +114,6 @@ impl<T> Ring<T> {
             self.vals.pop_front();
         }
         Ok(dropped)
-    }
-
-    /// Each point's age behind the newest, with the bytes it takes (`extra` on the
-    /// heap besides its slots).
-    pub fn ages(&self, extra: impl Fn(&T) -> usize, mut f: impl FnMut(i64, usize)) {
-        let Some(&newest) = self.ts.back() else {
-            return;
-        };
-        let slot = std::mem::size_of::<i64>() + std::mem::size_of::<T>();
-        for (t, v) in self.ts.iter().zip(&self.vals) {
-            f(newest - t, slot + extra(v));
-        }
-    }
-
-    /// Lets go of the points `age_ns` or more behind the newest, the newest kept, and
-    /// returns how many went.
-    pub fn evict_older_than(&mut self, age_ns: i64) -> u64 {
-        let Some(&newest) = self.ts.back() else {
-            return 0;
-        };
-        let mut n = 0;
-        while self.ts.len() > 1 && self.ts.front().is_some_and(|&t| newest - t >= age_ns) {
-            self.ts.pop_front();
-            self.vals.pop_front();
-            n += 1;
-        }
-        if n > 0 {
-            self.ts.shrink_to_fit();
-            self.vals.shrink_to_fit();
-        }
-        n
     }
 
     /// The newest point at or before `t`.
