@@ -122,6 +122,16 @@ impl Series {
         (dt > 0.0 && v1 >= v0).then(|| (v1 - v0) / dt)
     }
 
+    /// Adds the points the series holds and the bytes they take to `u`.
+    fn add_points_to(&self, u: &mut Usage) {
+        let (points, bytes) = match &self.data {
+            SeriesData::Scalar(r) => (r.stored_points(), r.bytes()),
+            SeriesData::Histogram(r) => (r.len() as u64, r.bytes()),
+        };
+        u.points += points;
+        u.point_bytes += bytes;
+    }
+
     pub fn scalars(&self) -> Option<&Scalars> {
         match &self.data {
             SeriesData::Scalar(r) => Some(r),
@@ -631,16 +641,7 @@ impl Store {
     pub fn usage(&self) -> Usage {
         let mut u = Usage::default();
         for s in &self.series {
-            match &s.data {
-                SeriesData::Scalar(r) => {
-                    u.points += r.stored_points();
-                    u.point_bytes += r.bytes();
-                }
-                SeriesData::Histogram(r) => {
-                    u.points += r.len() as u64;
-                    u.point_bytes += r.bytes();
-                }
-            }
+            s.add_points_to(&mut u);
             u.series_bytes += std::mem::size_of::<Series>();
         }
         u.series_bytes += self.strings.bytes()
@@ -657,17 +658,7 @@ impl Store {
     pub fn usage_by_metric(&self) -> BTreeMap<String, Usage> {
         let mut out: BTreeMap<String, Usage> = BTreeMap::new();
         for s in &self.series {
-            let u = out.entry(s.key.metric.to_string()).or_default();
-            match &s.data {
-                SeriesData::Scalar(r) => {
-                    u.points += r.stored_points();
-                    u.point_bytes += r.bytes();
-                }
-                SeriesData::Histogram(r) => {
-                    u.points += r.len() as u64;
-                    u.point_bytes += r.bytes();
-                }
-            }
+            s.add_points_to(out.entry(s.key.metric.to_string()).or_default());
         }
         out
     }
