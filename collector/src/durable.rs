@@ -141,7 +141,8 @@ impl DataDir {
 
     /// Writes a store snapshot (`Store::snapshot`'s bytes) whole, as `save` does, that
     /// holds every log segment before `wal_from`. Returns the file's size.
-    pub fn save_snapshot(&self, wal_from: u64, store: &[u8]) -> io::Result<u64> {
+    #[cfg(test)]
+    pub(crate) fn save_snapshot(&self, wal_from: u64, store: &[u8]) -> io::Result<u64> {
         let written = self.write_snapshot(wal_from, |w| w.write_all(store))?;
         self.commit_snapshot(written)
     }

@@ -168,8 +168,10 @@ impl Serialize for Attrs<'_> {
 }
 
 impl Store {
-    /// The store as bytes (`Store::from_snapshot` reads them back).
-    pub fn snapshot(&self) -> Result<Vec<u8>, String> {
+    /// The store as bytes (`Store::from_snapshot` reads them back); the collector
+    /// streams them with `write_snapshot` instead.
+    #[cfg(test)]
+    pub(crate) fn snapshot(&self) -> Result<Vec<u8>, String> {
         bincode::serde::encode_to_vec(self.image(), config()).map_err(|e| e.to_string())
     }
 
