@@ -625,13 +625,13 @@ fn snapshot_figures(store: &gpuwatch_collector::store::Store) -> anyhow::Result<
     let size = data.commit_snapshot(file)?;
     let synced = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let (_, bytes) = data
-        .load_snapshot()
+    let (_, mut reader) = data
+        .open_snapshot()
         .map_err(anyhow::Error::msg)?
         .ok_or_else(|| anyhow::anyhow!("the snapshot just written is not there"))?;
-    let back = Store::from_snapshot(
+    let back = Store::read_snapshot(
         store.settings().clone(),
-        &bytes,
+        &mut reader,
         gpuwatch_model::Timestamp::now().0,
     )
     .map_err(anyhow::Error::msg)?

@@ -47,6 +47,9 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"GWSNAP2\n";
 /// Adler-32). Still read.
 const SNAPSHOT_MAGIC_ZLIB: &[u8; 8] = b"GWSNAP1\n";
 
+/// A store snapshot's bytes as they are decompressed from its file.
+pub type SnapshotReader = Box<dyn Read>;
+
 /// A snapshot written to its temporary file, not yet synced or in place.
 #[derive(Debug)]
 pub struct WrittenSnapshot {
@@ -161,7 +164,7 @@ impl DataDir {
         let mut file = io::BufWriter::new(File::create(&tmp)?);
         file.write_all(SNAPSHOT_MAGIC)?;
         file.write_all(&wal_from.to_le_bytes())?;
-        let mut z = zstd::stream::write::Encoder::new(file, 1)?;
+        let mut z = zstd::stream::write::Encoder::new(file, wal::ZSTD_LEVEL)?;
         z.include_checksum(true)?;
         // The store's bytes come in many small writes: batched before zstd sees them.
         let mut batched = io::BufWriter::with_capacity(1 << 16, z);
@@ -181,37 +184,61 @@ impl DataDir {
         Ok(size)
     }
 
-    /// The store snapshot an earlier run saved, with the first log segment it does not
-    /// hold. One that cannot be read is moved aside to `store.snapshot.corrupt` and
-    /// the error says so; the collector then replays the whole log.
-    pub fn load_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, String> {
+    /// The store snapshot an earlier run saved: the first log segment it does not hold,
+    /// and its store's bytes as a reader that decompresses them as they are read
+    /// (`Store::read_snapshot`), so a start holds no copy of the file or of the bytes;
+    /// the frame's checksum is checked once it is read to its end. One that does not
+    /// start as a snapshot is moved aside to `store.snapshot.corrupt` and the error
+    /// says so; the collector then replays the whole log.
+    pub fn open_snapshot(&self) -> Result<Option<(u64, SnapshotReader)>, String> {
         let path = self.dir.join(SNAPSHOT);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
+        let mut file = match File::open(&path) {
+            Ok(f) => io::BufReader::new(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let header = SNAPSHOT_MAGIC.len() + 8;
-        let magic = bytes.get(..SNAPSHOT_MAGIC.len());
-        let zstd = magic == Some(SNAPSHOT_MAGIC);
-        let why = if bytes.len() < header || !(zstd || magic == Some(SNAPSHOT_MAGIC_ZLIB)) {
-            "it does not start as a gpuwatch store snapshot".to_string()
-        } else {
-            let mut from = [0u8; 8];
-            from.copy_from_slice(&bytes[SNAPSHOT_MAGIC.len()..header]);
-            let mut store = Vec::new();
-            let body = &bytes[header..];
-            let read = if zstd {
-                zstd::stream::read::Decoder::new(body).and_then(|mut d| d.read_to_end(&mut store))
-            } else {
-                flate2::read::ZlibDecoder::new(body).read_to_end(&mut store)
-            };
-            match read {
-                Ok(_) => return Ok(Some((u64::from_le_bytes(from), store))),
-                Err(e) => e.to_string(),
+        let mut header = [0u8; SNAPSHOT_MAGIC.len() + 8];
+        let not_one = "it does not start as a gpuwatch store snapshot".to_string();
+        let why = match file.read_exact(&mut header) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => not_one,
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Ok(()) => {
+                let (magic, from) = header.split_at(SNAPSHOT_MAGIC.len());
+                let from = u64::from_le_bytes(from.try_into().unwrap_or_default());
+                // The store's bytes are read in many small pieces: batched after the
+                // decoder.
+                let batched = |r: Box<dyn Read>| Box::new(io::BufReader::with_capacity(1 << 16, r));
+                if magic == SNAPSHOT_MAGIC {
+                    match zstd::stream::read::Decoder::with_buffer(file) {
+                        Ok(d) => return Ok(Some((from, batched(Box::new(d))))),
+                        Err(e) => e.to_string(),
+                    }
+                } else if magic == SNAPSHOT_MAGIC_ZLIB {
+                    let z = flate2::read::ZlibDecoder::new(file);
+                    return Ok(Some((from, batched(Box::new(z)))));
+                } else {
+                    not_one
+                }
             }
         };
         Err(self.set_aside_snapshot(&why))
+    }
+
+    /// `open_snapshot`, its store's bytes read whole; one that cannot be read to its
+    /// end (its checksum fails) is moved aside too.
+    #[cfg(test)]
+    pub(crate) fn load_snapshot(&self) -> Result<Option<(u64, Vec<u8>)>, String> {
+        let Some((from, mut reader)) = self.open_snapshot()? else {
+            return Ok(None);
+        };
+        let mut store = Vec::new();
+        match reader.read_to_end(&mut store) {
+            Ok(_) => Ok(Some((from, store))),
+            Err(e) => {
+                drop(reader);
+                Err(self.set_aside_snapshot(&e.to_string()))
+            }
+        }
     }
 
     /// Moves a snapshot that cannot be used aside; says why and where.

@@ -279,7 +279,7 @@ impl CollectorState {
     /// returns the first log segment it does not hold (0: replay the whole log).
     fn load_snapshot(&self, dir: &DataDir) -> u64 {
         let started = std::time::Instant::now();
-        let (from, bytes) = match dir.load_snapshot() {
+        let (from, mut reader) = match dir.open_snapshot() {
             Ok(Some(found)) => found,
             Ok(None) => return 0,
             Err(e) => {
@@ -289,7 +289,9 @@ impl CollectorState {
         };
         let settings = self.store().settings().clone();
         let now = gpuwatch_model::Timestamp::now().0;
-        let store = match Store::from_snapshot(settings, &bytes, now) {
+        let read = Store::read_snapshot(settings, &mut reader, now);
+        drop(reader);
+        let store = match read {
             Ok(Some(store)) => store,
             Ok(None) => {
                 tracing::info!(

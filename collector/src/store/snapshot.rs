@@ -197,17 +197,31 @@ impl Store {
         }
     }
 
-    /// The store `snapshot` saved, under `settings` (today's config); `None` when it
-    /// was taken longer than the retention before `now` (wall time, Unix ns), as the
-    /// write-ahead log's segments that old are not replayed either. A series the
-    /// settings no longer allow (past `max_series`) is left out, and said.
-    pub fn from_snapshot(
+    /// `read_snapshot` of bytes in memory.
+    #[cfg(test)]
+    pub(crate) fn from_snapshot(
         settings: StoreSettings,
         bytes: &[u8],
         now: i64,
     ) -> Result<Option<Store>, String> {
-        let (image, _): (Image, usize) = bincode::serde::decode_from_slice(bytes, config())
+        Self::read_snapshot(settings, &mut &bytes[..], now)
+    }
+
+    /// The store `write_snapshot` saved, read from `r` as it comes, under `settings`
+    /// (today's config); `None` when it was taken longer than the retention before
+    /// `now` (wall time, Unix ns), as the write-ahead log's segments that old are not
+    /// replayed either. A series the settings no longer allow (past `max_series`) is
+    /// left out, and said. `r` is read to its end, so a compressed file's checksum is
+    /// checked.
+    pub fn read_snapshot(
+        settings: StoreSettings,
+        mut r: &mut dyn std::io::Read,
+        now: i64,
+    ) -> Result<Option<Store>, String> {
+        let image: Image = bincode::serde::decode_from_std_read(&mut r, config())
             .map_err(|e| format!("not a store snapshot gpuwatch can read: {e}"))?;
+        std::io::copy(&mut r, &mut std::io::sink())
+            .map_err(|e| format!("the store snapshot is damaged: {e}"))?;
         if image.version != VERSION {
             return Err(format!(
                 "a store snapshot of layout {}, not {VERSION}",
